@@ -1,1 +1,105 @@
+//! The message bus.
+//!
+//! [`Bus`] is what services use: publish a [`Message`] to a work queue or as
+//! a domain event, and wait until the broker has durably accepted it (or a
+//! timeout passes). [`consumer::run`] is the consumer loop with manual acks,
+//! delayed retries and dead-lettering. The transport behind the bus is a
+//! trait ([`Transport`]); [`amqp::AmqpTransport`] is the RabbitMQ one.
 
+pub mod amqp;
+pub mod consumer;
+pub mod message;
+pub mod topology;
+pub mod transport;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+pub use consumer::{ConsumerSettings, Failure, Handler};
+pub use message::{DecodeError, Message, headers};
+pub use topology::{Topology, events, queues};
+pub use transport::{BusError, Delivery, Destination, Subscription, Transport};
+
+/// A handle on the bus. Cheap to clone.
+#[derive(Clone)]
+pub struct Bus {
+    transport: Arc<dyn Transport>,
+    topology: Arc<Topology>,
+    publish_timeout: Duration,
+}
+
+impl std::fmt::Debug for Bus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Bus")
+            .field("prefix", &self.topology.prefix())
+            .field("publish_timeout", &self.publish_timeout)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Bus {
+    pub fn new(
+        transport: Arc<dyn Transport>,
+        topology: Topology,
+        publish_timeout: Duration,
+    ) -> Self {
+        Self {
+            transport,
+            topology: Arc::new(topology),
+            publish_timeout,
+        }
+    }
+
+    /// Connects to RabbitMQ and declares the topology.
+    pub async fn connect_amqp(
+        options: &amqp::AmqpOptions,
+        topology: Topology,
+        publish_timeout: Duration,
+    ) -> Result<Self, BusError> {
+        let transport = amqp::AmqpTransport::connect(options, topology.clone()).await?;
+        transport.declare(&topology).await?;
+        Ok(Self::new(Arc::new(transport), topology, publish_timeout))
+    }
+
+    pub fn topology(&self) -> &Topology {
+        &self.topology
+    }
+
+    pub fn transport(&self) -> &Arc<dyn Transport> {
+        &self.transport
+    }
+
+    pub fn publish_timeout(&self) -> Duration {
+        self.publish_timeout
+    }
+
+    /// Publishes and waits for the broker's confirm, at most `publish_timeout`.
+    pub async fn publish(&self, to: &Destination, message: &Message) -> Result<(), BusError> {
+        match tokio::time::timeout(self.publish_timeout, self.transport.publish(to, message)).await
+        {
+            Ok(r) => r,
+            Err(_) => Err(BusError::Timeout(self.publish_timeout)),
+        }
+    }
+
+    /// Publishes to a work queue (logical name).
+    pub async fn send(&self, queue: &str, message: &Message) -> Result<(), BusError> {
+        self.publish(&Destination::Queue(queue.to_owned()), message)
+            .await
+    }
+
+    /// Publishes a domain event with this routing key.
+    pub async fn emit(&self, routing_key: &str, message: &Message) -> Result<(), BusError> {
+        self.publish(&Destination::Event(routing_key.to_owned()), message)
+            .await
+    }
+
+    /// Whether the broker is reachable.
+    pub async fn check(&self) -> Result<(), BusError> {
+        self.transport.check().await
+    }
+
+    pub async fn close(&self) {
+        self.transport.close().await;
+    }
+}

@@ -1,1 +1,317 @@
+//! Typed, layered configuration: built-in defaults, then a TOML file, then
+//! environment variables (`GW__SECTION__KEY`, e.g. `GW__AMQP__URL`,
+//! `GW__COUNTERPARTS__HUNAN__APPSECRET`). [`Settings::load`] validates
+//! everything at start-up and reports every problem at once, so a service
+//! never starts half-configured. Secrets are `secrecy` types and never print.
+//!
+//! README.md lists every key with its environment variable.
 
+mod counterparts;
+mod duration;
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+
+pub use counterparts::{Counterpart, Counterparts};
+pub use duration::{parse_duration, string_or_list};
+pub use secrecy;
+
+/// Environment variable prefix and separator: `GW__AMQP__URL` sets `amqp.url`.
+pub const ENV_PREFIX: &str = "GW";
+pub const ENV_SEPARATOR: &str = "__";
+/// Environment variable naming the TOML file, when `--config` is not given.
+pub const CONFIG_FILE_ENV: &str = "GW_CONFIG";
+
+/// The whole configuration of a deployment. Every service reads the sections
+/// it needs; one file can serve them all.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    /// Base URL the platform uses to reach our public endpoints (file links,
+    /// the cashier page, verification), e.g. `https://gw.example.com`.
+    pub public_base_url: url::Url,
+    pub database: DatabaseSettings,
+    pub amqp: AmqpSettings,
+    pub ingress: IngressSettings,
+    pub telemetry: TelemetrySettings,
+    /// The platforms we serve, by name.
+    #[serde(default)]
+    pub counterparts: BTreeMap<String, CounterpartSettings>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DatabaseSettings {
+    /// `postgres://user:pass@host/db` or `sqlite://path?mode=rwc`. Secret: it may hold a password.
+    pub url: SecretString,
+    pub max_connections: u32,
+    #[serde(deserialize_with = "duration::deserialize")]
+    pub connect_timeout: Duration,
+    /// PostgreSQL schema to use (created if missing); tests use a fresh one each.
+    #[serde(default)]
+    pub schema: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AmqpSettings {
+    /// `amqp://user:pass@host:5672/%2f`. Secret: it holds a password.
+    pub url: SecretString,
+    /// Prefix of every exchange and queue name; tests use a unique one each.
+    pub prefix: String,
+    /// Unacknowledged deliveries per consumer (bounded concurrency).
+    pub prefetch: u16,
+    /// How long start-up waits for the broker.
+    #[serde(deserialize_with = "duration::deserialize")]
+    pub connect_timeout: Duration,
+    /// How long to wait for the broker's confirm before answering 500.
+    #[serde(deserialize_with = "duration::deserialize")]
+    pub publish_timeout: Duration,
+    /// Delay tiers of the generic retry queues of the workers.
+    #[serde(deserialize_with = "duration::deserialize_list")]
+    pub retry_tiers: Vec<Duration>,
+    /// Attempts before a message that keeps failing is dead-lettered.
+    pub max_attempts: u32,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IngressSettings {
+    pub listen: SocketAddr,
+    /// Largest accepted request body.
+    pub body_limit_bytes: usize,
+    #[serde(deserialize_with = "duration::deserialize")]
+    pub request_timeout: Duration,
+    /// Sustained requests per second allowed per appkey.
+    pub rate_limit_per_second: u32,
+    /// Burst allowed per appkey above the sustained rate.
+    pub rate_limit_burst: u32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Json,
+    Pretty,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TelemetrySettings {
+    /// `tracing` env-filter directive; `RUST_LOG` overrides it.
+    pub log_filter: String,
+    pub log_format: LogFormat,
+}
+
+/// One platform as configured. Becomes a [`Counterpart`] (with its SM4 key
+/// built once) after validation.
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CounterpartSettings {
+    pub appkey: String,
+    /// The 16-character SM4 key the platform issued.
+    pub appsecret: SecretString,
+    /// Where its notice interfaces live, e.g. `http://218.76.24.212:19980`.
+    pub notice_base_url: url::Url,
+    /// Source networks allowed to call us as this counterpart; empty = any.
+    #[serde(default, deserialize_with = "string_or_list")]
+    pub allowed_networks: Vec<String>,
+    /// Hosts (`host` or `host:port`) we may download its files from; empty =
+    /// the host of `notice_base_url`.
+    #[serde(default, deserialize_with = "string_or_list")]
+    pub file_hosts: Vec<String>,
+}
+
+impl std::fmt::Debug for CounterpartSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CounterpartSettings")
+            .field("appkey", &self.appkey)
+            .field("appsecret", &"<redacted>")
+            .field("notice_base_url", &self.notice_base_url.as_str())
+            .field("allowed_networks", &self.allowed_networks)
+            .field("file_hosts", &self.file_hosts)
+            .finish()
+    }
+}
+
+/// Start-up configuration failed; the message lists every problem.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read configuration: {0}")]
+    Read(String),
+    #[error("invalid configuration:\n{}", .0.iter().map(|p| format!("  - {p}")).collect::<Vec<_>>().join("\n"))]
+    Invalid(Vec<String>),
+}
+
+/// The built-in defaults: a single machine with local PostgreSQL and RabbitMQ.
+pub const DEFAULTS_TOML: &str = r#"
+public_base_url = "http://127.0.0.1:8081"
+
+[database]
+url = "postgres://postgres@127.0.0.1:5432/gateway"
+max_connections = 10
+connect_timeout = "5s"
+
+[amqp]
+url = "amqp://guest:guest@127.0.0.1:5672/%2f"
+prefix = "gw"
+prefetch = 32
+connect_timeout = "30s"
+publish_timeout = "5s"
+retry_tiers = ["5s", "30s", "2m", "10m"]
+max_attempts = 8
+
+[ingress]
+listen = "0.0.0.0:8080"
+body_limit_bytes = 1048576
+request_timeout = "15s"
+rate_limit_per_second = 50
+rate_limit_burst = 100
+
+[telemetry]
+log_filter = "info"
+log_format = "json"
+"#;
+
+impl Settings {
+    /// Defaults, then `file` (if given), then `GW__*` from the process environment.
+    pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
+        Self::load_from(file, None)
+    }
+
+    /// Like [`Settings::load`], with an explicit environment (for tests).
+    pub fn load_from(
+        file: Option<&Path>,
+        env: Option<std::collections::HashMap<String, String>>,
+    ) -> Result<Self, ConfigError> {
+        let mut builder = config::Config::builder().add_source(config::File::from_str(
+            DEFAULTS_TOML,
+            config::FileFormat::Toml,
+        ));
+        if let Some(path) = file {
+            if !path.exists() {
+                return Err(ConfigError::Read(format!(
+                    "{} does not exist",
+                    path.display()
+                )));
+            }
+            builder = builder.add_source(config::File::from(path).format(config::FileFormat::Toml));
+        }
+        let mut environment = config::Environment::with_prefix(ENV_PREFIX)
+            .prefix_separator(ENV_SEPARATOR)
+            .separator(ENV_SEPARATOR);
+        if let Some(env) = env {
+            environment = environment.source(Some(env.into_iter().collect()));
+        }
+        let settings: Settings = builder
+            .add_source(environment)
+            .build()
+            .and_then(|c| c.try_deserialize())
+            .map_err(|e| ConfigError::Read(e.to_string()))?;
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    /// The file named by `GW_CONFIG`, if set.
+    pub fn file_from_env() -> Option<PathBuf> {
+        std::env::var_os(CONFIG_FILE_ENV).map(PathBuf::from)
+    }
+
+    /// Checks every rule and lists all violations.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let mut problems = Vec::new();
+        if !matches!(self.public_base_url.scheme(), "http" | "https") {
+            problems.push("public_base_url: must be an http(s) URL".to_owned());
+        }
+        let db = self.database.url.expose_secret();
+        if !(db.starts_with("postgres://")
+            || db.starts_with("postgresql://")
+            || db.starts_with("sqlite:"))
+        {
+            problems.push(
+                "database.url: must start with postgres://, postgresql:// or sqlite:".to_owned(),
+            );
+        }
+        if self.database.max_connections == 0 {
+            problems.push("database.max_connections: must be at least 1".to_owned());
+        }
+        if let Some(schema) = &self.database.schema
+            && (schema.is_empty()
+                || !schema
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'_')
+                || schema.as_bytes()[0].is_ascii_digit())
+        {
+            problems.push(
+                "database.schema: letters, digits and _ only, not starting with a digit".to_owned(),
+            );
+        }
+        let amqp = self.amqp.url.expose_secret();
+        if !(amqp.starts_with("amqp://") || amqp.starts_with("amqps://")) {
+            problems.push("amqp.url: must start with amqp:// or amqps://".to_owned());
+        }
+        if self.amqp.prefix.is_empty()
+            || !self
+                .amqp
+                .prefix
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
+        {
+            problems
+                .push("amqp.prefix: letters, digits, '-', '_' and '.' only, not empty".to_owned());
+        }
+        if self.amqp.prefetch == 0 {
+            problems.push("amqp.prefetch: must be at least 1".to_owned());
+        }
+        if self.amqp.publish_timeout.is_zero() {
+            problems.push("amqp.publish_timeout: must be positive".to_owned());
+        }
+        if self.amqp.retry_tiers.is_empty()
+            || self.amqp.retry_tiers.iter().any(|d| d.as_millis() < 1)
+        {
+            problems.push("amqp.retry_tiers: at least one positive delay".to_owned());
+        }
+        if self.amqp.max_attempts == 0 {
+            problems.push("amqp.max_attempts: must be at least 1".to_owned());
+        }
+        if self.ingress.body_limit_bytes < 1024 {
+            problems.push("ingress.body_limit_bytes: must be at least 1024".to_owned());
+        }
+        if self.ingress.rate_limit_per_second == 0 || self.ingress.rate_limit_burst == 0 {
+            problems.push(
+                "ingress.rate_limit_per_second and rate_limit_burst: must be at least 1".to_owned(),
+            );
+        }
+        if let Err(e) = tracing_filter_ok(&self.telemetry.log_filter) {
+            problems.push(format!("telemetry.log_filter: {e}"));
+        }
+        if let Err(mut more) = Counterparts::from_settings(&self.counterparts) {
+            problems.append(&mut more);
+        }
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(ConfigError::Invalid(problems))
+        }
+    }
+
+    /// The counterparts with their keys built. Validation has already passed.
+    pub fn counterparts(&self) -> Result<Counterparts, ConfigError> {
+        Counterparts::from_settings(&self.counterparts).map_err(ConfigError::Invalid)
+    }
+}
+
+fn tracing_filter_ok(filter: &str) -> Result<(), String> {
+    if filter.trim().is_empty() {
+        return Err("must not be empty".to_owned());
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests;

@@ -17,6 +17,7 @@ pub mod codes;
 pub mod error;
 pub mod inbound;
 pub mod mask;
+pub mod messages;
 pub mod notices;
 pub mod types;
 mod wire;

@@ -1,1 +1,153 @@
+//! Storage on sea-orm 2, on PostgreSQL (scale-out) or SQLite (embedded).
+//!
+//! * [`Db::connect`] opens the pool, creates and selects the configured
+//!   PostgreSQL schema, and runs the migrations.
+//! * Handlers call the repository modules ([`inbox`], [`outbox`], ...);
+//!   they never build queries themselves.
+//! * The [`inbox`] makes consumers idempotent: a handler records the message
+//!   id in the same transaction as its effect, so a redelivery changes nothing.
+//! * The [`outbox`] carries messages that must leave together with a state
+//!   change: written in the same transaction, published afterwards by the relay.
 
+pub mod applications;
+pub mod entities;
+pub mod inbox;
+pub mod migration;
+pub mod outbox;
+
+use std::time::Duration;
+
+use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend, DbErr};
+use sea_orm_migration::MigratorTrait;
+
+pub use sea_orm;
+
+/// How to open the database.
+#[derive(Clone)]
+pub struct DbOptions {
+    /// `postgres://...` or `sqlite://...`. Never logged: it may hold a password.
+    pub url: String,
+    pub max_connections: u32,
+    pub connect_timeout: Duration,
+    /// PostgreSQL schema to create (if missing) and use.
+    pub schema: Option<String>,
+}
+
+impl std::fmt::Debug for DbOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DbOptions")
+            .field("max_connections", &self.max_connections)
+            .field("schema", &self.schema)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A connection pool with the schema migrated.
+#[derive(Clone, Debug)]
+pub struct Db {
+    conn: DatabaseConnection,
+    schema: Option<String>,
+}
+
+/// The database could not be opened or migrated.
+#[derive(Debug, thiserror::Error)]
+pub enum StorageError {
+    #[error("cannot connect to the database: {0}")]
+    Connect(String),
+    #[error("cannot migrate the database: {0}")]
+    Migrate(String),
+    #[error("invalid schema name {0:?}")]
+    Schema(String),
+}
+
+fn valid_schema(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 63
+        && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+        && !s.as_bytes()[0].is_ascii_digit()
+}
+
+impl Db {
+    /// Connects, prepares the schema and applies pending migrations.
+    pub async fn connect(options: &DbOptions) -> Result<Self, StorageError> {
+        let sqlite = options.url.starts_with("sqlite:");
+        if let Some(schema) = &options.schema {
+            if !valid_schema(schema) {
+                return Err(StorageError::Schema(schema.clone()));
+            }
+            if !sqlite {
+                // A short-lived connection creates the schema before the pool selects it.
+                let mut o = ConnectOptions::new(options.url.clone());
+                o.max_connections(1)
+                    .connect_timeout(options.connect_timeout)
+                    .sqlx_logging(false);
+                let admin = Database::connect(o)
+                    .await
+                    .map_err(|e| StorageError::Connect(e.to_string()))?;
+                admin
+                    .execute_unprepared(&format!("CREATE SCHEMA IF NOT EXISTS \"{schema}\""))
+                    .await
+                    .map_err(|e| StorageError::Connect(e.to_string()))?;
+                let _ = admin.close().await;
+            }
+        }
+        let mut o = ConnectOptions::new(options.url.clone());
+        o.max_connections(if sqlite { 1 } else { options.max_connections })
+            .min_connections(if sqlite { 1 } else { 0 })
+            .connect_timeout(options.connect_timeout)
+            .acquire_timeout(options.connect_timeout)
+            .sqlx_logging(false);
+        if let (Some(schema), false) = (&options.schema, sqlite) {
+            o.set_schema_search_path(schema.clone());
+        }
+        let conn = Database::connect(o)
+            .await
+            .map_err(|e| StorageError::Connect(e.to_string()))?;
+        if sqlite {
+            // WAL lets readers work beside the single writer; foreign keys on.
+            for pragma in [
+                "PRAGMA journal_mode=WAL",
+                "PRAGMA foreign_keys=ON",
+                "PRAGMA busy_timeout=5000",
+            ] {
+                conn.execute_unprepared(pragma)
+                    .await
+                    .map_err(|e| StorageError::Connect(e.to_string()))?;
+            }
+        }
+        migration::Migrator::up(&conn, None)
+            .await
+            .map_err(|e| StorageError::Migrate(e.to_string()))?;
+        Ok(Self {
+            conn,
+            schema: options.schema.clone(),
+        })
+    }
+
+    pub fn conn(&self) -> &DatabaseConnection {
+        &self.conn
+    }
+
+    pub fn backend(&self) -> DbBackend {
+        self.conn.get_database_backend()
+    }
+
+    /// Whether the database answers now.
+    pub async fn check(&self) -> Result<(), DbErr> {
+        self.conn.ping().await
+    }
+
+    /// Drops this pool's PostgreSQL schema with everything in it (tests).
+    pub async fn drop_schema(&self) -> Result<(), DbErr> {
+        if let (Some(schema), DbBackend::Postgres) = (&self.schema, self.backend()) {
+            self.conn
+                .execute_unprepared(&format!("DROP SCHEMA IF EXISTS \"{schema}\" CASCADE"))
+                .await?;
+        }
+        Ok(())
+    }
+
+    pub async fn close(self) {
+        let _ = self.conn.close().await;
+    }
+}

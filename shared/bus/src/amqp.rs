@@ -1,0 +1,576 @@
+//! The RabbitMQ transport, on lapin 4 with automatic recovery.
+//!
+//! * Every queue is a durable quorum queue with a dead-letter exchange,
+//!   at-least-once dead-lettering and a delivery limit.
+//! * Publishing waits for the publisher confirm, with `mandatory` set, so an
+//!   unroutable message is an error rather than a silent drop.
+//! * The connection recovers by itself (lapin `enable_auto_recover`, retried
+//!   without limit); consumers are replayed by lapin after recovery. While it
+//!   recovers, publishing fails at once, so callers answer "busy" instead of
+//!   hanging.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use futures::StreamExt;
+use lapin::Confirmation;
+use lapin::options::{
+    BasicAckOptions, BasicCancelOptions, BasicConsumeOptions, BasicGetOptions, BasicNackOptions,
+    BasicPublishOptions, BasicQosOptions, ConfirmSelectOptions, ExchangeDeclareOptions,
+    ExchangeDeleteOptions, QueueBindOptions, QueueDeclareOptions, QueueDeleteOptions,
+};
+use lapin::types::{AMQPValue, FieldTable, LongString, ShortString};
+use lapin::{BasicProperties, Channel, Connection, ConnectionProperties, ExchangeKind};
+
+use crate::Message;
+use crate::message::headers;
+use crate::topology::{Topology, tier_label};
+use crate::transport::{BusError, Delivery, Destination, Subscription, Transport};
+
+/// How to reach the broker.
+#[derive(Clone)]
+pub struct AmqpOptions {
+    /// `amqp://user:pass@host:port/vhost`. Never logged.
+    pub url: String,
+    /// Shown in the broker's management UI.
+    pub connection_name: String,
+    /// How long start-up waits for the broker.
+    pub connect_timeout: Duration,
+}
+
+impl std::fmt::Debug for AmqpOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AmqpOptions")
+            .field("connection_name", &self.connection_name)
+            .field("connect_timeout", &self.connect_timeout)
+            .finish_non_exhaustive()
+    }
+}
+
+/// RabbitMQ through one auto-recovering connection.
+pub struct AmqpTransport {
+    connection: Connection,
+    publisher: Channel,
+    topology: Topology,
+}
+
+fn unavailable(e: lapin::Error) -> BusError {
+    BusError::Unavailable(e.to_string())
+}
+
+fn ss(s: impl Into<String>) -> ShortString {
+    ShortString::from(s.into())
+}
+
+fn long(s: &str) -> AMQPValue {
+    AMQPValue::LongString(LongString::from(s.as_bytes().to_vec()))
+}
+
+impl AmqpTransport {
+    /// Connects (retrying until `connect_timeout`) and opens the confirm channel.
+    pub async fn connect(options: &AmqpOptions, topology: Topology) -> Result<Self, BusError> {
+        let props = ConnectionProperties::default()
+            .with_connection_name(options.connection_name.clone().into())
+            .enable_auto_recover()
+            .configure_backoff(|b| {
+                b.with_min_delay(Duration::from_millis(100))
+                    .with_max_delay(Duration::from_secs(3))
+                    .without_max_times()
+            });
+        let connection = tokio::time::timeout(
+            options.connect_timeout,
+            Connection::connect(&options.url, props),
+        )
+        .await
+        .map_err(|_| {
+            BusError::Unavailable(format!(
+                "no connection within {:?}",
+                options.connect_timeout
+            ))
+        })?
+        .map_err(unavailable)?;
+        let publisher = connection.create_channel().await.map_err(unavailable)?;
+        publisher
+            .confirm_select(ConfirmSelectOptions::default())
+            .await
+            .map_err(unavailable)?;
+        Ok(Self {
+            connection,
+            publisher,
+            topology,
+        })
+    }
+
+    fn route(&self, to: &Destination) -> (String, String) {
+        let t = &self.topology;
+        match to {
+            Destination::Queue(q) => (t.work_exchange(), q.clone()),
+            Destination::Event(key) => (t.events_exchange(), key.clone()),
+            Destination::Retry { queue, .. } => (t.retry_exchange(), queue.clone()),
+            Destination::DeadLetter { queue } => (t.dead_letter_exchange(), queue.clone()),
+        }
+    }
+}
+
+fn properties(to: &Destination, m: &Message) -> BasicProperties {
+    let mut table = FieldTable::default();
+    table.insert(
+        ss(headers::SCHEMA_VERSION),
+        AMQPValue::LongLongInt(i64::from(m.schema_version)),
+    );
+    table.insert(
+        ss(headers::ATTEMPT),
+        AMQPValue::LongLongInt(i64::from(m.attempt)),
+    );
+    for (k, v) in &m.headers {
+        if k != headers::SCHEMA_VERSION && k != headers::ATTEMPT {
+            table.insert(ss(k.clone()), long(v));
+        }
+    }
+    let mut props = BasicProperties::default()
+        .with_message_id(ss(m.id.clone()))
+        .with_type(ss(m.kind.clone()))
+        .with_content_type(ss("application/json"))
+        .with_delivery_mode(2)
+        .with_timestamp(u64::try_from(m.timestamp.timestamp()).unwrap_or(0));
+    if let Some(c) = &m.correlation_id {
+        props = props.with_correlation_id(ss(c.clone()));
+    }
+    if let Destination::Retry {
+        tier, expire_after, ..
+    } = to
+    {
+        table.insert(ss(headers::RETRY_TIER), long(&tier_label(*tier)));
+        let ms = expire_after.min(tier).as_millis().max(1);
+        props = props.with_expiration(ss(ms.to_string()));
+    }
+    props.with_headers(table)
+}
+
+fn value_text(v: &AMQPValue) -> Option<String> {
+    match v {
+        AMQPValue::LongString(s) => Some(String::from_utf8_lossy(s.as_bytes()).into_owned()),
+        AMQPValue::ShortString(s) => Some(s.as_str().to_owned()),
+        AMQPValue::Boolean(b) => Some(b.to_string()),
+        AMQPValue::ShortShortInt(i) => Some(i.to_string()),
+        AMQPValue::ShortShortUInt(i) => Some(i.to_string()),
+        AMQPValue::ShortInt(i) => Some(i.to_string()),
+        AMQPValue::ShortUInt(i) => Some(i.to_string()),
+        AMQPValue::LongInt(i) => Some(i.to_string()),
+        AMQPValue::LongUInt(i) => Some(i.to_string()),
+        AMQPValue::LongLongInt(i) => Some(i.to_string()),
+        AMQPValue::Timestamp(t) => Some(t.to_string()),
+        _ => None,
+    }
+}
+
+/// FNV-1a: a stable id for messages an outside publisher sent without one.
+fn content_id(kind: &str, payload: &[u8]) -> String {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in kind.as_bytes().iter().chain(payload) {
+        h ^= u64::from(*b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    format!("content-{h:016x}")
+}
+
+fn to_message(props: &BasicProperties, data: Vec<u8>) -> Message {
+    let mut hdrs = BTreeMap::new();
+    let mut schema_version = 1;
+    let mut attempt = 1;
+    if let Some(table) = props.headers() {
+        for (k, v) in table.inner() {
+            match k.as_str() {
+                headers::SCHEMA_VERSION => {
+                    schema_version = value_text(v).and_then(|s| s.parse().ok()).unwrap_or(1);
+                }
+                headers::ATTEMPT => {
+                    attempt = value_text(v).and_then(|s| s.parse().ok()).unwrap_or(1)
+                }
+                // Bookkeeping the broker adds; it must not travel on in copies.
+                key if key.starts_with("x-death")
+                    || key.starts_with("x-first-death")
+                    || key.starts_with("x-last-death")
+                    || key == "x-delivery-count" => {}
+                key => {
+                    if let Some(text) = value_text(v) {
+                        hdrs.insert(key.to_owned(), text);
+                    }
+                }
+            }
+        }
+    }
+    let kind = props
+        .kind()
+        .as_ref()
+        .map(|k| k.as_str().to_owned())
+        .unwrap_or_default();
+    let id = props
+        .message_id()
+        .as_ref()
+        .map(|s| s.as_str().to_owned())
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| content_id(&kind, &data));
+    let timestamp = props
+        .timestamp()
+        .and_then(|t| i64::try_from(t).ok())
+        .and_then(|t| chrono::DateTime::from_timestamp(t, 0))
+        .unwrap_or_else(chrono::Utc::now);
+    Message {
+        id,
+        kind,
+        schema_version,
+        correlation_id: props
+            .correlation_id()
+            .as_ref()
+            .map(|s| s.as_str().to_owned()),
+        attempt,
+        timestamp,
+        headers: hdrs,
+        payload: data,
+    }
+}
+
+struct AmqpDelivery {
+    message: Message,
+    redelivered: bool,
+    acker: lapin::Acker,
+}
+
+#[async_trait]
+impl Delivery for AmqpDelivery {
+    fn message(&self) -> &Message {
+        &self.message
+    }
+    fn redelivered(&self) -> bool {
+        self.redelivered
+    }
+    async fn ack(&self) -> Result<(), BusError> {
+        self.acker
+            .ack(BasicAckOptions::default())
+            .await
+            .map(|_| ())
+            .map_err(unavailable)
+    }
+    async fn requeue(&self) -> Result<(), BusError> {
+        self.acker
+            .nack(BasicNackOptions {
+                multiple: false,
+                requeue: true,
+            })
+            .await
+            .map(|_| ())
+            .map_err(unavailable)
+    }
+}
+
+struct AmqpSubscription {
+    channel: Channel,
+    consumer: lapin::Consumer,
+    tag: String,
+    queue: String,
+}
+
+#[async_trait]
+impl Subscription for AmqpSubscription {
+    async fn next(&mut self) -> Option<Box<dyn Delivery>> {
+        loop {
+            match self.consumer.next().await {
+                None => return None,
+                Some(Ok(d)) => {
+                    return Some(Box::new(AmqpDelivery {
+                        message: to_message(&d.properties, d.data),
+                        redelivered: d.redelivered,
+                        acker: d.acker,
+                    }));
+                }
+                Some(Err(e)) => {
+                    tracing::warn!(queue = %self.queue, error = %e, "consumer interrupted; waiting for the connection to recover");
+                    if let Err(e) = self.channel.wait_for_recovery(e).await {
+                        tracing::error!(queue = %self.queue, error = %e, "consumer cannot recover");
+                        return None;
+                    }
+                }
+            }
+        }
+    }
+
+    async fn cancel(&mut self) -> Result<(), BusError> {
+        self.channel
+            .basic_cancel(ss(self.tag.clone()), BasicCancelOptions::default())
+            .await
+            .map_err(unavailable)
+    }
+}
+
+fn quorum_args() -> FieldTable {
+    let mut args = FieldTable::default();
+    args.insert(ss("x-queue-type"), long("quorum"));
+    args
+}
+
+#[async_trait]
+impl Transport for AmqpTransport {
+    async fn declare(&self, t: &Topology) -> Result<(), BusError> {
+        let ch = self
+            .connection
+            .create_channel()
+            .await
+            .map_err(unavailable)?;
+        let durable = ExchangeDeclareOptions {
+            durable: true,
+            ..ExchangeDeclareOptions::default()
+        };
+        for (name, kind) in [
+            (t.work_exchange(), ExchangeKind::Direct),
+            (t.dead_letter_exchange(), ExchangeKind::Direct),
+            (t.retry_exchange(), ExchangeKind::Headers),
+            (t.events_exchange(), ExchangeKind::Topic),
+        ] {
+            ch.exchange_declare(ss(name), kind, durable, FieldTable::default())
+                .await
+                .map_err(unavailable)?;
+        }
+        let bind = |queue: String, exchange: String, key: String, args: FieldTable| {
+            let ch = ch.clone();
+            async move {
+                ch.queue_bind(
+                    ss(queue),
+                    ss(exchange),
+                    ss(key),
+                    QueueBindOptions::default(),
+                    args,
+                )
+                .await
+                .map_err(unavailable)
+            }
+        };
+        for logical in t.work_queues() {
+            let mut args = quorum_args();
+            args.insert(
+                ss("x-dead-letter-exchange"),
+                long(&t.dead_letter_exchange()),
+            );
+            args.insert(ss("x-dead-letter-routing-key"), long(logical));
+            args.insert(ss("x-dead-letter-strategy"), long("at-least-once"));
+            args.insert(ss("x-overflow"), long("reject-publish"));
+            args.insert(
+                ss("x-delivery-limit"),
+                AMQPValue::LongLongInt(i64::from(t.delivery_limit)),
+            );
+            ch.queue_declare(ss(t.queue(logical)), QueueDeclareOptions::durable(), args)
+                .await
+                .map_err(unavailable)?;
+            bind(
+                t.queue(logical),
+                t.work_exchange(),
+                (*logical).to_owned(),
+                FieldTable::default(),
+            )
+            .await?;
+            ch.queue_declare(
+                ss(t.dead_letter_queue(logical)),
+                QueueDeclareOptions::durable(),
+                quorum_args(),
+            )
+            .await
+            .map_err(unavailable)?;
+            bind(
+                t.dead_letter_queue(logical),
+                t.dead_letter_exchange(),
+                (*logical).to_owned(),
+                FieldTable::default(),
+            )
+            .await?;
+        }
+        for (logical, pattern) in t.event_bindings() {
+            bind(
+                t.queue(logical),
+                t.events_exchange(),
+                (*pattern).to_owned(),
+                FieldTable::default(),
+            )
+            .await?;
+        }
+        for tier in t.tiers() {
+            let mut args = quorum_args();
+            let ttl = i64::try_from(tier.as_millis()).unwrap_or(i64::MAX);
+            args.insert(ss("x-message-ttl"), AMQPValue::LongLongInt(ttl));
+            // No dead-letter routing key: an expired message keeps its own
+            // routing key, the logical name of the queue it returns to.
+            args.insert(ss("x-dead-letter-exchange"), long(&t.work_exchange()));
+            args.insert(ss("x-dead-letter-strategy"), long("at-least-once"));
+            args.insert(ss("x-overflow"), long("reject-publish"));
+            ch.queue_declare(
+                ss(t.tier_queue(*tier)),
+                QueueDeclareOptions::durable(),
+                args,
+            )
+            .await
+            .map_err(unavailable)?;
+            let mut match_args = FieldTable::default();
+            match_args.insert(ss("x-match"), long("all"));
+            match_args.insert(ss(headers::RETRY_TIER), long(&tier_label(*tier)));
+            bind(
+                t.tier_queue(*tier),
+                t.retry_exchange(),
+                String::new(),
+                match_args,
+            )
+            .await?;
+        }
+        let mut journal = quorum_args();
+        journal.insert(
+            ss("x-max-length"),
+            AMQPValue::LongLongInt(i64::from(t.journal_max_length)),
+        );
+        journal.insert(ss("x-overflow"), long("drop-head"));
+        journal.insert(
+            ss("x-message-ttl"),
+            AMQPValue::LongLongInt(7 * 24 * 3_600_000),
+        );
+        ch.queue_declare(
+            ss(t.journal_queue()),
+            QueueDeclareOptions::durable(),
+            journal,
+        )
+        .await
+        .map_err(unavailable)?;
+        bind(
+            t.journal_queue(),
+            t.events_exchange(),
+            "#".to_owned(),
+            FieldTable::default(),
+        )
+        .await?;
+        let _ = ch.close(200, ss("declared")).await;
+        Ok(())
+    }
+
+    async fn publish(&self, to: &Destination, message: &Message) -> Result<(), BusError> {
+        let (exchange, key) = self.route(to);
+        let confirm = self
+            .publisher
+            .basic_publish(
+                ss(exchange),
+                ss(key),
+                BasicPublishOptions {
+                    mandatory: true,
+                    ..BasicPublishOptions::default()
+                },
+                &message.payload,
+                properties(to, message),
+            )
+            .await
+            .map_err(unavailable)?
+            .await
+            .map_err(unavailable)?;
+        match confirm {
+            Confirmation::Ack(None) => Ok(()),
+            Confirmation::Ack(Some(_)) => Err(BusError::Unroutable(to.to_string())),
+            Confirmation::Nack(_) => Err(BusError::Nacked),
+            Confirmation::NotRequested => {
+                Err(BusError::Other("publisher confirms are not enabled".into()))
+            }
+        }
+    }
+
+    async fn subscribe(
+        &self,
+        queue: &str,
+        prefetch: u16,
+    ) -> Result<Box<dyn Subscription>, BusError> {
+        let channel = self
+            .connection
+            .create_channel()
+            .await
+            .map_err(unavailable)?;
+        channel
+            .basic_qos(prefetch, BasicQosOptions::default())
+            .await
+            .map_err(unavailable)?;
+        let full = if queue.starts_with(&format!("{}.", self.topology.prefix())) {
+            queue.to_owned()
+        } else {
+            self.topology.queue(queue)
+        };
+        let tag = format!("{}-{}", full, uuid::Uuid::new_v4().simple());
+        let consumer = channel
+            .basic_consume(
+                ss(full.clone()),
+                ss(tag.clone()),
+                BasicConsumeOptions::default(),
+                FieldTable::default(),
+            )
+            .await
+            .map_err(unavailable)?;
+        Ok(Box::new(AmqpSubscription {
+            channel,
+            consumer,
+            tag,
+            queue: full,
+        }))
+    }
+
+    async fn get(&self, full_queue_name: &str) -> Result<Option<Box<dyn Delivery>>, BusError> {
+        let got = self
+            .publisher
+            .basic_get(ss(full_queue_name), BasicGetOptions::default())
+            .await
+            .map_err(unavailable)?;
+        Ok(got.map(|m| {
+            let d = m.delivery;
+            Box::new(AmqpDelivery {
+                message: to_message(&d.properties, d.data),
+                redelivered: d.redelivered,
+                acker: d.acker,
+            }) as Box<dyn Delivery>
+        }))
+    }
+
+    async fn check(&self) -> Result<(), BusError> {
+        if self.connection.status().connected() && self.publisher.status().connected() {
+            Ok(())
+        } else {
+            Err(BusError::Unavailable("the connection is recovering".into()))
+        }
+    }
+
+    async fn delete(&self, t: &Topology) -> Result<(), BusError> {
+        let ch = self
+            .connection
+            .create_channel()
+            .await
+            .map_err(unavailable)?;
+        let mut queues: Vec<String> = Vec::new();
+        for logical in t.work_queues() {
+            queues.push(t.queue(logical));
+            queues.push(t.dead_letter_queue(logical));
+        }
+        queues.extend(t.tiers().iter().map(|d| t.tier_queue(*d)));
+        queues.push(t.journal_queue());
+        for q in queues {
+            ch.queue_delete(ss(q), QueueDeleteOptions::default())
+                .await
+                .map_err(unavailable)?;
+        }
+        for x in [
+            t.work_exchange(),
+            t.dead_letter_exchange(),
+            t.retry_exchange(),
+            t.events_exchange(),
+        ] {
+            ch.exchange_delete(ss(x), ExchangeDeleteOptions::default())
+                .await
+                .map_err(unavailable)?;
+        }
+        let _ = ch.close(200, ss("deleted")).await;
+        Ok(())
+    }
+
+    async fn close(&self) {
+        let _ = self.publisher.close(200, ss("bye")).await;
+        let _ = self.connection.close(200, ss("bye")).await;
+    }
+}

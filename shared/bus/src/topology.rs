@@ -1,0 +1,238 @@
+//! Names and shape of everything on the broker.
+//!
+//! With prefix `p` (from config; tests use a unique one each):
+//!
+//! | what | name | notes |
+//! |---|---|---|
+//! | work exchange | `p.work` (direct) | routes a message to the queue named by its routing key |
+//! | work queue | `p.<logical>` | durable quorum queue; dead-letters to `p.dlx` |
+//! | dead-letter exchange | `p.dlx` (direct) | |
+//! | dead-letter queue | `p.<logical>.dlq` | one per work queue |
+//! | retry exchange | `p.retry` (headers) | routes on the `retry-tier` header |
+//! | retry tier queue | `p.retry.<tier>` | TTL = tier; expired messages go back to `p.work` with their routing key |
+//! | events exchange | `p.events` (topic) | domain events; outside systems bind their own queues |
+//! | event journal | `p.events.journal` | bound to `#`, capped; keeps mandatory publishes routable |
+
+use std::time::Duration;
+
+/// Logical names of the work queues. The broker name is `<prefix>.<logical>`.
+pub mod queues {
+    /// `baohanapply` requests, for underwriting.
+    pub const BAOHANAPPLY: &str = "underwriting.baohanapply";
+    /// Decisions on referred applications, from a risk system or a person.
+    pub const UNDERWRITING_DECISIONS: &str = "underwriting.decisions";
+    /// `payapply` requests (recorded by payment; answered by ingress).
+    pub const PAYAPPLY: &str = "payment.payapply";
+    /// `cancelapply` requests.
+    pub const CANCELAPPLY: &str = "payment.cancelapply";
+    /// Payment confirmations from the bank's payment gateway.
+    pub const PAYMENT_CONFIRMATIONS: &str = "payment.confirmations";
+    /// Domain events payment follows (underwriting decisions).
+    pub const PAYMENT_EVENTS: &str = "payment.events";
+    /// Issue a guarantee for a paid application.
+    pub const ISSUANCE_ISSUE: &str = "issuance.issue";
+    /// `revertapply` requests: their own queue, never behind other work.
+    pub const REVERTAPPLY: &str = "issuance.revertapply";
+    /// `invoiceapply` requests.
+    pub const INVOICEAPPLY: &str = "invoice.invoiceapply";
+    /// `quitapply` requests.
+    pub const QUITAPPLY: &str = "claims.quitapply";
+    /// `claimapply` requests.
+    pub const CLAIMAPPLY: &str = "claims.claimapply";
+    /// `logoutapply` requests.
+    pub const LOGOUTAPPLY: &str = "claims.logoutapply";
+    /// Outbound notices to send to a platform.
+    pub const NOTICES: &str = "egress.notices";
+
+    /// Every work queue.
+    pub const ALL: &[&str] = &[
+        BAOHANAPPLY,
+        UNDERWRITING_DECISIONS,
+        PAYAPPLY,
+        CANCELAPPLY,
+        PAYMENT_CONFIRMATIONS,
+        PAYMENT_EVENTS,
+        ISSUANCE_ISSUE,
+        REVERTAPPLY,
+        INVOICEAPPLY,
+        QUITAPPLY,
+        CLAIMAPPLY,
+        LOGOUTAPPLY,
+        NOTICES,
+    ];
+}
+
+/// Routing keys of domain events on the events exchange.
+pub mod events {
+    pub const APPLICATION_RECEIVED: &str = "application.received";
+    pub const APPLICATION_APPROVED: &str = "application.approved";
+    pub const APPLICATION_REJECTED: &str = "application.rejected";
+    pub const APPLICATION_REFERRED: &str = "application.referred";
+    pub const APPLICATION_CANCELLED: &str = "application.cancelled";
+    pub const PAYMENT_RECEIVED: &str = "payment.received";
+    pub const PAYMENT_HELD: &str = "payment.held";
+    pub const REFUND_NEEDED: &str = "payment.refund_needed";
+    pub const GUARANTEE_ISSUED: &str = "guarantee.issued";
+    pub const GUARANTEE_RESTORED: &str = "guarantee.restored";
+    pub const NOTICE_DELIVERED: &str = "notice.delivered";
+    pub const NOTICE_DEAD_LETTERED: &str = "notice.dead_lettered";
+}
+
+/// Event bindings of work queues that follow domain events.
+const EVENT_BINDINGS: &[(&str, &str)] = &[(queues::PAYMENT_EVENTS, "application.*")];
+
+/// The whole broker layout for one prefix.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Topology {
+    prefix: String,
+    tiers: Vec<Duration>,
+    /// Deliveries of one message (requeues after consumer crashes) before the
+    /// broker dead-letters it; the last guard against a crash loop.
+    pub delivery_limit: u32,
+    /// Cap on the event journal.
+    pub journal_max_length: u32,
+}
+
+impl Topology {
+    /// The standard layout with the given retry tiers (deduplicated, sorted).
+    pub fn new(prefix: impl Into<String>, tiers: impl IntoIterator<Item = Duration>) -> Self {
+        let mut tiers: Vec<Duration> = tiers.into_iter().filter(|d| !d.is_zero()).collect();
+        tiers.sort();
+        tiers.dedup();
+        Self {
+            prefix: prefix.into(),
+            tiers,
+            delivery_limit: 10,
+            journal_max_length: 100_000,
+        }
+    }
+
+    pub fn prefix(&self) -> &str {
+        &self.prefix
+    }
+
+    pub fn tiers(&self) -> &[Duration] {
+        &self.tiers
+    }
+
+    pub fn work_queues(&self) -> &'static [&'static str] {
+        queues::ALL
+    }
+
+    pub fn event_bindings(&self) -> &'static [(&'static str, &'static str)] {
+        EVENT_BINDINGS
+    }
+
+    pub fn work_exchange(&self) -> String {
+        format!("{}.work", self.prefix)
+    }
+
+    pub fn dead_letter_exchange(&self) -> String {
+        format!("{}.dlx", self.prefix)
+    }
+
+    pub fn retry_exchange(&self) -> String {
+        format!("{}.retry", self.prefix)
+    }
+
+    pub fn events_exchange(&self) -> String {
+        format!("{}.events", self.prefix)
+    }
+
+    pub fn journal_queue(&self) -> String {
+        format!("{}.events.journal", self.prefix)
+    }
+
+    /// Broker name of a work queue.
+    pub fn queue(&self, logical: &str) -> String {
+        format!("{}.{logical}", self.prefix)
+    }
+
+    /// Broker name of a work queue's dead-letter queue.
+    pub fn dead_letter_queue(&self, logical: &str) -> String {
+        format!("{}.{logical}.dlq", self.prefix)
+    }
+
+    /// Broker name of a retry tier queue.
+    pub fn tier_queue(&self, tier: Duration) -> String {
+        format!("{}.retry.{}", self.prefix, tier_label(tier))
+    }
+
+    /// The tier to wait in for at least `wanted`: the smallest tier not
+    /// shorter than it, or the longest tier.
+    pub fn tier_for(&self, wanted: Duration) -> Duration {
+        self.tiers
+            .iter()
+            .copied()
+            .find(|t| *t >= wanted)
+            .or_else(|| self.tiers.last().copied())
+            .unwrap_or(Duration::from_secs(1))
+    }
+}
+
+/// `500ms`, `5s`, `2m`, `1h`: the tier's name on the broker and in headers.
+pub fn tier_label(d: Duration) -> String {
+    let ms = d.as_millis();
+    if ms.is_multiple_of(3_600_000) {
+        format!("{}h", ms / 3_600_000)
+    } else if ms.is_multiple_of(60_000) {
+        format!("{}m", ms / 60_000)
+    } else if ms.is_multiple_of(1_000) {
+        format!("{}s", ms / 1_000)
+    } else {
+        format!("{ms}ms")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_carry_the_prefix() {
+        let t = Topology::new("t1", [Duration::from_secs(5)]);
+        assert_eq!(t.queue(queues::BAOHANAPPLY), "t1.underwriting.baohanapply");
+        assert_eq!(
+            t.dead_letter_queue(queues::NOTICES),
+            "t1.egress.notices.dlq"
+        );
+        assert_eq!(t.tier_queue(Duration::from_secs(5)), "t1.retry.5s");
+        assert_eq!(t.events_exchange(), "t1.events");
+    }
+
+    #[test]
+    fn tiers_are_sorted_unique_and_chosen_upwards() {
+        let t = Topology::new(
+            "p",
+            [
+                Duration::from_secs(30),
+                Duration::from_secs(5),
+                Duration::from_secs(30),
+                Duration::from_secs(120),
+            ],
+        );
+        assert_eq!(
+            t.tiers(),
+            &[
+                Duration::from_secs(5),
+                Duration::from_secs(30),
+                Duration::from_secs(120)
+            ]
+        );
+        assert_eq!(t.tier_for(Duration::from_secs(1)), Duration::from_secs(5));
+        assert_eq!(t.tier_for(Duration::from_secs(6)), Duration::from_secs(30));
+        assert_eq!(
+            t.tier_for(Duration::from_secs(3600)),
+            Duration::from_secs(120)
+        );
+    }
+
+    #[test]
+    fn tier_labels() {
+        assert_eq!(tier_label(Duration::from_millis(500)), "500ms");
+        assert_eq!(tier_label(Duration::from_secs(5)), "5s");
+        assert_eq!(tier_label(Duration::from_secs(120)), "2m");
+        assert_eq!(tier_label(Duration::from_secs(3600)), "1h");
+        assert_eq!(tier_label(Duration::from_millis(1500)), "1500ms");
+    }
+}

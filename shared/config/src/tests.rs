@@ -1,0 +1,191 @@
+use std::collections::HashMap;
+use std::io::Write;
+
+use super::*;
+
+fn env(pairs: &[(&str, &str)]) -> Option<HashMap<String, String>> {
+    Some(
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+    )
+}
+
+fn file(contents: &str) -> tempfile::NamedTempFile {
+    let mut f = tempfile::Builder::new().suffix(".toml").tempfile().unwrap();
+    f.write_all(contents.as_bytes()).unwrap();
+    f
+}
+
+const HUNAN: &str = r#"
+[counterparts.hunan]
+appkey = "hn-appkey"
+appsecret = "hn2025guarantee1"
+notice_base_url = "http://218.76.24.212:19980"
+allowed_networks = ["218.76.24.0/24", "10.33.128.248"]
+"#;
+
+#[test]
+fn defaults_alone_are_valid() {
+    let s = Settings::load_from(None, env(&[])).unwrap();
+    assert_eq!(s.amqp.prefix, "gw");
+    assert_eq!(s.ingress.listen.port(), 8080);
+    assert_eq!(s.amqp.publish_timeout, Duration::from_secs(5));
+    assert!(s.counterparts.is_empty());
+}
+
+#[test]
+fn a_file_overrides_defaults_and_env_overrides_the_file() {
+    let f = file(&format!(
+        "[amqp]\nprefix = \"from-file\"\nprefetch = 7\n{HUNAN}"
+    ));
+    let s = Settings::load_from(Some(f.path()), env(&[])).unwrap();
+    assert_eq!(s.amqp.prefix, "from-file");
+    assert_eq!(s.amqp.prefetch, 7);
+    // Untouched keys keep their defaults.
+    assert_eq!(s.amqp.max_attempts, 8);
+
+    let s = Settings::load_from(
+        Some(f.path()),
+        env(&[
+            ("GW__AMQP__PREFIX", "from-env"),
+            ("GW__INGRESS__LISTEN", "127.0.0.1:0"),
+        ]),
+    )
+    .unwrap();
+    assert_eq!(s.amqp.prefix, "from-env");
+    assert_eq!(s.amqp.prefetch, 7);
+    assert_eq!(s.ingress.listen.port(), 0);
+}
+
+#[test]
+fn counterparts_come_from_the_file_or_the_environment() {
+    let f = file(HUNAN);
+    let s = Settings::load_from(Some(f.path()), env(&[])).unwrap();
+    let cps = s.counterparts().unwrap();
+    let hunan = cps.by_appkey("hn-appkey").unwrap();
+    assert_eq!(hunan.name, "hunan");
+    assert_eq!(
+        hunan.notice_url("v1/gua/tb/paynotice"),
+        "http://218.76.24.212:19980/v1/gua/tb/paynotice"
+    );
+    assert!(hunan.allows("218.76.24.7".parse().unwrap()));
+    assert!(hunan.allows("10.33.128.248".parse().unwrap()));
+    assert!(!hunan.allows("8.8.8.8".parse().unwrap()));
+    assert!(cps.by_appkey("hn-appkey ").is_none());
+    assert!(cps.by_appkey("").is_none());
+
+    let s = Settings::load_from(
+        None,
+        env(&[
+            ("GW__COUNTERPARTS__TEST__APPKEY", "k"),
+            ("GW__COUNTERPARTS__TEST__APPSECRET", "0000000000000000"),
+            (
+                "GW__COUNTERPARTS__TEST__NOTICE_BASE_URL",
+                "http://127.0.0.1:9",
+            ),
+            (
+                "GW__COUNTERPARTS__TEST__FILE_HOSTS",
+                "127.0.0.1, files.example.com:8443",
+            ),
+        ]),
+    )
+    .unwrap();
+    let cps = s.counterparts().unwrap();
+    let test = cps.by_appkey("k").unwrap();
+    // All digits, leading zeros: still text, not the number 0.
+    assert_eq!(test.appsecret_bytes(), b"0000000000000000");
+    assert!(test.file_host_allowed("127.0.0.1", Some(80)));
+    assert!(test.file_host_allowed("files.example.com", Some(8443)));
+    assert!(!test.file_host_allowed("files.example.com", Some(443)));
+    assert!(!test.file_host_allowed("127.0.0.2", Some(80)));
+}
+
+#[test]
+fn without_file_hosts_only_the_notice_host_and_port_serve_files() {
+    let f = file(HUNAN);
+    let s = Settings::load_from(Some(f.path()), env(&[])).unwrap();
+    let hunan = s.counterparts().unwrap().by_name("hunan").unwrap();
+    assert!(hunan.file_host_allowed("218.76.24.212", Some(19980)));
+    assert!(!hunan.file_host_allowed("218.76.24.212", Some(80)));
+}
+
+#[test]
+fn a_wrong_appsecret_is_refused_at_start_up_without_revealing_it() {
+    let f = file(&HUNAN.replace("hn2025guarantee1", "too-short-secret!"));
+    let err = Settings::load_from(Some(f.path()), env(&[]))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("counterparts.hunan.appsecret"), "{err}");
+    assert!(err.contains("16"), "{err}");
+    assert!(!err.contains("too-short-secret"), "{err}");
+}
+
+#[test]
+fn every_problem_is_listed_at_once() {
+    let f = file(&format!(
+        "{}\n[counterparts.other]\nappkey = \"hn-appkey\"\nappsecret = \"x\"\nnotice_base_url = \"ftp://a\"\nallowed_networks = \"nonsense\"\n",
+        HUNAN
+    ));
+    let err = Settings::load_from(Some(f.path()), env(&[("GW__AMQP__PREFETCH", "0")]))
+        .unwrap_err()
+        .to_string();
+    for needle in [
+        "amqp.prefetch",
+        "counterparts.other.appsecret",
+        "counterparts.other.notice_base_url",
+        "counterparts.other.allowed_networks",
+        "same appkey",
+    ] {
+        assert!(err.contains(needle), "{needle} missing from: {err}");
+    }
+}
+
+#[test]
+fn unknown_keys_and_bad_values_are_reported() {
+    let f = file("[amqp]\nprefetchh = 3\n");
+    let err = Settings::load_from(Some(f.path()), env(&[]))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("prefetchh"), "{err}");
+    let err = Settings::load_from(None, env(&[("GW__AMQP__PUBLISH_TIMEOUT", "soon")]))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("soon"), "{err}");
+    let err = Settings::load_from(Some(std::path::Path::new("/nonexistent/gw.toml")), env(&[]))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("does not exist"), "{err}");
+}
+
+#[test]
+fn secrets_never_print() {
+    let f = file(&format!(
+        "[database]\nurl = \"postgres://u:db-password@h/db\"\n{HUNAN}"
+    ));
+    let s = Settings::load_from(Some(f.path()), env(&[])).unwrap();
+    let dump = format!("{s:?} {:?}", s.counterparts().unwrap());
+    assert!(!dump.contains("hn2025guarantee1"), "{dump}");
+    assert!(!dump.contains("db-password"), "{dump}");
+}
+
+#[test]
+fn durations_and_lists() {
+    assert_eq!(parse_duration("500ms").unwrap(), Duration::from_millis(500));
+    assert_eq!(parse_duration("5s").unwrap(), Duration::from_secs(5));
+    assert_eq!(parse_duration("2m").unwrap(), Duration::from_secs(120));
+    assert_eq!(parse_duration("1h").unwrap(), Duration::from_secs(3600));
+    assert_eq!(parse_duration("30").unwrap(), Duration::from_secs(30));
+    assert!(parse_duration("5 parsecs").is_err());
+    assert!(parse_duration("").is_err());
+    let s = Settings::load_from(None, env(&[("GW__AMQP__RETRY_TIERS", "1s, 2s,5s")])).unwrap();
+    assert_eq!(
+        s.amqp.retry_tiers,
+        vec![
+            Duration::from_secs(1),
+            Duration::from_secs(2),
+            Duration::from_secs(5)
+        ]
+    );
+}

@@ -1,0 +1,15 @@
+//! Schema migrations, applied in order at start-up by every service.
+//! They are written with sea-query, so the same code runs on PostgreSQL and SQLite.
+
+use sea_orm_migration::prelude::*;
+
+mod m0001_foundation;
+
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m0001_foundation::Migration)]
+    }
+}

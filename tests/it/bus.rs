@@ -1,0 +1,304 @@
+//! The bus on the real RabbitMQ: dead-lettering, retry tiers, the delivery
+//! limit, graceful shutdown and trace propagation.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use gw_bus::consumer::{self, ConsumerSettings, Failure, Handler};
+use gw_bus::{BusError, Destination, Message, queues};
+use gw_protocol::BaohanApply;
+use gw_protocol::messages::InboundEnvelope;
+use gw_tests::*;
+use tokio_util::sync::CancellationToken;
+
+async fn harness() -> Harness {
+    let ids = TestIds::new();
+    let s = settings(&ids, "http://127.0.0.1:9", &[]);
+    Harness::new(ids, s).await
+}
+
+fn consumer_settings(queue: &str) -> ConsumerSettings {
+    ConsumerSettings::new(
+        queue,
+        4,
+        3,
+        vec![Duration::from_secs(1), Duration::from_secs(2)],
+    )
+}
+
+/// Reads a `baohanapply` envelope; anything unreadable is poison.
+struct ReadsApplications {
+    seen: AtomicU32,
+}
+
+#[async_trait]
+impl Handler for ReadsApplications {
+    async fn handle(&self, m: &Message) -> Result<(), Failure> {
+        let _: InboundEnvelope<BaohanApply> = m.decode().map_err(Failure::permanent)?;
+        self.seen.fetch_add(1, Ordering::SeqCst);
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn a_poison_message_ends_up_in_the_dead_letter_queue() {
+    let h = harness().await;
+    let poison = Message::json(
+        "inbound.baohanapply",
+        1,
+        Some("TB-POISON"),
+        &serde_json::json!({"not": "an application"}),
+    )
+    .unwrap();
+    h.bus.send(queues::BAOHANAPPLY, &poison).await.unwrap();
+
+    let handler = Arc::new(ReadsApplications {
+        seen: AtomicU32::new(0),
+    });
+    let stop = CancellationToken::new();
+    let task = tokio::spawn(consumer::run(
+        h.bus.clone(),
+        consumer_settings(queues::BAOHANAPPLY),
+        handler.clone(),
+        stop.clone(),
+    ));
+
+    let dead = h
+        .wait_dead(queues::BAOHANAPPLY, Duration::from_secs(10))
+        .await
+        .expect("dead-lettered");
+    assert_eq!(dead.id, poison.id);
+    assert_eq!(dead.payload, poison.payload);
+    assert_eq!(
+        dead.header(gw_bus::headers::FAILED_QUEUE),
+        Some(queues::BAOHANAPPLY)
+    );
+    assert!(
+        dead.header(gw_bus::headers::ERROR)
+            .unwrap()
+            .contains("unreadable payload")
+    );
+    assert_eq!(handler.seen.load(Ordering::SeqCst), 0);
+    stop.cancel();
+    task.await.unwrap().unwrap();
+    assert!(
+        h.take(queues::BAOHANAPPLY).await.is_none(),
+        "acked, not requeued"
+    );
+    h.cleanup().await;
+}
+
+struct FailsFirst {
+    failures: u32,
+    calls: AtomicU32,
+    attempts: std::sync::Mutex<Vec<(u32, Instant)>>,
+}
+
+#[async_trait]
+impl Handler for FailsFirst {
+    async fn handle(&self, m: &Message) -> Result<(), Failure> {
+        self.attempts
+            .lock()
+            .unwrap()
+            .push((m.attempt, Instant::now()));
+        let n = self.calls.fetch_add(1, Ordering::SeqCst) + 1;
+        if n <= self.failures {
+            Err(Failure::transient(anyhow::anyhow!("database hiccup #{n}")))
+        } else {
+            Ok(())
+        }
+    }
+}
+
+#[tokio::test]
+async fn transient_failures_wait_in_retry_tiers_then_succeed() {
+    let h = harness().await;
+    let handler = Arc::new(FailsFirst {
+        failures: 2,
+        calls: AtomicU32::new(0),
+        attempts: Default::default(),
+    });
+    let stop = CancellationToken::new();
+    let task = tokio::spawn(consumer::run(
+        h.bus.clone(),
+        consumer_settings(queues::CLAIMAPPLY),
+        handler.clone(),
+        stop.clone(),
+    ));
+    let m = Message::json("test.retry", 1, Some("TB-RETRY"), &serde_json::json!({})).unwrap();
+    h.bus.send(queues::CLAIMAPPLY, &m).await.unwrap();
+
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while handler.calls.load(Ordering::SeqCst) < 3 && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let attempts = handler.attempts.lock().unwrap().clone();
+    assert_eq!(
+        attempts.iter().map(|a| a.0).collect::<Vec<_>>(),
+        vec![1, 2, 3]
+    );
+    // Tier 1 s (jitter may shave up to 20 %), then tier 2 s.
+    let first_wait = attempts[1].1 - attempts[0].1;
+    let second_wait = attempts[2].1 - attempts[1].1;
+    assert!(first_wait >= Duration::from_millis(750), "{first_wait:?}");
+    assert!(
+        second_wait >= Duration::from_millis(1550),
+        "{second_wait:?}"
+    );
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(h.take_dead(queues::CLAIMAPPLY).await.is_none());
+    stop.cancel();
+    task.await.unwrap().unwrap();
+    h.cleanup().await;
+}
+
+#[tokio::test]
+async fn exhausted_retries_are_dead_lettered_with_the_last_error() {
+    let h = harness().await;
+    let handler = Arc::new(FailsFirst {
+        failures: u32::MAX,
+        calls: AtomicU32::new(0),
+        attempts: Default::default(),
+    });
+    let stop = CancellationToken::new();
+    let task = tokio::spawn(consumer::run(
+        h.bus.clone(),
+        consumer_settings(queues::QUITAPPLY),
+        handler.clone(),
+        stop.clone(),
+    ));
+    let m = Message::json("test.retry", 1, Some("TB-GIVEUP"), &serde_json::json!({})).unwrap();
+    h.bus.send(queues::QUITAPPLY, &m).await.unwrap();
+
+    let dead = h
+        .wait_dead(queues::QUITAPPLY, Duration::from_secs(20))
+        .await
+        .expect("dead-lettered");
+    assert_eq!(dead.id, m.id);
+    assert_eq!(dead.attempt, 3);
+    let err = dead.header(gw_bus::headers::ERROR).unwrap();
+    assert!(
+        err.contains("gave up after 3 attempts") && err.contains("database hiccup #3"),
+        "{err}"
+    );
+    assert_eq!(handler.calls.load(Ordering::SeqCst), 3);
+    stop.cancel();
+    task.await.unwrap().unwrap();
+    h.cleanup().await;
+}
+
+#[tokio::test]
+async fn a_message_that_keeps_coming_back_is_stopped_by_the_delivery_limit() {
+    let h = harness().await;
+    let m = Message::json("test.crashloop", 1, None, &serde_json::json!({})).unwrap();
+    h.bus.send(queues::LOGOUTAPPLY, &m).await.unwrap();
+    // A consumer that dies holding the message, again and again.
+    let full = h.topology().queue(queues::LOGOUTAPPLY);
+    let mut returned = 0;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while Instant::now() < deadline {
+        match h.bus.transport().get(&full).await.unwrap() {
+            Some(d) => {
+                d.requeue().await.unwrap();
+                returned += 1;
+            }
+            None => {
+                if h.take_dead(queues::LOGOUTAPPLY).await.is_some() {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+    }
+    assert!(returned >= 10, "requeued {returned} times");
+    assert!(
+        returned <= 12,
+        "the broker stopped the loop after its limit; it went on {returned} times"
+    );
+    assert!(h.take(queues::LOGOUTAPPLY).await.is_none());
+    h.cleanup().await;
+}
+
+struct Slow {
+    started: tokio::sync::Notify,
+    finished: AtomicU32,
+}
+
+#[async_trait]
+impl Handler for Slow {
+    async fn handle(&self, _m: &Message) -> Result<(), Failure> {
+        self.started.notify_one();
+        tokio::time::sleep(Duration::from_millis(800)).await;
+        self.finished.fetch_add(1, Ordering::SeqCst);
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn shutdown_finishes_in_flight_work_and_acks_it() {
+    let h = harness().await;
+    let handler = Arc::new(Slow {
+        started: tokio::sync::Notify::new(),
+        finished: AtomicU32::new(0),
+    });
+    let stop = CancellationToken::new();
+    let task = tokio::spawn(consumer::run(
+        h.bus.clone(),
+        consumer_settings(queues::INVOICEAPPLY),
+        handler.clone(),
+        stop.clone(),
+    ));
+    let m = Message::json("test.slow", 1, None, &serde_json::json!({})).unwrap();
+    h.bus.send(queues::INVOICEAPPLY, &m).await.unwrap();
+    tokio::time::timeout(Duration::from_secs(5), handler.started.notified())
+        .await
+        .expect("handler started");
+    stop.cancel();
+    tokio::time::timeout(Duration::from_secs(5), task)
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        handler.finished.load(Ordering::SeqCst),
+        1,
+        "in-flight work finished before exit"
+    );
+    // Acknowledged: nothing comes back, even after the channel closed.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(h.take(queues::INVOICEAPPLY).await.is_none());
+    h.cleanup().await;
+}
+
+#[tokio::test]
+async fn an_unroutable_publish_is_an_error_and_the_trace_travels() {
+    let h = harness().await;
+    let m = Message::json("test.unroutable", 1, None, &serde_json::json!({})).unwrap();
+    let err = h
+        .bus
+        .publish(&Destination::Queue("no.such.queue".into()), &m)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, BusError::Unroutable(_)), "{err:?}");
+
+    use tracing::Instrument;
+    let span = tracing::info_span!("producer");
+    let (sent, trace_id) = async {
+        let m = Message::json("test.trace", 1, None, &serde_json::json!({})).unwrap();
+        (m, gw_telemetry::current_trace_id().unwrap())
+    }
+    .instrument(span)
+    .await;
+    h.bus.send(queues::PAYAPPLY, &sent).await.unwrap();
+    let got = h
+        .wait_take(queues::PAYAPPLY, Duration::from_secs(5))
+        .await
+        .unwrap();
+    assert_eq!(
+        gw_telemetry::trace_id_of(got.header("traceparent").unwrap()),
+        Some(trace_id.as_str())
+    );
+    h.cleanup().await;
+}

@@ -1,0 +1,367 @@
+//! ingress: the 8 inbound paths end to end, every refusal, and a broker outage.
+
+use std::time::Duration;
+
+use gw_bus::queues;
+use gw_protocol::Interface;
+use gw_protocol::messages::InboundEnvelope;
+use gw_storage::entities::applications;
+use gw_storage::sea_orm::{ActiveModelTrait, Set};
+use gw_tests::proxy::TcpProxy;
+use gw_tests::*;
+use serde_json::{Value, json};
+
+async fn setup(extra: &[(&str, &str)]) -> (Harness, Running) {
+    let ids = TestIds::new();
+    let s = settings(&ids, "http://127.0.0.1:9", extra);
+    let h = Harness::new(ids, s.clone()).await;
+    let app = spawn_ingress(s).await;
+    (h, app)
+}
+
+/// Seeds an approved application, as underwriting would leave it.
+async fn seed_approved(h: &Harness, applyno: &str, state: &str) {
+    let now = chrono::Utc::now();
+    applications::ActiveModel {
+        applyno: Set(applyno.into()),
+        counterpart: Set(COUNTERPART.into()),
+        state: Set(state.into()),
+        version: Set(1),
+        biddername: Set("湖南建工集团有限公司".into()),
+        biddercode: Set(samples::BIDDER_CODE.into()),
+        bzjamount_cents: Set(20_000_000),
+        jbrname: Set("张三".into()),
+        jbrphone: Set("13800138000".into()),
+        content_hash: Set("x".into()),
+        rate: Set(Some("0.0015".into())),
+        cost_cents: Set(Some(30_000)),
+        remark: Set(None),
+        cashier_token: Set(Some(format!("tok{applyno}"))),
+        paid_at: Set(None),
+        baohanno: Set(None),
+        last_notice_id: Set(None),
+        created_at: Set(now),
+        updated_at: Set(now),
+    }
+    .insert(h.db.conn())
+    .await
+    .unwrap();
+}
+
+async fn assert_nothing_published(h: &Harness) {
+    for q in queues::ALL {
+        assert!(h.take(q).await.is_none(), "something was published to {q}");
+    }
+}
+
+#[tokio::test]
+async fn each_inbound_path_is_published_to_its_queue_with_trace_headers() {
+    let (h, app) = setup(&[]).await;
+    seed_approved(&h, "TB-PAY-1", "approved").await;
+    for i in Interface::INBOUND {
+        let applyno = if i == Interface::PayApply {
+            "TB-PAY-1".to_owned()
+        } else {
+            format!("TB-{}", i.name())
+        };
+        let request = samples::request(i, &applyno);
+        let reply = call(&app.address, i.name(), &request).await;
+        assert_eq!(reply["code"], 200, "{i}: {reply}");
+        assert_eq!(reply["msg"], "成功");
+
+        let queue = ingress::queue_for(i).unwrap();
+        let m = h
+            .wait_take(queue, Duration::from_secs(5))
+            .await
+            .unwrap_or_else(|| panic!("{i}: nothing in {queue}"));
+        assert_eq!(m.kind, format!("inbound.{}", i.name()));
+        assert_eq!(m.schema_version, 1);
+        assert_eq!(m.correlation_id.as_deref(), Some(applyno.as_str()));
+        assert_eq!(m.header(gw_bus::headers::COUNTERPART), Some(COUNTERPART));
+        let tp = m
+            .header("traceparent")
+            .unwrap_or_else(|| panic!("{i}: no traceparent"));
+        assert!(gw_telemetry::trace_id_of(tp).is_some(), "{tp}");
+        assert!(!m.id.is_empty());
+        let envelope: InboundEnvelope<Value> = m.decode().unwrap();
+        assert_eq!(envelope.counterpart, COUNTERPART);
+        assert_eq!(envelope.interface, i);
+        assert_eq!(
+            envelope.request, request,
+            "{i}: the decoded request travels intact"
+        );
+
+        if i == Interface::PayApply {
+            let data: Value =
+                serde_json::from_str(&decrypt(reply["data"].as_str().unwrap())).unwrap();
+            assert_eq!(data["premiumstatus"], "0");
+            assert_eq!(
+                data["premiumurl"],
+                "http://127.0.0.1:8081/cashier/tokTB-PAY-1"
+            );
+        }
+    }
+    assert_nothing_published(&h).await;
+    app.stop().await;
+    h.cleanup().await;
+}
+
+#[tokio::test]
+async fn the_three_body_forms_are_accepted() {
+    let (h, app) = setup(&[]).await;
+    let ct = encrypt(&samples::baohanapply("TB-FORMS").to_string());
+    for body in [
+        ct.to_uppercase(),
+        format!("\"{ct}\""),
+        json!({"data": ct}).to_string(),
+    ] {
+        let reply = post_inbound(&app.address, "baohanapply", Some(APPKEY), body).await;
+        assert_eq!(reply["code"], 200, "{reply}");
+        assert!(
+            h.wait_take(queues::BAOHANAPPLY, Duration::from_secs(5))
+                .await
+                .is_some()
+        );
+    }
+    app.stop().await;
+    h.cleanup().await;
+}
+
+#[tokio::test]
+async fn bad_requests_get_code_500_naming_the_field_and_publish_nothing() {
+    let (h, app) = setup(&[]).await;
+    let addr = app.address.as_str();
+    let good = samples::baohanapply("TB-BAD");
+    let with = |k: &str, v: Value| {
+        let mut j = good.clone();
+        j[k] = v;
+        j
+    };
+    let mut missing = good.clone();
+    missing.as_object_mut().unwrap().remove("biddername");
+
+    let cases: Vec<(&str, Value, &str)> = vec![
+        ("a missing field", missing, "biddername 不能为空"),
+        (
+            "a blank field",
+            with("jbrname", json!("  ")),
+            "jbrname 不能为空",
+        ),
+        (
+            "an over-long field",
+            with("biddername", json!("湘".repeat(201))),
+            "biddername 长度不能超过200个字符",
+        ),
+        (
+            "a bad amount",
+            with("bzjamount", json!("20万")),
+            "bzjamount 不是合法金额",
+        ),
+        (
+            "three decimals",
+            with("bzjamount", json!("1.005")),
+            "bzjamount 不是合法金额（最多两位小数）",
+        ),
+    ];
+    for (what, body, expected) in cases {
+        let reply = call(addr, "baohanapply", &body).await;
+        assert_eq!(reply["code"], 500, "{what}");
+        assert_eq!(reply["msg"], expected, "{what}");
+    }
+
+    let ct = encrypt(&good.to_string());
+    let reply = post_inbound(addr, "baohanapply", Some("no-such-appkey"), ct.clone()).await;
+    assert_eq!(
+        (reply["code"].as_i64(), reply["msg"].as_str()),
+        (Some(500), Some("appkey 无效"))
+    );
+    let reply = post_inbound(addr, "baohanapply", None, ct.clone()).await;
+    assert_eq!(
+        (reply["code"].as_i64(), reply["msg"].as_str()),
+        (Some(500), Some("缺少 appkey 请求头"))
+    );
+
+    let other_key = gw_envelope::Sm4Key::from_appsecret("0000000000000000").unwrap();
+    let reply = post_inbound(
+        addr,
+        "baohanapply",
+        Some(APPKEY),
+        other_key.encrypt_hex(&good.to_string()),
+    )
+    .await;
+    assert_eq!(reply["code"], 500, "a wrong key");
+    assert_eq!(reply["msg"], "报文解密失败（密文格式或密钥不正确）");
+
+    for garbage in [
+        "",
+        "hello world",
+        "zz",
+        "{\"data\": 12}",
+        "0123456789abcdef",
+    ] {
+        let reply = post_inbound(addr, "baohanapply", Some(APPKEY), garbage).await;
+        assert_eq!(reply["code"], 500, "garbage {garbage:?}");
+        assert_eq!(
+            reply["msg"], "报文解密失败（密文格式或密钥不正确）",
+            "garbage {garbage:?}"
+        );
+    }
+    let reply = post_inbound(addr, "baohanapply", Some(APPKEY), encrypt("[1,2,3]")).await;
+    assert_eq!(reply["msg"], "请求报文不是合法的 JSON 对象");
+
+    let reply = call(addr, "payapply", &json!({"applyno": "TB-NOBODY"})).await;
+    assert_eq!(
+        (reply["code"].as_i64(), reply["msg"].as_str()),
+        (Some(500), Some("申请不存在"))
+    );
+    let reply = call(addr, "processnotice", &json!({})).await;
+    assert_eq!(reply["msg"], "接口不存在");
+
+    assert_nothing_published(&h).await;
+    app.stop().await;
+    h.cleanup().await;
+}
+
+#[tokio::test]
+async fn payapply_tells_the_state_of_the_application() {
+    let (h, app) = setup(&[]).await;
+    for (applyno, state) in [
+        ("TB-P-REF", "referred"),
+        ("TB-P-REJ", "rejected"),
+        ("TB-P-CAN", "cancelled"),
+        ("TB-P-PAID", "issued"),
+    ] {
+        seed_approved(&h, applyno, state).await;
+    }
+    let address = app.address.clone();
+    let ask = |a: &'static str| {
+        let address = address.clone();
+        async move { call(&address, "payapply", &json!({"applyno": a})).await }
+    };
+    assert_eq!(ask("TB-P-REF").await["msg"], "申请正在审核中，暂不能支付");
+    assert_eq!(ask("TB-P-REJ").await["msg"], "申请未通过审核，不能支付");
+    assert_eq!(ask("TB-P-CAN").await["msg"], "申请已取消");
+    let paid = ask("TB-P-PAID").await;
+    assert_eq!(paid["code"], 200);
+    let data: Value = serde_json::from_str(&decrypt(paid["data"].as_str().unwrap())).unwrap();
+    assert_eq!(data["premiumstatus"], "1");
+    app.stop().await;
+    h.cleanup().await;
+}
+
+#[tokio::test]
+async fn limits_source_networks_and_health() {
+    let (h, app) = setup(&[
+        ("GW__INGRESS__RATE_LIMIT_PER_SECOND", "1"),
+        ("GW__INGRESS__RATE_LIMIT_BURST", "2"),
+        ("GW__INGRESS__BODY_LIMIT_BYTES", "1024"),
+    ])
+    .await;
+    let body = samples::baohanapply("TB-LIMIT");
+    let big = post_inbound(&app.address, "baohanapply", Some(APPKEY), "a".repeat(4096)).await;
+    assert_eq!(big["msg"], "请求报文超过大小限制");
+    assert_eq!(call(&app.address, "baohanapply", &body).await["code"], 200);
+    let limited = call(&app.address, "baohanapply", &body).await;
+    assert_eq!(limited["code"], 500);
+    assert_eq!(limited["msg"], "请求过于频繁，请稍后重试");
+
+    let health = reqwest::get(format!("{}/healthz", app.address))
+        .await
+        .unwrap();
+    assert_eq!(health.status(), 200);
+    let ready = reqwest::get(format!("{}/readyz", app.address))
+        .await
+        .unwrap();
+    assert_eq!(ready.status(), 200);
+    let ready: Value = ready.json().await.unwrap();
+    assert_eq!(
+        ready,
+        json!({"status": "ready", "broker": "up", "database": "up"})
+    );
+    app.stop().await;
+
+    // Only 10.0.0.0/8 may call: 127.0.0.1 is refused before anything else.
+    let s = settings(
+        &h.ids,
+        "http://127.0.0.1:9",
+        &[("GW__COUNTERPARTS__HUNAN__ALLOWED_NETWORKS", "10.0.0.0/8")],
+    );
+    let app = spawn_ingress(s).await;
+    let reply = call(&app.address, "baohanapply", &body).await;
+    assert_eq!(reply["msg"], "请求来源地址不被允许");
+    app.stop().await;
+    assert!(
+        h.take(queues::BAOHANAPPLY).await.is_some(),
+        "only the first accepted call was published"
+    );
+    assert_nothing_published(&h).await;
+    h.cleanup().await;
+}
+
+#[tokio::test]
+async fn a_broker_outage_answers_busy_and_recovers_without_a_restart() {
+    require_services().await;
+    let proxy = TcpProxy::start("127.0.0.1:5672").await;
+    let proxied = amqp_url().replace("127.0.0.1:5672", &format!("127.0.0.1:{}", proxy.port));
+    let ids = TestIds::new();
+    let h = Harness::new(ids.clone(), settings(&ids, "http://127.0.0.1:9", &[])).await;
+    let app = spawn_ingress(settings(
+        &ids,
+        "http://127.0.0.1:9",
+        &[("GW__AMQP__URL", &proxied)],
+    ))
+    .await;
+    let body = samples::baohanapply("TB-OUTAGE");
+
+    assert_eq!(call(&app.address, "baohanapply", &body).await["code"], 200);
+    assert!(
+        h.wait_take(queues::BAOHANAPPLY, Duration::from_secs(5))
+            .await
+            .is_some()
+    );
+
+    proxy.stop();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let started = std::time::Instant::now();
+    let reply = call(&app.address, "baohanapply", &body).await;
+    assert_eq!(reply["code"], 500);
+    assert_eq!(reply["msg"], "系统繁忙，请稍后重试");
+    assert!(
+        started.elapsed() < Duration::from_secs(4),
+        "busy is answered promptly"
+    );
+    let ready = reqwest::get(format!("{}/readyz", app.address))
+        .await
+        .unwrap();
+    assert_eq!(ready.status(), 503);
+    assert!(
+        h.take(queues::BAOHANAPPLY).await.is_none(),
+        "nothing was accepted while down"
+    );
+
+    proxy.start_again();
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    let mut accepted = false;
+    while std::time::Instant::now() < deadline {
+        if call(&app.address, "baohanapply", &body).await["code"] == 200 {
+            accepted = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    assert!(accepted, "ingress recovered by itself within 60 s");
+    let m = h
+        .wait_take(queues::BAOHANAPPLY, Duration::from_secs(5))
+        .await
+        .expect("the accepted call is in the queue");
+    assert_eq!(m.correlation_id.as_deref(), Some("TB-OUTAGE"));
+    assert_eq!(
+        reqwest::get(format!("{}/readyz", app.address))
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    app.stop().await;
+    h.cleanup().await;
+}

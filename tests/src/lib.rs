@@ -1,0 +1,296 @@
+//! Test harness, after zero2prod's `spawn_app`: every test gets its own
+//! queue prefix and PostgreSQL schema, talks to the real RabbitMQ and
+//! PostgreSQL, runs services on port 0, and cleans up after itself.
+//!
+//! The broker and the database must be running; if one is not, the test
+//! fails and says which and how to start it. Nothing is skipped.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+pub mod proxy;
+pub mod samples;
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use gw_bus::{Bus, Message, Topology};
+use gw_config::Settings;
+use gw_storage::Db;
+use tokio_util::sync::CancellationToken;
+
+pub const APPKEY: &str = "test-appkey";
+pub const APPSECRET: &str = "hn2025guarantee1";
+pub const COUNTERPART: &str = "hunan";
+
+pub fn database_url() -> String {
+    std::env::var("TEST_DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
+}
+
+pub fn amqp_url() -> String {
+    std::env::var("TEST_AMQP_URL")
+        .unwrap_or_else(|_| "amqp://guest:guest@127.0.0.1:5672/%2f".into())
+}
+
+/// Fails the test at once, naming the service, when RabbitMQ or PostgreSQL
+/// does not answer.
+pub async fn require_services() {
+    for (what, addr, how) in [
+        ("RabbitMQ", "127.0.0.1:5672", "rabbitmq-server -detached"),
+        (
+            "PostgreSQL",
+            "127.0.0.1:5432",
+            "pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start",
+        ),
+    ] {
+        let ok = tokio::time::timeout(Duration::from_secs(3), tokio::net::TcpStream::connect(addr))
+            .await
+            .map(|r| r.is_ok())
+            .unwrap_or(false);
+        assert!(
+            ok,
+            "{what} is not reachable at {addr}; start it with `{how}` (see .ci/run)"
+        );
+    }
+}
+
+/// A unique queue prefix and database schema for one test.
+#[derive(Debug, Clone)]
+pub struct TestIds {
+    pub prefix: String,
+    pub schema: String,
+}
+
+impl TestIds {
+    pub fn new() -> Self {
+        let id = uuid::Uuid::new_v4().simple().to_string();
+        Self {
+            prefix: format!("t{}", &id[..12]),
+            schema: format!("t_{}", &id[..12]),
+        }
+    }
+}
+
+impl Default for TestIds {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// Settings for one test: its prefix and schema, the local broker and
+/// database, one counterpart, short timeouts, listeners on port 0.
+pub fn settings(ids: &TestIds, notice_base_url: &str, extra: &[(&str, &str)]) -> Settings {
+    let mut env: HashMap<String, String> = [
+        ("GW__DATABASE__URL", database_url()),
+        ("GW__DATABASE__SCHEMA", ids.schema.clone()),
+        ("GW__DATABASE__MAX_CONNECTIONS", "5".into()),
+        ("GW__AMQP__URL", amqp_url()),
+        ("GW__AMQP__PREFIX", ids.prefix.clone()),
+        ("GW__AMQP__PUBLISH_TIMEOUT", "2s".into()),
+        ("GW__AMQP__CONNECT_TIMEOUT", "10s".into()),
+        ("GW__AMQP__RETRY_TIERS", "1s,2s".into()),
+        ("GW__AMQP__MAX_ATTEMPTS", "3".into()),
+        ("GW__INGRESS__LISTEN", "127.0.0.1:0".into()),
+        ("GW__INGRESS__REQUEST_TIMEOUT", "5s".into()),
+        ("GW__TELEMETRY__LOG_FORMAT", "pretty".into()),
+        ("GW__COUNTERPARTS__HUNAN__APPKEY", APPKEY.into()),
+        ("GW__COUNTERPARTS__HUNAN__APPSECRET", APPSECRET.into()),
+        (
+            "GW__COUNTERPARTS__HUNAN__NOTICE_BASE_URL",
+            notice_base_url.into(),
+        ),
+        ("GW__PUBLIC_BASE_URL", "http://127.0.0.1:8081".into()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v))
+    .collect();
+    for (k, v) in extra {
+        env.insert((*k).to_owned(), (*v).to_owned());
+    }
+    Settings::load_from(None, Some(env)).expect("test settings are valid")
+}
+
+/// The test's own view of the broker and the database, for seeding and
+/// inspecting, and for cleaning up.
+pub struct Harness {
+    pub ids: TestIds,
+    pub settings: Settings,
+    pub bus: Bus,
+    pub db: Db,
+    cleaned: bool,
+}
+
+impl Harness {
+    /// Declares the topology and migrates the schema for `settings`.
+    pub async fn new(ids: TestIds, settings: Settings) -> Self {
+        require_services().await;
+        gw_telemetry::init_for_tests();
+        let bus = gw_service::connect_bus(&settings, "test-harness", &[])
+            .await
+            .expect("RabbitMQ");
+        let db = gw_service::connect_db(&settings).await.expect("PostgreSQL");
+        Self {
+            ids,
+            settings,
+            bus,
+            db,
+            cleaned: false,
+        }
+    }
+
+    pub fn topology(&self) -> &Topology {
+        self.bus.topology()
+    }
+
+    /// Takes (and acks) one message from a work queue, if any.
+    pub async fn take(&self, logical: &str) -> Option<Message> {
+        self.take_full(&self.topology().queue(logical)).await
+    }
+
+    /// Takes (and acks) one message from a work queue's dead-letter queue.
+    pub async fn take_dead(&self, logical: &str) -> Option<Message> {
+        self.take_full(&self.topology().dead_letter_queue(logical))
+            .await
+    }
+
+    pub async fn take_full(&self, full: &str) -> Option<Message> {
+        let d = self.bus.transport().get(full).await.expect("basic.get")?;
+        d.ack().await.expect("ack");
+        Some(d.message().clone())
+    }
+
+    /// Waits up to `timeout` for a message on a full queue name.
+    pub async fn wait_full(&self, full: &str, timeout: Duration) -> Option<Message> {
+        let until = tokio::time::Instant::now() + timeout;
+        loop {
+            if let Some(m) = self.take_full(full).await {
+                return Some(m);
+            }
+            if tokio::time::Instant::now() >= until {
+                return None;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    pub async fn wait_take(&self, logical: &str, timeout: Duration) -> Option<Message> {
+        self.wait_full(&self.topology().queue(logical), timeout)
+            .await
+    }
+
+    pub async fn wait_dead(&self, logical: &str, timeout: Duration) -> Option<Message> {
+        self.wait_full(&self.topology().dead_letter_queue(logical), timeout)
+            .await
+    }
+
+    /// Deletes the test's queues, exchanges and schema.
+    pub async fn cleanup(mut self) {
+        cleanup(&self.bus, &self.db).await;
+        self.cleaned = true;
+    }
+}
+
+async fn cleanup(bus: &Bus, db: &Db) {
+    let _ = bus.transport().delete(bus.topology()).await;
+    bus.close().await;
+    let _ = db.drop_schema().await;
+}
+
+impl Drop for Harness {
+    fn drop(&mut self) {
+        if self.cleaned {
+            return;
+        }
+        // The test failed before cleaning up: clean up with fresh
+        // connections, so a failure leaves nothing behind either.
+        let settings = self.settings.clone();
+        let _ = std::thread::spawn(move || {
+            let Ok(rt) = tokio::runtime::Runtime::new() else {
+                return;
+            };
+            rt.block_on(async move {
+                if let (Ok(bus), Ok(db)) = (
+                    gw_service::connect_bus(&settings, "test-cleanup", &[]).await,
+                    gw_service::connect_db(&settings).await,
+                ) {
+                    cleanup(&bus, &db).await;
+                }
+            });
+        })
+        .join();
+    }
+}
+
+/// A running service in this process.
+pub struct Running {
+    pub port: u16,
+    pub address: String,
+    pub shutdown: CancellationToken,
+    pub handle: tokio::task::JoinHandle<anyhow::Result<()>>,
+}
+
+impl Running {
+    /// Stops the service gracefully and waits for it.
+    pub async fn stop(self) {
+        self.shutdown.cancel();
+        let _ = tokio::time::timeout(Duration::from_secs(15), self.handle).await;
+    }
+}
+
+/// Builds and starts ingress on a free port.
+pub async fn spawn_ingress(settings: Settings) -> Running {
+    let app = ingress::Application::build(settings)
+        .await
+        .expect("ingress builds");
+    let port = app.port();
+    let shutdown = CancellationToken::new();
+    let handle = tokio::spawn(app.run_until(shutdown.clone()));
+    Running {
+        port,
+        address: format!("http://127.0.0.1:{port}"),
+        shutdown,
+        handle,
+    }
+}
+
+/// Encrypts a request body as the platform does.
+pub fn encrypt(plaintext: &str) -> String {
+    gw_envelope::Sm4Key::from_appsecret(APPSECRET)
+        .unwrap()
+        .encrypt_hex(plaintext)
+}
+
+pub fn decrypt(ciphertext: &str) -> String {
+    gw_envelope::Sm4Key::from_appsecret(APPSECRET)
+        .unwrap()
+        .decrypt_text(ciphertext)
+        .unwrap()
+}
+
+/// POSTs `body` to `/v1/gua/tb/<name>` with `appkey`; returns the JSON reply.
+pub async fn post_inbound(
+    address: &str,
+    name: &str,
+    appkey: Option<&str>,
+    body: impl Into<reqwest::Body>,
+) -> serde_json::Value {
+    let client = reqwest::Client::new();
+    let mut req = client
+        .post(format!("{address}/v1/gua/tb/{name}"))
+        .body(body);
+    if let Some(k) = appkey {
+        req = req.header("appkey", k);
+    }
+    let resp = req.send().await.expect("ingress answers");
+    assert_eq!(
+        resp.status(),
+        200,
+        "protocol replies are HTTP 200 with a JSON code"
+    );
+    resp.json().await.expect("a JSON reply")
+}
+
+/// Sends a request of `name` with body `json`, encrypted with the test key.
+pub async fn call(address: &str, name: &str, json: &serde_json::Value) -> serde_json::Value {
+    post_inbound(address, name, Some(APPKEY), encrypt(&json.to_string())).await
+}
