@@ -6,3 +6,4 @@
 
 mod bus;
 mod ingress;
+mod storage;
