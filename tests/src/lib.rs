@@ -7,6 +7,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+pub mod platform;
 pub mod proxy;
 pub mod samples;
 
@@ -21,6 +22,7 @@ use tokio_util::sync::CancellationToken;
 pub const APPKEY: &str = "test-appkey";
 pub const APPSECRET: &str = "hn2025guarantee1";
 pub const COUNTERPART: &str = "hunan";
+pub const ADMIN_TOKEN: &str = "test-admin-token-0123456789";
 
 pub fn database_url() -> String {
     std::env::var("TEST_DATABASE_URL")
@@ -80,6 +82,16 @@ impl Default for TestIds {
 /// Settings for one test: its prefix and schema, the local broker and
 /// database, one counterpart, short timeouts, listeners on port 0.
 pub fn settings(ids: &TestIds, notice_base_url: &str, extra: &[(&str, &str)]) -> Settings {
+    Settings::load_from(None, Some(settings_env(ids, notice_base_url, extra)))
+        .expect("test settings are valid")
+}
+
+/// The same settings as `GW__*` environment variables (for child processes).
+pub fn settings_env(
+    ids: &TestIds,
+    notice_base_url: &str,
+    extra: &[(&str, &str)],
+) -> HashMap<String, String> {
     let mut env: HashMap<String, String> = [
         ("GW__DATABASE__URL", database_url()),
         ("GW__DATABASE__SCHEMA", ids.schema.clone()),
@@ -100,6 +112,12 @@ pub fn settings(ids: &TestIds, notice_base_url: &str, extra: &[(&str, &str)]) ->
             notice_base_url.into(),
         ),
         ("GW__PUBLIC_BASE_URL", "http://127.0.0.1:8081".into()),
+        ("GW__EGRESS__LISTEN", "127.0.0.1:0".into()),
+        ("GW__EGRESS__ADMIN_LISTEN", "127.0.0.1:0".into()),
+        ("GW__EGRESS__ADMIN_TOKEN", ADMIN_TOKEN.into()),
+        ("GW__EGRESS__HTTP_TIMEOUT", "2s".into()),
+        ("GW__EGRESS__RETRY_SCHEDULE", "1s".into()),
+        ("GW__EGRESS__RETRY_FOR", "10s".into()),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v))
@@ -107,7 +125,7 @@ pub fn settings(ids: &TestIds, notice_base_url: &str, extra: &[(&str, &str)]) ->
     for (k, v) in extra {
         env.insert((*k).to_owned(), (*v).to_owned());
     }
-    Settings::load_from(None, Some(env)).expect("test settings are valid")
+    env
 }
 
 /// The test's own view of the broker and the database, for seeding and
@@ -125,7 +143,7 @@ impl Harness {
     pub async fn new(ids: TestIds, settings: Settings) -> Self {
         require_services().await;
         gw_telemetry::init_for_tests();
-        let bus = gw_service::connect_bus(&settings, "test-harness", &[])
+        let bus = gw_service::connect_bus(&settings, "test-harness")
             .await
             .expect("RabbitMQ");
         let db = gw_service::connect_db(&settings).await.expect("PostgreSQL");
@@ -210,7 +228,7 @@ impl Drop for Harness {
             };
             rt.block_on(async move {
                 if let (Ok(bus), Ok(db)) = (
-                    gw_service::connect_bus(&settings, "test-cleanup", &[]).await,
+                    gw_service::connect_bus(&settings, "test-cleanup").await,
                     gw_service::connect_db(&settings).await,
                 ) {
                     cleanup(&bus, &db).await;
@@ -293,4 +311,97 @@ pub async fn post_inbound(
 /// Sends a request of `name` with body `json`, encrypted with the test key.
 pub async fn call(address: &str, name: &str, json: &serde_json::Value) -> serde_json::Value {
     post_inbound(address, name, Some(APPKEY), encrypt(&json.to_string())).await
+}
+
+/// Builds and starts egress on free ports.
+pub async fn spawn_egress(settings: Settings) -> EgressRunning {
+    let app = egress::Application::build(settings)
+        .await
+        .expect("egress builds");
+    let (port, admin_port) = (app.port(), app.admin_port());
+    let shutdown = CancellationToken::new();
+    let handle = tokio::spawn(app.run_until(shutdown.clone()));
+    EgressRunning {
+        app: Running {
+            port,
+            address: format!("http://127.0.0.1:{port}"),
+            shutdown,
+            handle,
+        },
+        admin: format!("http://127.0.0.1:{admin_port}"),
+    }
+}
+
+/// A running egress: its file server and its admin API.
+pub struct EgressRunning {
+    pub app: Running,
+    pub admin: String,
+}
+
+impl EgressRunning {
+    pub async fn stop(self) {
+        self.app.stop().await;
+    }
+}
+
+impl Harness {
+    /// Publishes a notice command as a worker's outbox relay would.
+    pub async fn send_notice(&self, cmd: &gw_protocol::messages::NoticeCommand) {
+        let m = Message::json(
+            gw_protocol::messages::NOTICE_KIND,
+            gw_protocol::messages::NOTICE_SCHEMA,
+            Some(&cmd.applyno),
+            cmd,
+        )
+        .unwrap();
+        self.bus.send(gw_bus::queues::NOTICES, &m).await.unwrap();
+    }
+
+    /// The stored record of a notice.
+    pub async fn notice(&self, id: &str) -> Option<gw_storage::notices::NoticeRow> {
+        gw_storage::notices::find(self.db.conn(), id).await.unwrap()
+    }
+
+    /// Waits until the notice is in `state`.
+    pub async fn wait_notice_state(
+        &self,
+        id: &str,
+        state: &str,
+        timeout: Duration,
+    ) -> gw_storage::notices::NoticeRow {
+        let until = tokio::time::Instant::now() + timeout;
+        loop {
+            let row = self.notice(id).await;
+            if let Some(r) = &row
+                && r.state == state
+            {
+                return r.clone();
+            }
+            assert!(
+                tokio::time::Instant::now() < until,
+                "notice {id} not {state} within {timeout:?}: {:?}",
+                row.map(|r| (r.state, r.attempts, r.last_error))
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Takes every message in the event journal.
+    pub async fn drain_journal(&self) -> Vec<Message> {
+        let mut out = Vec::new();
+        while let Some(m) = self.take_full(&self.topology().journal_queue()).await {
+            out.push(m);
+        }
+        out
+    }
+}
+
+/// A notice command built from wire JSON (validated).
+pub fn notice_command(
+    interface: gw_protocol::Interface,
+    body: serde_json::Value,
+    after: Option<&str>,
+) -> gw_protocol::messages::NoticeCommand {
+    let notice = gw_protocol::Notice::from_value(interface, body).expect("a valid notice");
+    gw_protocol::messages::NoticeCommand::new(COUNTERPART, &notice, after.map(str::to_owned))
 }

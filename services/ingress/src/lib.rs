@@ -153,7 +153,7 @@ impl Application {
         if counterparts.is_empty() {
             tracing::warn!("no counterparts configured: every call will be refused");
         }
-        let bus = gw_service::connect_bus(&settings, "ingress", &[]).await?;
+        let bus = gw_service::connect_bus(&settings, "ingress").await?;
         let db = gw_service::connect_db(&settings).await?;
         let listener = tokio::net::TcpListener::bind(settings.ingress.listen)
             .await

@@ -38,6 +38,8 @@ pub struct Settings {
     pub database: DatabaseSettings,
     pub amqp: AmqpSettings,
     pub ingress: IngressSettings,
+    pub egress: EgressSettings,
+    pub files: FilesSettings,
     pub telemetry: TelemetrySettings,
     /// The platforms we serve, by name.
     #[serde(default)]
@@ -55,6 +57,14 @@ pub struct DatabaseSettings {
     /// PostgreSQL schema to use (created if missing); tests use a fresh one each.
     #[serde(default)]
     pub schema: Option<String>,
+}
+
+impl DatabaseSettings {
+    /// Whether the URL names PostgreSQL (else SQLite).
+    pub fn is_postgres(&self) -> bool {
+        let u = self.url.expose_secret();
+        u.starts_with("postgres://") || u.starts_with("postgresql://")
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -91,6 +101,115 @@ pub struct IngressSettings {
     pub rate_limit_per_second: u32,
     /// Burst allowed per appkey above the sustained rate.
     pub rate_limit_burst: u32,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EgressSettings {
+    /// Public address: `GET /files/{token}` (the platform downloads here).
+    pub listen: SocketAddr,
+    /// Operators' admin API; keep it on a private network.
+    pub admin_listen: SocketAddr,
+    /// Bearer token of the admin API (at least 16 characters). Empty
+    /// disables the admin API: every call is refused.
+    #[serde(default = "empty_secret")]
+    pub admin_token: SecretString,
+    /// Time allowed for one notice POST.
+    #[serde(deserialize_with = "duration::deserialize")]
+    pub http_timeout: Duration,
+    /// Delays between delivery attempts; the last one repeats until
+    /// `retry_for` is covered.
+    #[serde(deserialize_with = "duration::deserialize_list")]
+    pub retry_schedule: Vec<Duration>,
+    /// How long a notice is retried before it is dead-lettered.
+    #[serde(deserialize_with = "duration::deserialize")]
+    pub retry_for: Duration,
+    /// Delays are shortened at random by up to this percentage.
+    pub retry_jitter_percent: u8,
+}
+
+fn empty_secret() -> SecretString {
+    SecretString::from(String::new())
+}
+
+impl EgressSettings {
+    /// The delay before each retry: the schedule, its last entry repeated
+    /// until the delays add up to `retry_for` (never more than 1000).
+    pub fn delays(&self) -> Vec<Duration> {
+        let mut delays = self.retry_schedule.clone();
+        let Some(last) = delays.last().copied() else {
+            return delays;
+        };
+        let mut total: Duration = delays.iter().sum();
+        while total < self.retry_for && delays.len() < 1000 && !last.is_zero() {
+            delays.push(last);
+            total += last;
+        }
+        delays
+    }
+
+    /// Attempts in all: the first one and one after each delay.
+    pub fn max_attempts(&self) -> u32 {
+        u32::try_from(self.delays().len() + 1).unwrap_or(u32::MAX)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FileStoreKind {
+    /// In the database: every replica can serve every file.
+    Database,
+    /// In an S3-compatible bucket (`files.s3`).
+    S3,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FilesSettings {
+    pub store: FileStoreKind,
+    /// Largest file fetched from a platform.
+    pub max_fetch_bytes: u64,
+    #[serde(deserialize_with = "duration::deserialize")]
+    pub fetch_timeout: Duration,
+    /// Attempts of a platform file download before it is reported failed.
+    pub fetch_attempts: u32,
+    #[serde(default)]
+    pub s3: Option<S3Settings>,
+}
+
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct S3Settings {
+    pub bucket: String,
+    #[serde(default = "default_region")]
+    pub region: String,
+    /// For S3-compatible stores (MinIO, OSS, COS); none for AWS.
+    #[serde(default)]
+    pub endpoint: Option<String>,
+    #[serde(default)]
+    pub access_key_id: Option<String>,
+    #[serde(default)]
+    pub secret_access_key: Option<SecretString>,
+    #[serde(default)]
+    pub allow_http: bool,
+    /// Key prefix inside the bucket.
+    #[serde(default)]
+    pub prefix: String,
+}
+
+fn default_region() -> String {
+    "us-east-1".to_owned()
+}
+
+impl std::fmt::Debug for S3Settings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("S3Settings")
+            .field("bucket", &self.bucket)
+            .field("region", &self.region)
+            .field("endpoint", &self.endpoint)
+            .field("allow_http", &self.allow_http)
+            .finish_non_exhaustive()
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -172,6 +291,20 @@ body_limit_bytes = 1048576
 request_timeout = "15s"
 rate_limit_per_second = 50
 rate_limit_burst = 100
+
+[egress]
+listen = "0.0.0.0:8081"
+admin_listen = "127.0.0.1:8082"
+http_timeout = "10s"
+retry_schedule = ["5s", "30s", "2m", "10m", "30m", "1h"]
+retry_for = "24h"
+retry_jitter_percent = 20
+
+[files]
+store = "database"
+max_fetch_bytes = 20971520
+fetch_timeout = "30s"
+fetch_attempts = 3
 
 [telemetry]
 log_filter = "info"
@@ -286,6 +419,34 @@ impl Settings {
             problems.push(
                 "ingress.rate_limit_per_second and rate_limit_burst: must be at least 1".to_owned(),
             );
+        }
+        let token = self.egress.admin_token.expose_secret();
+        if !token.is_empty() && token.chars().count() < 16 {
+            problems.push(
+                "egress.admin_token: at least 16 characters (or empty to disable the admin API)"
+                    .to_owned(),
+            );
+        }
+        if self.egress.http_timeout.is_zero() {
+            problems.push("egress.http_timeout: must be positive".to_owned());
+        }
+        if self.egress.retry_schedule.is_empty()
+            || self.egress.retry_schedule.iter().any(Duration::is_zero)
+        {
+            problems.push("egress.retry_schedule: at least one positive delay".to_owned());
+        }
+        if self.egress.retry_jitter_percent > 90 {
+            problems.push("egress.retry_jitter_percent: at most 90".to_owned());
+        }
+        if self.files.fetch_attempts == 0 || self.files.max_fetch_bytes == 0 {
+            problems.push(
+                "files.fetch_attempts and files.max_fetch_bytes: must be at least 1".to_owned(),
+            );
+        }
+        if self.files.store == FileStoreKind::S3
+            && self.files.s3.as_ref().is_none_or(|s| s.bucket.is_empty())
+        {
+            problems.push("files.s3.bucket: required when files.store = \"s3\"".to_owned());
         }
         if let Err(e) = tracing_filter_ok(&self.telemetry.log_filter) {
             problems.push(format!("telemetry.log_filter: {e}"));

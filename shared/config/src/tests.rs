@@ -189,3 +189,48 @@ fn durations_and_lists() {
         ]
     );
 }
+
+#[test]
+fn egress_delays_repeat_the_last_step_until_retry_for() {
+    let s = Settings::load_from(None, env(&[])).unwrap();
+    let d = s.egress.delays();
+    // 5s, 30s, 2m, 10m, 30m, 1h, then hourly up to 24 h.
+    assert_eq!(
+        &d[..6],
+        &[5, 30, 120, 600, 1800, 3600].map(Duration::from_secs)
+    );
+    assert!(d[6..].iter().all(|x| *x == Duration::from_secs(3600)));
+    let total: Duration = d.iter().sum();
+    assert!(total >= Duration::from_secs(24 * 3600) && total < Duration::from_secs(25 * 3600));
+    assert_eq!(s.egress.max_attempts() as usize, d.len() + 1);
+
+    let s = Settings::load_from(
+        None,
+        env(&[
+            ("GW__EGRESS__RETRY_SCHEDULE", "1s"),
+            ("GW__EGRESS__RETRY_FOR", "2s"),
+        ]),
+    )
+    .unwrap();
+    assert_eq!(
+        s.egress.delays(),
+        vec![Duration::from_secs(1), Duration::from_secs(1)]
+    );
+    assert_eq!(s.egress.max_attempts(), 3);
+}
+
+#[test]
+fn s3_needs_a_bucket_and_a_short_admin_token_is_refused() {
+    let err = Settings::load_from(
+        None,
+        env(&[
+            ("GW__FILES__STORE", "s3"),
+            ("GW__EGRESS__ADMIN_TOKEN", "short"),
+        ]),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains("files.s3.bucket"), "{err}");
+    assert!(err.contains("egress.admin_token"), "{err}");
+    assert!(!err.contains("short\""), "the token is not echoed: {err}");
+}

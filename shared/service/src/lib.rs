@@ -31,33 +31,31 @@ pub fn init_telemetry(
     gw_telemetry::init(service, &settings.telemetry.log_filter, format)
 }
 
-/// The broker topology of this deployment: the configured prefix, and the
-/// retry tiers of the workers plus `extra_tiers` (egress's schedule).
-pub fn topology(settings: &Settings, extra_tiers: &[Duration]) -> gw_bus::Topology {
+/// The broker topology of this deployment: the configured prefix, and one
+/// retry tier per delay of the workers (`amqp.retry_tiers`) and of egress
+/// (`egress.retry_schedule`). Every service declares all of it, identically.
+pub fn topology(settings: &Settings) -> gw_bus::Topology {
     gw_bus::Topology::new(
         settings.amqp.prefix.clone(),
-        settings.amqp.retry_tiers.iter().chain(extra_tiers).copied(),
+        settings
+            .amqp
+            .retry_tiers
+            .iter()
+            .chain(settings.egress.retry_schedule.iter())
+            .copied(),
     )
 }
 
 /// Connects to RabbitMQ and declares the topology.
-pub async fn connect_bus(
-    settings: &Settings,
-    service: &str,
-    extra_tiers: &[Duration],
-) -> anyhow::Result<Bus> {
+pub async fn connect_bus(settings: &Settings, service: &str) -> anyhow::Result<Bus> {
     let options = AmqpOptions {
         url: settings.amqp.url.expose_secret().to_owned(),
         connection_name: format!("{service}@{}", settings.amqp.prefix),
         connect_timeout: settings.amqp.connect_timeout,
     };
-    Bus::connect_amqp(
-        &options,
-        topology(settings, extra_tiers),
-        settings.amqp.publish_timeout,
-    )
-    .await
-    .context("cannot reach RabbitMQ (amqp.url)")
+    Bus::connect_amqp(&options, topology(settings), settings.amqp.publish_timeout)
+        .await
+        .context("cannot reach RabbitMQ (amqp.url)")
 }
 
 /// Opens the database and applies migrations.

@@ -11,8 +11,10 @@
 
 pub mod applications;
 pub mod entities;
+pub mod files;
 pub mod inbox;
 pub mod migration;
+pub mod notices;
 pub mod outbox;
 
 use std::time::Duration;

@@ -1,0 +1,255 @@
+//! What operators can do with notices, over HTTP (a separate port with its
+//! own bearer token) and from the CLI. Both call [`Admin`].
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::{Path, Query, Request, State};
+use axum::http::{StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Json, Response};
+use axum::routing::{get, post};
+use chrono::{DateTime, Utc};
+use gw_storage::Db;
+use gw_storage::notices::{self, Attempt, Filter, NoticeRow, state};
+use gw_storage::sea_orm::TransactionTrait;
+use secrecy::{ExposeSecret, SecretString};
+use serde::{Deserialize, Serialize};
+use subtle::ConstantTimeEq;
+use tokio::sync::Notify;
+
+use crate::delivery::{command_of, enqueue};
+
+/// A notice as operators see it: the masked body and every attempt.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct NoticeView {
+    pub id: String,
+    pub applyno: String,
+    pub counterpart: String,
+    pub interface: String,
+    pub path: String,
+    pub state: String,
+    pub attempts: i32,
+    pub after_id: Option<String>,
+    pub last_error: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub delivered_at: Option<DateTime<Utc>>,
+    /// The notice with personal data masked.
+    pub body: serde_json::Value,
+    pub attempt_log: Vec<AttemptView>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AttemptView {
+    pub attempt: i32,
+    pub at: DateTime<Utc>,
+    pub http_status: Option<i32>,
+    pub reply_code: Option<String>,
+    pub reply_msg: Option<String>,
+    pub latency_ms: i64,
+    pub error: Option<String>,
+    pub delivered: bool,
+}
+
+impl From<Attempt> for AttemptView {
+    fn from(a: Attempt) -> Self {
+        Self {
+            attempt: a.attempt,
+            at: a.at,
+            http_status: a.http_status,
+            reply_code: a.reply_code,
+            reply_msg: a.reply_msg,
+            latency_ms: a.latency_ms,
+            error: a.error,
+            delivered: a.delivered,
+        }
+    }
+}
+
+/// Why a re-send did not happen.
+#[derive(Debug, thiserror::Error)]
+pub enum ResendError {
+    #[error("no such notice")]
+    NotFound,
+    /// Only a dead notice can be re-sent; this one is in the given state.
+    #[error("the notice is {0}; only a dead notice can be re-sent")]
+    NotDead(String),
+    #[error("{0:#}")]
+    Internal(anyhow::Error),
+}
+
+/// Operations on notices.
+#[derive(Clone)]
+pub struct Admin {
+    db: Db,
+    relay: Arc<Notify>,
+}
+
+impl Admin {
+    pub fn new(db: Db, relay: Arc<Notify>) -> Self {
+        Self { db, relay }
+    }
+
+    async fn view(&self, row: NoticeRow) -> anyhow::Result<NoticeView> {
+        let attempts = notices::attempts(self.db.conn(), &row.id).await?;
+        Ok(NoticeView {
+            path: format!("{}{}", gw_protocol::PATH_PREFIX, row.interface),
+            body: serde_json::from_str(&row.body_masked).unwrap_or(serde_json::Value::Null),
+            attempt_log: attempts.into_iter().map(AttemptView::from).collect(),
+            id: row.id,
+            applyno: row.applyno,
+            counterpart: row.counterpart,
+            interface: row.interface,
+            state: row.state,
+            attempts: row.attempts,
+            after_id: row.after_id,
+            last_error: row.last_error,
+            created_at: row.created_at,
+            updated_at: row.updated_at,
+            delivered_at: row.delivered_at,
+        })
+    }
+
+    /// Notices by state and/or applyno, newest first, with their attempts.
+    pub async fn list(&self, filter: &Filter) -> anyhow::Result<Vec<NoticeView>> {
+        let rows = notices::list(self.db.conn(), filter).await?;
+        let mut out = Vec::with_capacity(rows.len());
+        for r in rows {
+            out.push(self.view(r).await?);
+        }
+        Ok(out)
+    }
+
+    pub async fn get(&self, id: &str) -> anyhow::Result<Option<NoticeView>> {
+        match notices::find(self.db.conn(), id).await? {
+            Some(r) => Ok(Some(self.view(r).await?)),
+            None => Ok(None),
+        }
+    }
+
+    /// Sends a dead notice again, from the start of the retry schedule. The
+    /// notices waiting behind it follow once it is delivered, so the
+    /// application's order holds.
+    pub async fn resend(&self, id: &str) -> Result<NoticeView, ResendError> {
+        let internal = |e: gw_storage::sea_orm::DbErr| ResendError::Internal(e.into());
+        let txn = self.db.conn().begin().await.map_err(internal)?;
+        let row = notices::find(&txn, id)
+            .await
+            .map_err(internal)?
+            .ok_or(ResendError::NotFound)?;
+        notices::lock_chain(&txn, &row.applyno)
+            .await
+            .map_err(internal)?;
+        let row = notices::find(&txn, id)
+            .await
+            .map_err(internal)?
+            .ok_or(ResendError::NotFound)?;
+        if row.state != state::DEAD {
+            return Err(ResendError::NotDead(row.state));
+        }
+        let cmd = command_of(&row).map_err(ResendError::Internal)?;
+        notices::set_state(&txn, id, state::PENDING, Some("re-sent by an operator"))
+            .await
+            .map_err(internal)?;
+        enqueue(&txn, &cmd).await.map_err(internal)?;
+        txn.commit().await.map_err(internal)?;
+        self.relay.notify_one();
+        tracing::info!(notice_id = id, applyno = %row.applyno, "notice re-sent by an operator");
+        self.get(id)
+            .await
+            .map_err(ResendError::Internal)?
+            .ok_or(ResendError::NotFound)
+    }
+}
+
+#[derive(Clone)]
+struct AdminState {
+    admin: Admin,
+    token_digest: Option<[u8; 32]>,
+}
+
+#[derive(Deserialize)]
+struct ListQuery {
+    state: Option<String>,
+    applyno: Option<String>,
+    limit: Option<u64>,
+}
+
+fn problem(status: StatusCode, msg: &str) -> Response {
+    (status, Json(serde_json::json!({"error": msg}))).into_response()
+}
+
+async fn require_token(State(st): State<AdminState>, req: Request, next: Next) -> Response {
+    let given = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(|t| gw_envelope::sign::sm3_digest(t.trim().as_bytes()));
+    match (st.token_digest, given) {
+        (Some(want), Some(got)) if bool::from(want.ct_eq(&got)) => next.run(req).await,
+        (None, _) => problem(
+            StatusCode::UNAUTHORIZED,
+            "the admin API is disabled (egress.admin_token is empty)",
+        ),
+        _ => problem(StatusCode::UNAUTHORIZED, "a valid bearer token is required"),
+    }
+}
+
+async fn list(State(st): State<AdminState>, Query(q): Query<ListQuery>) -> Response {
+    let filter = Filter {
+        state: q.state,
+        applyno: q.applyno,
+        limit: q.limit.unwrap_or(100),
+    };
+    match st.admin.list(&filter).await {
+        Ok(v) => Json(v).into_response(),
+        Err(e) => {
+            tracing::error!(error = format!("{e:#}"), "admin list failed");
+            problem(StatusCode::INTERNAL_SERVER_ERROR, "internal error")
+        }
+    }
+}
+
+async fn one(State(st): State<AdminState>, Path(id): Path<String>) -> Response {
+    match st.admin.get(&id).await {
+        Ok(Some(v)) => Json(v).into_response(),
+        Ok(None) => problem(StatusCode::NOT_FOUND, "no such notice"),
+        Err(e) => {
+            tracing::error!(error = format!("{e:#}"), "admin get failed");
+            problem(StatusCode::INTERNAL_SERVER_ERROR, "internal error")
+        }
+    }
+}
+
+async fn resend(State(st): State<AdminState>, Path(id): Path<String>) -> Response {
+    match st.admin.resend(&id).await {
+        Ok(v) => Json(v).into_response(),
+        Err(ResendError::NotFound) => problem(StatusCode::NOT_FOUND, "no such notice"),
+        Err(e @ ResendError::NotDead(_)) => problem(StatusCode::CONFLICT, &e.to_string()),
+        Err(ResendError::Internal(e)) => {
+            tracing::error!(error = format!("{e:#}"), "admin resend failed");
+            problem(StatusCode::INTERNAL_SERVER_ERROR, "internal error")
+        }
+    }
+}
+
+/// `GET /admin/notices?state=&applyno=&limit=`, `GET /admin/notices/{id}`,
+/// `POST /admin/notices/{id}/resend`, all behind `Authorization: Bearer <egress.admin_token>`.
+pub fn routes(admin: Admin, token: &SecretString) -> Router {
+    let t = token.expose_secret();
+    let st = AdminState {
+        admin,
+        token_digest: (!t.is_empty()).then(|| gw_envelope::sign::sm3_digest(t.as_bytes())),
+    };
+    Router::new()
+        .route("/admin/notices", get(list))
+        .route("/admin/notices/{id}", get(one))
+        .route("/admin/notices/{id}/resend", post(resend))
+        .layer(axum::middleware::from_fn_with_state(
+            st.clone(),
+            require_token,
+        ))
+        .with_state(st)
+}

@@ -1,0 +1,525 @@
+//! Notice delivery: the consumer of `egress.notices`.
+//!
+//! For one notice command, in three steps:
+//!
+//! 1. **Claim** (one transaction, holding the application's chain lock):
+//!    record the notice if new; stop if it is already delivered, suppressed
+//!    or held by another replica's HTTP call (then retry after the lease);
+//!    park it as `waiting` if the notice before it in its chain is not yet
+//!    delivered; otherwise mark it `sending` with a lease.
+//! 2. **Send**: encrypt with the counterpart's key, sign, POST. No lock is
+//!    held during the call.
+//! 3. **Record** (one transaction): the attempt row; on success the notice is
+//!    `delivered` and the notices parked behind it are sent on (through the
+//!    outbox); on failure it is `retrying` (the consumer loop puts it in a
+//!    retry tier, honouring `Retry-After`) or, when the schedule is spent,
+//!    `dead` with an event, and the consumer dead-letters it.
+//!
+//! A crash anywhere loses nothing: the unacknowledged command comes back, the
+//! lease makes the second delivery wait for the first to be over, and at
+//! worst the platform receives a notice twice.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use chrono::Utc;
+use gw_bus::{Destination, Failure, Handler, Message, events, queues};
+use gw_config::{Counterpart, Counterparts};
+use gw_protocol::messages::{EVENT_SCHEMA, NOTICE_KIND, NOTICE_SCHEMA, NoticeCommand, NoticeEvent};
+use gw_protocol::{Interface, Notice};
+use gw_storage::notices::{self, NewAttempt, NewNotice, NoticeRow, state};
+use gw_storage::sea_orm::{DatabaseTransaction, TransactionTrait};
+use gw_storage::{Db, outbox};
+use tokio::sync::Notify;
+
+/// What one HTTP attempt gave.
+#[derive(Debug, Clone)]
+pub struct AttemptOutcome {
+    pub delivered: bool,
+    pub http_status: Option<u16>,
+    pub reply_code: Option<String>,
+    pub reply_msg: Option<String>,
+    /// Why it failed, when it did.
+    pub error: Option<String>,
+    pub retry_after: Option<Duration>,
+    pub latency: Duration,
+}
+
+impl AttemptOutcome {
+    fn failed(error: String, latency: Duration) -> Self {
+        Self {
+            delivered: false,
+            http_status: None,
+            reply_code: None,
+            reply_msg: None,
+            error: Some(error),
+            retry_after: None,
+            latency,
+        }
+    }
+}
+
+/// Posts notices to the platform.
+#[derive(Clone, Debug)]
+pub struct Sender {
+    client: reqwest::Client,
+}
+
+impl Sender {
+    pub fn new(timeout: Duration) -> anyhow::Result<Self> {
+        Ok(Self {
+            client: reqwest::Client::builder()
+                .timeout(timeout)
+                .connect_timeout(timeout.min(Duration::from_secs(5)))
+                .redirect(reqwest::redirect::Policy::none())
+                .build()?,
+        })
+    }
+
+    /// POSTs `plaintext` (the notice JSON) to the counterpart: lowercase hex
+    /// SM4 ciphertext as the body, with `appkey`, `timestamp` (Unix ms) and
+    /// `sign` (hex HMAC-SM3 of the exact body under the appsecret).
+    pub async fn send(
+        &self,
+        cp: &Counterpart,
+        interface: Interface,
+        plaintext: &str,
+    ) -> AttemptOutcome {
+        let body = cp.key.encrypt_hex(plaintext);
+        let sign = gw_envelope::sign::hmac_sm3_hex(cp.appsecret_bytes(), body.as_bytes());
+        let started = Instant::now();
+        let sent = self
+            .client
+            .post(cp.notice_url(&interface.path()))
+            .header("appkey", cp.appkey.as_str())
+            .header("timestamp", Utc::now().timestamp_millis().to_string())
+            .header("sign", sign)
+            .header(reqwest::header::CONTENT_TYPE, "text/plain; charset=utf-8")
+            .body(body)
+            .send()
+            .await;
+        let resp = match sent {
+            Ok(r) => r,
+            Err(e) => {
+                let why = if e.is_timeout() {
+                    "timeout".to_owned()
+                } else if e.is_connect() {
+                    format!("connection failed: {e}")
+                } else {
+                    format!("request failed: {e}")
+                };
+                return AttemptOutcome::failed(why, started.elapsed());
+            }
+        };
+        let status = resp.status();
+        let retry_after = resp
+            .headers()
+            .get(reqwest::header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(parse_retry_after);
+        let text = resp.text().await.unwrap_or_default();
+        let latency = started.elapsed();
+        let mut outcome = AttemptOutcome {
+            delivered: false,
+            http_status: Some(status.as_u16()),
+            reply_code: None,
+            reply_msg: None,
+            error: None,
+            retry_after,
+            latency,
+        };
+        let reply = serde_json::from_str::<serde_json::Value>(&text).ok();
+        if let Some(r) = &reply {
+            outcome.reply_code = match r.get("code") {
+                Some(serde_json::Value::String(s)) => Some(s.clone()),
+                Some(serde_json::Value::Number(n)) => Some(n.to_string()),
+                _ => None,
+            };
+            outcome.reply_msg = r.get("msg").and_then(|m| m.as_str()).map(str::to_owned);
+        }
+        if !status.is_success() {
+            outcome.error = Some(format!("HTTP {}", status.as_u16()));
+        } else if reply.is_none() {
+            outcome.error = Some("the reply is not JSON".to_owned());
+        } else if outcome.reply_code.as_deref().map(str::trim) == Some("200") {
+            outcome.delivered = true;
+        } else {
+            outcome.error = Some(format!(
+                "code {}: {}",
+                outcome.reply_code.as_deref().unwrap_or("missing"),
+                outcome.reply_msg.as_deref().unwrap_or("")
+            ));
+        }
+        outcome
+    }
+}
+
+/// `Retry-After` as seconds or an HTTP date.
+pub fn parse_retry_after(v: &str) -> Option<Duration> {
+    let v = v.trim();
+    if let Ok(secs) = v.parse::<u64>() {
+        return Some(Duration::from_secs(secs));
+    }
+    let at = httpdate::parse_http_date(v).ok()?;
+    Some(
+        at.duration_since(std::time::SystemTime::now())
+            .unwrap_or(Duration::ZERO),
+    )
+}
+
+/// The outcome of the claim step.
+enum Claim {
+    /// Nothing to do (delivered, suppressed, or dead and not re-sent).
+    Done,
+    /// Parked behind its predecessor.
+    Waiting,
+    /// Another delivery holds it; try again after this long.
+    Busy(Duration),
+    /// Send it now; this is attempt number `attempt` of the notice.
+    Send { attempt: i32 },
+}
+
+/// The consumer of `egress.notices`.
+pub struct NoticeHandler {
+    pub db: Db,
+    pub counterparts: Counterparts,
+    pub sender: Sender,
+    pub relay: Arc<Notify>,
+    pub max_attempts: u32,
+    /// How long a claim holds a notice against other replicas.
+    pub lease: Duration,
+}
+
+fn db_err(e: gw_storage::sea_orm::DbErr) -> Failure {
+    Failure::Transient(anyhow::Error::new(e).context("database"))
+}
+
+/// Queues `cmd` for delivery, as part of `txn`.
+pub async fn enqueue(
+    txn: &DatabaseTransaction,
+    cmd: &NoticeCommand,
+) -> Result<(), gw_storage::sea_orm::DbErr> {
+    let m = Message::json(NOTICE_KIND, NOTICE_SCHEMA, Some(&cmd.applyno), cmd)
+        .map_err(|e| gw_storage::sea_orm::DbErr::Custom(e.to_string()))?
+        .with_header(gw_bus::headers::COUNTERPART, cmd.counterpart.clone());
+    outbox::add(txn, &Destination::Queue(queues::NOTICES.to_owned()), &m).await
+}
+
+/// The command that delivers a stored notice again.
+pub fn command_of(row: &NoticeRow) -> anyhow::Result<NoticeCommand> {
+    Ok(NoticeCommand {
+        notice_id: row.id.clone(),
+        counterpart: row.counterpart.clone(),
+        interface: Interface::from_name(&row.interface)
+            .ok_or_else(|| anyhow::anyhow!("unknown interface {}", row.interface))?,
+        applyno: row.applyno.clone(),
+        after: row.after_id.clone(),
+        body: serde_json::from_str(&row.body)?,
+    })
+}
+
+async fn emit(
+    txn: &DatabaseTransaction,
+    key: &str,
+    row: &NoticeRow,
+    st: &str,
+    error: Option<&str>,
+) -> Result<(), Failure> {
+    let Some(interface) = Interface::from_name(&row.interface) else {
+        return Ok(());
+    };
+    let event = NoticeEvent {
+        notice_id: row.id.clone(),
+        applyno: row.applyno.clone(),
+        counterpart: row.counterpart.clone(),
+        interface,
+        state: st.to_owned(),
+        last_error: error.map(str::to_owned),
+        attempts: row.attempts,
+    };
+    let m =
+        Message::json(key, EVENT_SCHEMA, Some(&row.applyno), &event).map_err(Failure::permanent)?;
+    outbox::add(txn, &Destination::Event(key.to_owned()), &m)
+        .await
+        .map_err(db_err)
+}
+
+impl NoticeHandler {
+    /// Records an unusable command as a dead notice, so operators see it.
+    async fn record_invalid(&self, cmd: &NoticeCommand, why: &str) -> Result<(), Failure> {
+        let txn = self.db.conn().begin().await.map_err(db_err)?;
+        notices::lock_chain(&txn, &cmd.applyno)
+            .await
+            .map_err(db_err)?;
+        if notices::find(&txn, &cmd.notice_id)
+            .await
+            .map_err(db_err)?
+            .is_none()
+        {
+            let body = cmd.body.to_string();
+            let masked = gw_protocol::mask::mask_json(&cmd.body).to_string();
+            let row = notices::insert(
+                &txn,
+                NewNotice {
+                    id: &cmd.notice_id,
+                    applyno: &cmd.applyno,
+                    counterpart: &cmd.counterpart,
+                    interface: cmd.interface.name(),
+                    after_id: cmd.after.as_deref(),
+                    body: &body,
+                    body_masked: &masked,
+                    state: state::DEAD,
+                    last_error: Some(why),
+                },
+            )
+            .await
+            .map_err(db_err)?;
+            emit(
+                &txn,
+                events::NOTICE_DEAD_LETTERED,
+                &row,
+                state::DEAD,
+                Some(why),
+            )
+            .await?;
+        }
+        txn.commit().await.map_err(db_err)?;
+        self.relay.notify_one();
+        Ok(())
+    }
+
+    async fn claim(&self, cmd: &NoticeCommand, notice: &Notice) -> Result<Claim, Failure> {
+        let txn = self.db.conn().begin().await.map_err(db_err)?;
+        notices::lock_chain(&txn, &cmd.applyno)
+            .await
+            .map_err(db_err)?;
+        let row = match notices::find(&txn, &cmd.notice_id).await.map_err(db_err)? {
+            Some(r) => r,
+            None => {
+                let body = notice.to_json().to_string();
+                let masked = notice.masked_json().to_string();
+                notices::insert(
+                    &txn,
+                    NewNotice {
+                        id: &cmd.notice_id,
+                        applyno: &cmd.applyno,
+                        counterpart: &cmd.counterpart,
+                        interface: cmd.interface.name(),
+                        after_id: cmd.after.as_deref(),
+                        body: &body,
+                        body_masked: &masked,
+                        state: state::PENDING,
+                        last_error: None,
+                    },
+                )
+                .await
+                .map_err(db_err)?
+            }
+        };
+        let claim = match row.state.as_str() {
+            state::DELIVERED | state::SUPPRESSED | state::DEAD => Claim::Done,
+            _ => match row.sending_until {
+                Some(until) if until > Utc::now() => Claim::Busy(
+                    (until - Utc::now())
+                        .to_std()
+                        .unwrap_or(Duration::from_secs(1)),
+                ),
+                _ => {
+                    let blocked = match &row.after_id {
+                        None => false,
+                        Some(before) => !notices::find(&txn, before)
+                            .await
+                            .map_err(db_err)?
+                            .is_some_and(|b| {
+                                b.state == state::DELIVERED || b.state == state::SUPPRESSED
+                            }),
+                    };
+                    if blocked {
+                        notices::set_state(&txn, &row.id, state::WAITING, None)
+                            .await
+                            .map_err(db_err)?;
+                        Claim::Waiting
+                    } else {
+                        let until = Utc::now()
+                            + chrono::Duration::from_std(self.lease)
+                                .unwrap_or(chrono::Duration::seconds(30));
+                        let attempt = notices::start_sending(&txn, &row, until)
+                            .await
+                            .map_err(db_err)?;
+                        Claim::Send { attempt }
+                    }
+                }
+            },
+        };
+        txn.commit().await.map_err(db_err)?;
+        Ok(claim)
+    }
+
+    async fn record(
+        &self,
+        cmd: &NoticeCommand,
+        attempt: i32,
+        at: chrono::DateTime<Utc>,
+        o: &AttemptOutcome,
+        last: bool,
+    ) -> Result<(), Failure> {
+        let txn = self.db.conn().begin().await.map_err(db_err)?;
+        notices::lock_chain(&txn, &cmd.applyno)
+            .await
+            .map_err(db_err)?;
+        notices::record_attempt(
+            &txn,
+            NewAttempt {
+                notice_id: &cmd.notice_id,
+                attempt,
+                at,
+                http_status: o.http_status,
+                reply_code: o.reply_code.as_deref(),
+                reply_msg: o.reply_msg.as_deref(),
+                latency_ms: i64::try_from(o.latency.as_millis()).unwrap_or(i64::MAX),
+                error: o.error.as_deref(),
+                delivered: o.delivered,
+            },
+        )
+        .await
+        .map_err(db_err)?;
+        let row = notices::find(&txn, &cmd.notice_id)
+            .await
+            .map_err(db_err)?
+            .ok_or_else(|| {
+                Failure::transient(anyhow::anyhow!("notice {} vanished", cmd.notice_id))
+            })?;
+        if o.delivered {
+            notices::set_state(&txn, &row.id, state::DELIVERED, None)
+                .await
+                .map_err(db_err)?;
+            for next in notices::waiting_behind(&txn, &row.id)
+                .await
+                .map_err(db_err)?
+            {
+                notices::set_state(&txn, &next.id, state::PENDING, None)
+                    .await
+                    .map_err(db_err)?;
+                let cmd = command_of(&next).map_err(Failure::Permanent)?;
+                enqueue(&txn, &cmd).await.map_err(db_err)?;
+            }
+            emit(&txn, events::NOTICE_DELIVERED, &row, state::DELIVERED, None).await?;
+        } else if last {
+            notices::set_state(&txn, &row.id, state::DEAD, o.error.as_deref())
+                .await
+                .map_err(db_err)?;
+            emit(
+                &txn,
+                events::NOTICE_DEAD_LETTERED,
+                &row,
+                state::DEAD,
+                o.error.as_deref(),
+            )
+            .await?;
+        } else {
+            notices::set_state(&txn, &row.id, state::RETRYING, o.error.as_deref())
+                .await
+                .map_err(db_err)?;
+        }
+        txn.commit().await.map_err(db_err)?;
+        self.relay.notify_one();
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl Handler for NoticeHandler {
+    async fn handle(&self, m: &Message) -> Result<(), Failure> {
+        if m.schema_version != NOTICE_SCHEMA {
+            return Err(Failure::permanent(anyhow::anyhow!(
+                "notice command schema {} is not {NOTICE_SCHEMA}",
+                m.schema_version
+            )));
+        }
+        let cmd: NoticeCommand = m.decode().map_err(Failure::permanent)?;
+        let notice = match cmd.notice() {
+            Ok(n) if n.interface().is_notice() && n.applyno().as_str() == cmd.applyno => n,
+            Ok(_) => {
+                let why = "the notice does not match its command";
+                self.record_invalid(&cmd, why).await?;
+                return Err(Failure::permanent(anyhow::anyhow!(why)));
+            }
+            Err(e) => {
+                let why = format!("invalid notice: {e}");
+                self.record_invalid(&cmd, &why).await?;
+                return Err(Failure::permanent(anyhow::anyhow!(why)));
+            }
+        };
+        let Some(cp) = self.counterparts.by_name(&cmd.counterpart) else {
+            let why = format!("unknown counterpart {}", cmd.counterpart);
+            self.record_invalid(&cmd, &why).await?;
+            return Err(Failure::permanent(anyhow::anyhow!(why)));
+        };
+        let attempt = match self.claim(&cmd, &notice).await? {
+            Claim::Done => {
+                tracing::info!(notice_id = %cmd.notice_id, "already settled");
+                return Ok(());
+            }
+            Claim::Waiting => {
+                tracing::info!(notice_id = %cmd.notice_id, after = cmd.after.as_deref().unwrap_or(""), "waiting for the notice before it");
+                return Ok(());
+            }
+            Claim::Busy(wait) => {
+                return Err(Failure::RetryAfter(
+                    wait,
+                    anyhow::anyhow!("another delivery of this notice is in progress"),
+                ));
+            }
+            Claim::Send { attempt } => attempt,
+        };
+        let at = Utc::now();
+        let plaintext = notice.to_json().to_string();
+        let outcome = self.sender.send(&cp, cmd.interface, &plaintext).await;
+        let last = !outcome.delivered && m.attempt >= self.max_attempts;
+        self.record(&cmd, attempt, at, &outcome, last).await?;
+        tracing::info!(
+            notice_id = %cmd.notice_id,
+            interface = %cmd.interface,
+            attempt,
+            delivered = outcome.delivered,
+            http_status = outcome.http_status,
+            reply_code = outcome.reply_code.as_deref().unwrap_or(""),
+            latency_ms = outcome.latency.as_millis(),
+            "notice attempt"
+        );
+        if outcome.delivered {
+            return Ok(());
+        }
+        let why = anyhow::anyhow!("{}", outcome.error.unwrap_or_else(|| "failed".to_owned()));
+        if last {
+            Err(Failure::Permanent(why))
+        } else if let Some(wait) = outcome.retry_after {
+            Err(Failure::RetryAfter(wait, why))
+        } else {
+            Err(Failure::Transient(why))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retry_after_seconds_and_dates() {
+        assert_eq!(parse_retry_after("120"), Some(Duration::from_secs(120)));
+        assert_eq!(parse_retry_after(" 5 "), Some(Duration::from_secs(5)));
+        let later = std::time::SystemTime::now() + Duration::from_secs(90);
+        let d = parse_retry_after(&httpdate::fmt_http_date(later)).unwrap();
+        assert!(
+            d > Duration::from_secs(85) && d <= Duration::from_secs(90),
+            "{d:?}"
+        );
+        assert_eq!(
+            parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT"),
+            Some(Duration::ZERO)
+        );
+        assert_eq!(parse_retry_after("soon"), None);
+    }
+}

@@ -1,0 +1,5 @@
+//! `egress`: see the library for what it does.
+
+fn main() -> anyhow::Result<()> {
+    egress::cli::main()
+}

@@ -1,0 +1,29 @@
+//! Metadata (and, for the database store, the bytes) of stored files.
+
+use sea_orm::{ActiveModelTrait, ConnectionTrait, DbErr, EntityTrait, Set};
+
+use crate::entities::files;
+
+pub use files::Model as FileRow;
+
+pub async fn insert<C: ConnectionTrait>(conn: &C, row: FileRow) -> Result<(), DbErr> {
+    files::ActiveModel {
+        token: Set(row.token),
+        kind: Set(row.kind),
+        applyno: Set(row.applyno),
+        counterpart: Set(row.counterpart),
+        content_type: Set(row.content_type),
+        size_bytes: Set(row.size_bytes),
+        sm3: Set(row.sm3),
+        storage: Set(row.storage),
+        bytes: Set(row.bytes),
+        created_at: Set(row.created_at),
+    }
+    .insert(conn)
+    .await?;
+    Ok(())
+}
+
+pub async fn find<C: ConnectionTrait>(conn: &C, token: &str) -> Result<Option<FileRow>, DbErr> {
+    files::Entity::find_by_id(token.to_owned()).one(conn).await
+}

@@ -1,0 +1,216 @@
+//! Notices and their delivery attempts: the record egress keeps, and the
+//! per-application chain lock that keeps notices in order.
+
+use chrono::{DateTime, Utc};
+use sea_orm::sea_query::{Expr, OnConflict};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect, Set,
+};
+
+use crate::entities::{notice_attempts, notice_chains, notices};
+
+pub use notice_attempts::Model as Attempt;
+pub use notices::Model as NoticeRow;
+
+/// Delivery states of a notice.
+pub mod state {
+    /// Known, not yet attempted (or re-sent by an operator).
+    pub const PENDING: &str = "pending";
+    /// Parked until the notice before it in its chain is delivered.
+    pub const WAITING: &str = "waiting";
+    /// In an HTTP call now (until `sending_until`).
+    pub const SENDING: &str = "sending";
+    /// Failed; waiting in a retry tier.
+    pub const RETRYING: &str = "retrying";
+    pub const DELIVERED: &str = "delivered";
+    /// The schedule ran out, or the notice is invalid; an operator may re-send.
+    pub const DEAD: &str = "dead";
+    /// Never to be sent (the application was cancelled).
+    pub const SUPPRESSED: &str = "suppressed";
+}
+
+/// Takes the lock of `applyno`'s chain until the caller's transaction ends.
+/// Concurrent deliveries of the same application's notices (on any replica)
+/// serialise here; other applications are not affected.
+pub async fn lock_chain<C: ConnectionTrait>(conn: &C, applyno: &str) -> Result<(), DbErr> {
+    notice_chains::Entity::insert(notice_chains::ActiveModel {
+        applyno: Set(applyno.to_owned()),
+    })
+    .on_conflict(
+        OnConflict::column(notice_chains::Column::Applyno)
+            .do_nothing()
+            .to_owned(),
+    )
+    .exec_without_returning(conn)
+    .await?;
+    notice_chains::Entity::find_by_id(applyno.to_owned())
+        .lock_exclusive()
+        .one(conn)
+        .await?;
+    Ok(())
+}
+
+pub async fn find<C: ConnectionTrait>(conn: &C, id: &str) -> Result<Option<NoticeRow>, DbErr> {
+    notices::Entity::find_by_id(id.to_owned()).one(conn).await
+}
+
+/// What a new notice row holds.
+#[derive(Debug, Clone)]
+pub struct NewNotice<'a> {
+    pub id: &'a str,
+    pub applyno: &'a str,
+    pub counterpart: &'a str,
+    pub interface: &'a str,
+    pub after_id: Option<&'a str>,
+    pub body: &'a str,
+    pub body_masked: &'a str,
+    pub state: &'a str,
+    pub last_error: Option<&'a str>,
+}
+
+pub async fn insert<C: ConnectionTrait>(conn: &C, n: NewNotice<'_>) -> Result<NoticeRow, DbErr> {
+    let now = Utc::now();
+    notices::ActiveModel {
+        id: Set(n.id.to_owned()),
+        applyno: Set(n.applyno.to_owned()),
+        counterpart: Set(n.counterpart.to_owned()),
+        interface: Set(n.interface.to_owned()),
+        after_id: Set(n.after_id.map(str::to_owned)),
+        body: Set(n.body.to_owned()),
+        body_masked: Set(n.body_masked.to_owned()),
+        state: Set(n.state.to_owned()),
+        attempts: Set(0),
+        last_error: Set(n.last_error.map(str::to_owned)),
+        sending_until: Set(None),
+        created_at: Set(now),
+        updated_at: Set(now),
+        delivered_at: Set(None),
+    }
+    .insert(conn)
+    .await
+}
+
+/// Sets the state (and clears the sending lease).
+pub async fn set_state<C: ConnectionTrait>(
+    conn: &C,
+    id: &str,
+    state: &str,
+    last_error: Option<&str>,
+) -> Result<(), DbErr> {
+    let now = Utc::now();
+    let mut q = notices::Entity::update_many()
+        .col_expr(notices::Column::State, Expr::value(state))
+        .col_expr(
+            notices::Column::SendingUntil,
+            Expr::value(Option::<DateTime<Utc>>::None),
+        )
+        .col_expr(notices::Column::UpdatedAt, Expr::value(now))
+        .col_expr(
+            notices::Column::LastError,
+            Expr::value(last_error.map(str::to_owned)),
+        );
+    if state == state::DELIVERED {
+        q = q.col_expr(notices::Column::DeliveredAt, Expr::value(now));
+    }
+    q.filter(notices::Column::Id.eq(id)).exec(conn).await?;
+    Ok(())
+}
+
+/// Marks the notice as in an HTTP call until `until`; returns the attempt number.
+pub async fn start_sending<C: ConnectionTrait>(
+    conn: &C,
+    row: &NoticeRow,
+    until: DateTime<Utc>,
+) -> Result<i32, DbErr> {
+    let attempt = row.attempts + 1;
+    notices::Entity::update_many()
+        .col_expr(notices::Column::State, Expr::value(state::SENDING))
+        .col_expr(notices::Column::SendingUntil, Expr::value(until))
+        .col_expr(notices::Column::Attempts, Expr::value(attempt))
+        .col_expr(notices::Column::UpdatedAt, Expr::value(Utc::now()))
+        .filter(notices::Column::Id.eq(row.id.clone()))
+        .exec(conn)
+        .await?;
+    Ok(attempt)
+}
+
+/// Notices parked behind `id`.
+pub async fn waiting_behind<C: ConnectionTrait>(
+    conn: &C,
+    id: &str,
+) -> Result<Vec<NoticeRow>, DbErr> {
+    notices::Entity::find()
+        .filter(notices::Column::AfterId.eq(id))
+        .filter(notices::Column::State.eq(state::WAITING))
+        .order_by_asc(notices::Column::CreatedAt)
+        .all(conn)
+        .await
+}
+
+/// One delivery attempt as recorded.
+#[derive(Debug, Clone)]
+pub struct NewAttempt<'a> {
+    pub notice_id: &'a str,
+    pub attempt: i32,
+    pub at: DateTime<Utc>,
+    pub http_status: Option<u16>,
+    pub reply_code: Option<&'a str>,
+    pub reply_msg: Option<&'a str>,
+    pub latency_ms: i64,
+    pub error: Option<&'a str>,
+    pub delivered: bool,
+}
+
+pub async fn record_attempt<C: ConnectionTrait>(conn: &C, a: NewAttempt<'_>) -> Result<(), DbErr> {
+    notice_attempts::ActiveModel {
+        notice_id: Set(a.notice_id.to_owned()),
+        attempt: Set(a.attempt),
+        at: Set(a.at),
+        http_status: Set(a.http_status.map(i32::from)),
+        reply_code: Set(a.reply_code.map(str::to_owned)),
+        reply_msg: Set(a.reply_msg.map(|s| s.chars().take(2000).collect())),
+        latency_ms: Set(a.latency_ms),
+        error: Set(a.error.map(|s| s.chars().take(2000).collect())),
+        delivered: Set(a.delivered),
+        ..Default::default()
+    }
+    .insert(conn)
+    .await?;
+    Ok(())
+}
+
+/// Which notices to list.
+#[derive(Debug, Clone, Default)]
+pub struct Filter {
+    pub state: Option<String>,
+    pub applyno: Option<String>,
+    pub limit: u64,
+}
+
+/// Notices matching `filter`, newest first.
+pub async fn list<C: ConnectionTrait>(conn: &C, filter: &Filter) -> Result<Vec<NoticeRow>, DbErr> {
+    let mut q = notices::Entity::find();
+    if let Some(s) = &filter.state {
+        q = q.filter(notices::Column::State.eq(s.clone()));
+    }
+    if let Some(a) = &filter.applyno {
+        q = q.filter(notices::Column::Applyno.eq(a.clone()));
+    }
+    q.order_by_desc(notices::Column::CreatedAt)
+        .limit(filter.limit.clamp(1, 1000))
+        .all(conn)
+        .await
+}
+
+/// The attempts of a notice, in order.
+pub async fn attempts<C: ConnectionTrait>(
+    conn: &C,
+    notice_id: &str,
+) -> Result<Vec<Attempt>, DbErr> {
+    notice_attempts::Entity::find()
+        .filter(notice_attempts::Column::NoticeId.eq(notice_id))
+        .order_by_asc(notice_attempts::Column::Id)
+        .all(conn)
+        .await
+}

@@ -1,0 +1,532 @@
+//! egress: delivery, signing, retries, dead letters and re-sends, order per
+//! application, crash safety, downloads, and the SSRF-safe file client.
+
+use std::time::{Duration, Instant};
+
+use gw_files::fetch::{FetchError, Fetcher};
+use gw_files::{FileKind, FileStore, NewFile};
+use gw_protocol::Interface;
+use gw_storage::sea_orm::TransactionTrait;
+use gw_tests::platform::{Platform, Reply};
+use gw_tests::*;
+use serde_json::{Value, json};
+
+fn process_notice(applyno: &str) -> Value {
+    json!({"applyno": applyno, "applystatus": "1", "remark": "通过", "rate": "0.0015", "cost": "300.00"})
+}
+
+fn pay_notice(applyno: &str) -> Value {
+    json!({
+        "applyno": applyno, "premiumstatus": "1", "paytype": "04", "paynumber": "P0001",
+        "paymoney": "300.00", "paydate": "2025-11-28 10:00:00", "payname": "湖南建工集团有限公司",
+        "payaccount": "6222020000001234", "paybank": "中国银行长沙分行", "remark": "通过"
+    })
+}
+
+async fn setup(platform: &Platform, extra: &[(&str, &str)]) -> (Harness, EgressRunning) {
+    let ids = TestIds::new();
+    let s = settings(&ids, &platform.base_url, extra);
+    let h = Harness::new(ids, s.clone()).await;
+    let e = spawn_egress(s).await;
+    (h, e)
+}
+
+fn admin_client() -> reqwest::Client {
+    reqwest::Client::new()
+}
+
+#[tokio::test]
+async fn a_notice_arrives_decrypted_intact_and_signed() {
+    let platform = Platform::start().await;
+    let (h, egress) = setup(&platform, &[]).await;
+    let body = pay_notice("TB-SIGN-1");
+    let cmd = notice_command(Interface::PayNotice, body.clone(), None);
+    h.send_notice(&cmd).await;
+
+    let got = platform
+        .wait_until(Duration::from_secs(10), |r| !r.is_empty())
+        .await;
+    let r = &got[0];
+    assert_eq!(r.interface, "paynotice");
+    assert_eq!(r.json, body, "decrypted and intact");
+    assert_eq!(r.appkey.as_deref(), Some(APPKEY));
+    assert!(
+        r.sign_ok,
+        "sign is HMAC-SM3 of the body under the appsecret"
+    );
+    let skew = (chrono::Utc::now().timestamp_millis() - r.timestamp_ms.unwrap()).abs();
+    assert!(skew < 60_000, "timestamp is now, in ms: {skew}");
+
+    let row = h
+        .wait_notice_state(&cmd.notice_id, "delivered", Duration::from_secs(5))
+        .await;
+    assert_eq!(row.attempts, 1);
+    assert_eq!(row.applyno, "TB-SIGN-1");
+    let masked: Value = serde_json::from_str(&row.body_masked).unwrap();
+    assert_eq!(
+        masked["payaccount"], "6222********1234",
+        "the record masks personal data"
+    );
+    let attempts = gw_storage::notices::attempts(h.db.conn(), &cmd.notice_id)
+        .await
+        .unwrap();
+    assert_eq!(attempts.len(), 1);
+    assert_eq!(
+        (
+            attempts[0].http_status,
+            attempts[0].reply_code.as_deref(),
+            attempts[0].delivered
+        ),
+        (Some(200), Some("200"), true)
+    );
+
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    let events = h.drain_journal().await;
+    assert!(
+        events
+            .iter()
+            .any(|e| e.kind == "notice.delivered"
+                && e.correlation_id.as_deref() == Some("TB-SIGN-1"))
+    );
+    egress.stop().await;
+    h.cleanup().await;
+}
+
+#[tokio::test]
+async fn three_503s_then_200_is_delivered_once_after_three_recorded_failures() {
+    let platform = Platform::start().await;
+    platform.script(
+        "TB-503",
+        [Reply::Status(503), Reply::Status(503), Reply::Status(503)],
+    );
+    let (h, egress) = setup(&platform, &[]).await;
+    let cmd = notice_command(Interface::ProcessNotice, process_notice("TB-503"), None);
+    h.send_notice(&cmd).await;
+
+    let row = h
+        .wait_notice_state(&cmd.notice_id, "delivered", Duration::from_secs(20))
+        .await;
+    assert_eq!(row.attempts, 4);
+    let attempts = gw_storage::notices::attempts(h.db.conn(), &cmd.notice_id)
+        .await
+        .unwrap();
+    let shape: Vec<_> = attempts
+        .iter()
+        .map(|a| (a.attempt, a.http_status, a.delivered))
+        .collect();
+    assert_eq!(
+        shape,
+        vec![
+            (1, Some(503), false),
+            (2, Some(503), false),
+            (3, Some(503), false),
+            (4, Some(200), true)
+        ]
+    );
+    assert!(
+        attempts[..3]
+            .iter()
+            .all(|a| a.error.as_deref() == Some("HTTP 503"))
+    );
+    // Exactly once: nothing more arrives afterwards.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let got = platform.received_for("TB-503");
+    assert_eq!(got.len(), 4);
+    assert_eq!(got.iter().filter(|r| r.reply == "Ok").count(), 1);
+    egress.stop().await;
+    h.cleanup().await;
+}
+
+#[tokio::test]
+async fn a_spent_schedule_dead_letters_then_an_operator_resends_it() {
+    let platform = Platform::start().await;
+    platform.script(
+        "TB-DEAD",
+        [
+            Reply::Code500("内部错误"),
+            Reply::NotJson,
+            Reply::Code500("内部错误"),
+        ],
+    );
+    // 1 s between attempts, 2 s in all: three attempts.
+    let (h, egress) = setup(&platform, &[("GW__EGRESS__RETRY_FOR", "2s")]).await;
+    let cmd = notice_command(Interface::ProcessNotice, process_notice("TB-DEAD"), None);
+    h.send_notice(&cmd).await;
+
+    let row = h
+        .wait_notice_state(&cmd.notice_id, "dead", Duration::from_secs(20))
+        .await;
+    assert_eq!(row.attempts, 3);
+    assert_eq!(row.last_error.as_deref(), Some("code 500: 内部错误"));
+    let dead = h
+        .wait_dead(gw_bus::queues::NOTICES, Duration::from_secs(5))
+        .await
+        .expect("in the dead-letter queue");
+    assert!(
+        dead.header(gw_bus::headers::ERROR)
+            .unwrap()
+            .contains("code 500")
+    );
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    assert!(
+        h.drain_journal()
+            .await
+            .iter()
+            .any(|e| e.kind == "notice.dead_lettered")
+    );
+
+    // The admin API lists it, with its attempts, and only with the token.
+    let url = format!("{}/admin/notices?state=dead", egress.admin);
+    assert_eq!(admin_client().get(&url).send().await.unwrap().status(), 401);
+    let list: Vec<Value> = admin_client()
+        .get(&url)
+        .bearer_auth(ADMIN_TOKEN)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(list.len(), 1);
+    assert_eq!(list[0]["id"], cmd.notice_id);
+    assert_eq!(list[0]["path"], "v1/gua/tb/processnotice");
+    let codes: Vec<_> = list[0]["attempt_log"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["reply_code"].clone())
+        .collect();
+    assert_eq!(codes, vec![json!("500"), Value::Null, json!("500")]);
+    assert_eq!(list[0]["attempt_log"][1]["error"], "the reply is not JSON");
+
+    // Re-sent, it is delivered (the platform now answers 200).
+    let resend = format!("{}/admin/notices/{}/resend", egress.admin, cmd.notice_id);
+    assert_eq!(
+        admin_client().post(&resend).send().await.unwrap().status(),
+        401
+    );
+    let r = admin_client()
+        .post(&resend)
+        .bearer_auth(ADMIN_TOKEN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let row = h
+        .wait_notice_state(&cmd.notice_id, "delivered", Duration::from_secs(10))
+        .await;
+    assert_eq!(row.attempts, 4);
+    // A delivered notice cannot be re-sent.
+    let again = admin_client()
+        .post(&resend)
+        .bearer_auth(ADMIN_TOKEN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.status(), 409);
+    let missing = format!("{}/admin/notices/nope/resend", egress.admin);
+    assert_eq!(
+        admin_client()
+            .post(&missing)
+            .bearer_auth(ADMIN_TOKEN)
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        404
+    );
+    egress.stop().await;
+    h.cleanup().await;
+}
+
+#[tokio::test]
+async fn a_retried_notice_holds_back_its_successor_but_not_other_applications() {
+    let platform = Platform::start().await;
+    platform.script("TB-ORD-A", [Reply::Status(503), Reply::Status(503)]);
+    let (h, egress) = setup(&platform, &[]).await;
+    let first = notice_command(Interface::ProcessNotice, process_notice("TB-ORD-A"), None);
+    let second = notice_command(
+        Interface::PayNotice,
+        pay_notice("TB-ORD-A"),
+        Some(&first.notice_id),
+    );
+    let other = notice_command(Interface::ProcessNotice, process_notice("TB-ORD-B"), None);
+    h.send_notice(&first).await;
+    h.send_notice(&second).await;
+    h.send_notice(&other).await;
+
+    let got = platform
+        .wait_until(Duration::from_secs(20), |r| {
+            r.iter().filter(|x| x.applyno() == "TB-ORD-A").count() == 4
+        })
+        .await;
+    let a: Vec<_> = got
+        .iter()
+        .filter(|r| r.applyno() == "TB-ORD-A")
+        .map(|r| (r.interface.as_str(), r.reply.as_str()))
+        .collect();
+    assert_eq!(
+        a,
+        vec![
+            ("processnotice", "Status(503)"),
+            ("processnotice", "Status(503)"),
+            ("processnotice", "Ok"),
+            ("paynotice", "Ok"),
+        ],
+        "the paynotice waited for the processnotice"
+    );
+    let b_at = got
+        .iter()
+        .find(|r| r.applyno() == "TB-ORD-B")
+        .expect("B delivered")
+        .at;
+    let a_done = got
+        .iter()
+        .find(|r| r.applyno() == "TB-ORD-A" && r.reply == "Ok")
+        .unwrap()
+        .at;
+    assert!(
+        b_at < a_done,
+        "another application's notice went through meanwhile"
+    );
+    h.wait_notice_state(&second.notice_id, "delivered", Duration::from_secs(5))
+        .await;
+
+    // A successor that arrives before its predecessor waits for it too.
+    let p1 = notice_command(Interface::ProcessNotice, process_notice("TB-ORD-C"), None);
+    let p2 = notice_command(
+        Interface::PayNotice,
+        pay_notice("TB-ORD-C"),
+        Some(&p1.notice_id),
+    );
+    h.send_notice(&p2).await;
+    h.wait_notice_state(&p2.notice_id, "waiting", Duration::from_secs(5))
+        .await;
+    h.send_notice(&p1).await;
+    let got = platform
+        .wait_until(Duration::from_secs(10), |r| {
+            r.iter().filter(|x| x.applyno() == "TB-ORD-C").count() == 2
+        })
+        .await;
+    let c: Vec<_> = got
+        .iter()
+        .filter(|r| r.applyno() == "TB-ORD-C")
+        .map(|r| r.interface.as_str())
+        .collect();
+    assert_eq!(c, vec!["processnotice", "paynotice"]);
+    egress.stop().await;
+    h.cleanup().await;
+}
+
+#[tokio::test]
+async fn an_invalid_notice_is_never_sent() {
+    let platform = Platform::start().await;
+    let (h, egress) = setup(&platform, &[]).await;
+    let mut cmd = notice_command(Interface::ProcessNotice, process_notice("TB-INVALID"), None);
+    cmd.body.as_object_mut().unwrap().remove("cost");
+    h.send_notice(&cmd).await;
+    let row = h
+        .wait_notice_state(&cmd.notice_id, "dead", Duration::from_secs(10))
+        .await;
+    assert_eq!(
+        row.last_error.as_deref(),
+        Some("invalid notice: cost 在 applystatus=1 时必须填写")
+    );
+    assert_eq!(row.attempts, 0);
+    assert!(
+        h.wait_dead(gw_bus::queues::NOTICES, Duration::from_secs(5))
+            .await
+            .is_some()
+    );
+    assert!(platform.received().is_empty());
+    egress.stop().await;
+    h.cleanup().await;
+}
+
+#[tokio::test]
+async fn a_killed_egress_loses_nothing_it_had_taken() {
+    let platform = Platform::start().await;
+    // The first attempt hangs: egress holds the notice, unacknowledged, when it dies.
+    platform.script("TB-KILL", [Reply::Hang(Duration::from_secs(30))]);
+    let ids = TestIds::new();
+    let env = settings_env(&ids, &platform.base_url, &[]);
+    let h = Harness::new(ids.clone(), settings(&ids, &platform.base_url, &[])).await;
+    let spawn = || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_gw-service-proc"))
+            .arg("egress")
+            .envs(&env)
+            .env("RUST_LOG", "warn")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("egress starts")
+    };
+    let mut child = spawn();
+    let cmd = notice_command(Interface::ProcessNotice, process_notice("TB-KILL"), None);
+    h.send_notice(&cmd).await;
+    platform
+        .wait_until(Duration::from_secs(20), |r| !r.is_empty())
+        .await;
+    // SIGKILL: no shutdown, no ack.
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert_ne!(h.notice(&cmd.notice_id).await.unwrap().state, "delivered");
+
+    let mut child = spawn();
+    let started = Instant::now();
+    let row = h
+        .wait_notice_state(&cmd.notice_id, "delivered", Duration::from_secs(30))
+        .await;
+    assert!(row.attempts >= 2);
+    let got = platform.received_for("TB-KILL");
+    assert!(got.len() >= 2, "delivered again after the restart");
+    assert!(got.iter().any(|r| r.reply == "Ok"));
+    assert!(started.elapsed() < Duration::from_secs(30));
+    child.kill().unwrap();
+    child.wait().unwrap();
+    h.cleanup().await;
+}
+
+#[tokio::test]
+async fn stored_files_download_encrypted_and_nothing_else_does() {
+    let platform = Platform::start().await;
+    let (h, egress) = setup(&platform, &[]).await;
+    let store = gw_files::DbFileStore::new(h.db.clone());
+    let mut pdf = b"%PDF-1.7\n".to_vec();
+    pdf.extend((0..300_000u32).map(|i| (i * 7 % 251) as u8));
+    let txn = h.db.conn().begin().await.unwrap();
+    let stored = store
+        .put(
+            &txn,
+            NewFile {
+                kind: FileKind::Guarantee,
+                applyno: Some("TB-FILE".into()),
+                counterpart: COUNTERPART.into(),
+                content_type: "application/pdf".into(),
+            },
+            pdf.clone(),
+        )
+        .await
+        .unwrap();
+    txn.commit().await.unwrap();
+    assert_eq!(stored.size, pdf.len() as u64);
+
+    let resp = reqwest::get(format!("{}/files/{}", egress.app.address, stored.token))
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    assert_eq!(resp.headers()["content-type"], "application/octet-stream");
+    let len: usize = resp.headers()["content-length"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let body = resp.bytes().await.unwrap();
+    assert_eq!(len, body.len());
+    let key = gw_envelope::Sm4Key::from_appsecret(APPSECRET).unwrap();
+    assert_eq!(
+        key.decrypt_bytes(&body).unwrap(),
+        pdf,
+        "byte-identical after decryption"
+    );
+
+    for bad in [
+        "0".repeat(64),
+        "..%2F..%2Fetc%2Fpasswd".to_owned(),
+        format!("{}%2F..", &stored.token[..60]),
+        "../Cargo.toml".to_owned(),
+        stored.token.to_uppercase(),
+    ] {
+        let r = reqwest::get(format!("{}/files/{bad}", egress.app.address))
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 404, "{bad}");
+    }
+    egress.stop().await;
+    h.cleanup().await;
+}
+
+#[tokio::test]
+async fn platform_files_come_only_from_configured_hosts() {
+    let platform = Platform::start_on("127.0.0.1").await;
+    let elsewhere = Platform::start_on("127.0.0.2").await;
+    let ids = TestIds::new();
+    let configured = platform.addr.to_string();
+    let s = settings(
+        &ids,
+        &platform.base_url,
+        &[("GW__COUNTERPARTS__HUNAN__FILE_HOSTS", configured.as_str())],
+    );
+    let h = Harness::new(ids, s.clone()).await;
+    let cp = s.counterparts().unwrap().by_name(COUNTERPART).unwrap();
+    let fetcher = Fetcher {
+        max_bytes: 64 * 1024,
+        timeout: Duration::from_secs(3),
+        attempts: 2,
+    };
+    let evidence = "理赔材料：中标通知书".repeat(100).into_bytes();
+    platform.serve_file("claim.pdf", &evidence);
+    elsewhere.serve_file("evil.pdf", b"internal");
+
+    // The configured host: fetched, decrypted, stored.
+    let store = gw_files::DbFileStore::new(h.db.clone());
+    let url = format!("{}/files/claim.pdf", platform.base_url);
+    let stored = fetcher
+        .fetch_and_store(&cp, &url, &store, &h.db, Some("TB-CLAIM"))
+        .await
+        .unwrap();
+    let (row, bytes) = store.get(&stored.token).await.unwrap().unwrap();
+    assert_eq!(bytes, evidence);
+    assert_eq!(row.kind, "evidence");
+
+    // Another host: refused before any connection.
+    let err = fetcher
+        .fetch(&cp, &format!("{}/files/evil.pdf", elsewhere.base_url))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, FetchError::HostNotAllowed(_)), "{err}");
+    // A redirect from the configured host to another: refused.
+    platform.redirect("hop.pdf", &format!("{}/files/evil.pdf", elsewhere.base_url));
+    let err = fetcher
+        .fetch(&cp, &format!("{}/files/hop.pdf", platform.base_url))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, FetchError::HostNotAllowed(_)), "{err}");
+    assert!(
+        elsewhere.file_hits().is_empty(),
+        "no request ever reached the other host"
+    );
+    assert_eq!(platform.file_hits(), vec!["claim.pdf", "hop.pdf"]);
+
+    // Too large: refused.
+    platform.serve_file("big.pdf", &vec![7u8; 100 * 1024]);
+    let err = fetcher
+        .fetch(&cp, &format!("{}/files/big.pdf", platform.base_url))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, FetchError::TooLarge(_)), "{err}");
+    // Not ours to decrypt: a typed error, not a panic.
+    let err = fetcher
+        .fetch(&cp, &format!("{}/files/missing.pdf", platform.base_url))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, FetchError::Status(404)), "{err}");
+
+    // A configured name that resolves to a private address not configured: refused.
+    let port = platform.addr.port();
+    let s2 = settings(
+        &h.ids,
+        &platform.base_url,
+        &[(
+            "GW__COUNTERPARTS__HUNAN__FILE_HOSTS",
+            &format!("localhost:{port}"),
+        )],
+    );
+    let cp2 = s2.counterparts().unwrap().by_name(COUNTERPART).unwrap();
+    let err = fetcher
+        .fetch(&cp2, &format!("http://localhost:{port}/files/claim.pdf"))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, FetchError::PrivateAddress(_)), "{err}");
+    h.cleanup().await;
+}
