@@ -7,4 +7,5 @@
 mod bus;
 mod egress;
 mod ingress;
+mod mainpath;
 mod storage;

@@ -10,6 +10,7 @@
 pub mod platform;
 pub mod proxy;
 pub mod samples;
+pub mod stack;
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -114,7 +115,7 @@ pub fn settings_env(
         ("GW__PUBLIC_BASE_URL", "http://127.0.0.1:8081".into()),
         ("GW__EGRESS__LISTEN", "127.0.0.1:0".into()),
         ("GW__EGRESS__ADMIN_LISTEN", "127.0.0.1:0".into()),
-        ("GW__EGRESS__ADMIN_TOKEN", ADMIN_TOKEN.into()),
+        ("GW__ADMIN__TOKEN", ADMIN_TOKEN.into()),
         ("GW__EGRESS__HTTP_TIMEOUT", "2s".into()),
         ("GW__EGRESS__RETRY_SCHEDULE", "1s".into()),
         ("GW__EGRESS__RETRY_FOR", "10s".into()),

@@ -4,18 +4,16 @@
 use std::sync::Arc;
 
 use axum::Router;
-use axum::extract::{Path, Query, Request, State};
-use axum::http::{StatusCode, header};
-use axum::middleware::Next;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Json, Response};
 use axum::routing::{get, post};
 use chrono::{DateTime, Utc};
 use gw_storage::Db;
 use gw_storage::notices::{self, Attempt, Filter, NoticeRow, state};
 use gw_storage::sea_orm::TransactionTrait;
-use secrecy::{ExposeSecret, SecretString};
+use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
-use subtle::ConstantTimeEq;
 use tokio::sync::Notify;
 
 use crate::delivery::{command_of, enqueue};
@@ -166,7 +164,6 @@ impl Admin {
 #[derive(Clone)]
 struct AdminState {
     admin: Admin,
-    token_digest: Option<[u8; 32]>,
 }
 
 #[derive(Deserialize)]
@@ -178,23 +175,6 @@ struct ListQuery {
 
 fn problem(status: StatusCode, msg: &str) -> Response {
     (status, Json(serde_json::json!({"error": msg}))).into_response()
-}
-
-async fn require_token(State(st): State<AdminState>, req: Request, next: Next) -> Response {
-    let given = req
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(|t| gw_envelope::sign::sm3_digest(t.trim().as_bytes()));
-    match (st.token_digest, given) {
-        (Some(want), Some(got)) if bool::from(want.ct_eq(&got)) => next.run(req).await,
-        (None, _) => problem(
-            StatusCode::UNAUTHORIZED,
-            "the admin API is disabled (egress.admin_token is empty)",
-        ),
-        _ => problem(StatusCode::UNAUTHORIZED, "a valid bearer token is required"),
-    }
 }
 
 async fn list(State(st): State<AdminState>, Query(q): Query<ListQuery>) -> Response {
@@ -236,20 +216,12 @@ async fn resend(State(st): State<AdminState>, Path(id): Path<String>) -> Respons
 }
 
 /// `GET /admin/notices?state=&applyno=&limit=`, `GET /admin/notices/{id}`,
-/// `POST /admin/notices/{id}/resend`, all behind `Authorization: Bearer <egress.admin_token>`.
+/// `POST /admin/notices/{id}/resend`, all behind `Authorization: Bearer <admin.token>`.
 pub fn routes(admin: Admin, token: &SecretString) -> Router {
-    let t = token.expose_secret();
-    let st = AdminState {
-        admin,
-        token_digest: (!t.is_empty()).then(|| gw_envelope::sign::sm3_digest(t.as_bytes())),
-    };
-    Router::new()
+    let router = Router::new()
         .route("/admin/notices", get(list))
         .route("/admin/notices/{id}", get(one))
         .route("/admin/notices/{id}/resend", post(resend))
-        .layer(axum::middleware::from_fn_with_state(
-            st.clone(),
-            require_token,
-        ))
-        .with_state(st)
+        .with_state(AdminState { admin });
+    gw_service::require_admin_token(router, token)
 }

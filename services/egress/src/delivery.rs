@@ -24,13 +24,13 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use chrono::Utc;
-use gw_bus::{Destination, Failure, Handler, Message, events, queues};
+use gw_bus::{Failure, Handler, Message, events};
 use gw_config::{Counterpart, Counterparts};
-use gw_protocol::messages::{EVENT_SCHEMA, NOTICE_KIND, NOTICE_SCHEMA, NoticeCommand, NoticeEvent};
+use gw_protocol::messages::{NOTICE_SCHEMA, NoticeCommand, NoticeEvent};
 use gw_protocol::{Interface, Notice};
+use gw_storage::Db;
 use gw_storage::notices::{self, NewAttempt, NewNotice, NoticeRow, state};
 use gw_storage::sea_orm::{DatabaseTransaction, TransactionTrait};
-use gw_storage::{Db, outbox};
 use tokio::sync::Notify;
 
 /// What one HTTP attempt gave.
@@ -200,10 +200,7 @@ pub async fn enqueue(
     txn: &DatabaseTransaction,
     cmd: &NoticeCommand,
 ) -> Result<(), gw_storage::sea_orm::DbErr> {
-    let m = Message::json(NOTICE_KIND, NOTICE_SCHEMA, Some(&cmd.applyno), cmd)
-        .map_err(|e| gw_storage::sea_orm::DbErr::Custom(e.to_string()))?
-        .with_header(gw_bus::headers::COUNTERPART, cmd.counterpart.clone());
-    outbox::add(txn, &Destination::Queue(queues::NOTICES.to_owned()), &m).await
+    gw_service::effects::queue_notice_command(txn, cmd).await
 }
 
 /// The command that delivers a stored notice again.
@@ -238,9 +235,7 @@ async fn emit(
         last_error: error.map(str::to_owned),
         attempts: row.attempts,
     };
-    let m =
-        Message::json(key, EVENT_SCHEMA, Some(&row.applyno), &event).map_err(Failure::permanent)?;
-    outbox::add(txn, &Destination::Event(key.to_owned()), &m)
+    gw_service::effects::emit_payload(txn, key, &row.applyno, &row.counterpart, &event)
         .await
         .map_err(db_err)
 }
@@ -317,8 +312,21 @@ impl NoticeHandler {
                 .map_err(db_err)?
             }
         };
+        let cancelled = !gw_lifecycle::accepts_notices(
+            gw_storage::applications::find(&txn, &cmd.applyno)
+                .await
+                .map_err(db_err)?
+                .and_then(|a| a.state.parse().ok()),
+        );
         let claim = match row.state.as_str() {
             state::DELIVERED | state::SUPPRESSED | state::DEAD => Claim::Done,
+            // The platform accepts no notice of a cancelled application.
+            _ if cancelled => {
+                notices::suppress_open(&txn, &cmd.applyno, "the application is cancelled")
+                    .await
+                    .map_err(db_err)?;
+                Claim::Done
+            }
             _ => match row.sending_until {
                 Some(until) if until > Utc::now() => Claim::Busy(
                     (until - Utc::now())

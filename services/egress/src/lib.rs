@@ -86,7 +86,7 @@ impl Application {
             }));
         let admin_router = admin::routes(
             admin::Admin::new(db.clone(), relay.waker()),
-            &settings.egress.admin_token,
+            &settings.admin.token,
         );
         Ok(Self {
             settings,

@@ -12,8 +12,6 @@
 //! Every request is logged once, when it ends, with the counterpart, path,
 //! applyno, outcome and latency. Personal data never reaches the log.
 
-mod limiter;
-
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -34,7 +32,7 @@ use serde::Serialize;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
-pub use limiter::RateLimiter;
+pub use gw_service::RateLimiter;
 
 /// The work queue each inbound interface is published to.
 pub fn queue_for(i: Interface) -> Option<&'static str> {

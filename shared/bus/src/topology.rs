@@ -27,8 +27,6 @@ pub mod queues {
     pub const CANCELAPPLY: &str = "payment.cancelapply";
     /// Payment confirmations from the bank's payment gateway.
     pub const PAYMENT_CONFIRMATIONS: &str = "payment.confirmations";
-    /// Domain events payment follows (underwriting decisions).
-    pub const PAYMENT_EVENTS: &str = "payment.events";
     /// Issue a guarantee for a paid application.
     pub const ISSUANCE_ISSUE: &str = "issuance.issue";
     /// `revertapply` requests: their own queue, never behind other work.
@@ -51,7 +49,6 @@ pub mod queues {
         PAYAPPLY,
         CANCELAPPLY,
         PAYMENT_CONFIRMATIONS,
-        PAYMENT_EVENTS,
         ISSUANCE_ISSUE,
         REVERTAPPLY,
         INVOICEAPPLY,
@@ -74,12 +71,13 @@ pub mod events {
     pub const REFUND_NEEDED: &str = "payment.refund_needed";
     pub const GUARANTEE_ISSUED: &str = "guarantee.issued";
     pub const GUARANTEE_RESTORED: &str = "guarantee.restored";
+    pub const RESTORE_REFUSED: &str = "guarantee.restore_refused";
     pub const NOTICE_DELIVERED: &str = "notice.delivered";
     pub const NOTICE_DEAD_LETTERED: &str = "notice.dead_lettered";
 }
 
 /// Event bindings of work queues that follow domain events.
-const EVENT_BINDINGS: &[(&str, &str)] = &[(queues::PAYMENT_EVENTS, "application.*")];
+const EVENT_BINDINGS: &[(&str, &str)] = &[];
 
 /// The whole broker layout for one prefix.
 #[derive(Debug, Clone, PartialEq, Eq)]

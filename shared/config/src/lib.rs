@@ -40,6 +40,11 @@ pub struct Settings {
     pub ingress: IngressSettings,
     pub egress: EgressSettings,
     pub files: FilesSettings,
+    pub admin: AdminSettings,
+    pub institution: InstitutionSettings,
+    pub underwriting: UnderwritingSettings,
+    pub payment: PaymentSettings,
+    pub issuance: IssuanceSettings,
     pub telemetry: TelemetrySettings,
     /// The platforms we serve, by name.
     #[serde(default)]
@@ -110,10 +115,6 @@ pub struct EgressSettings {
     pub listen: SocketAddr,
     /// Operators' admin API; keep it on a private network.
     pub admin_listen: SocketAddr,
-    /// Bearer token of the admin API (at least 16 characters). Empty
-    /// disables the admin API: every call is refused.
-    #[serde(default = "empty_secret")]
-    pub admin_token: SecretString,
     /// Time allowed for one notice POST.
     #[serde(deserialize_with = "duration::deserialize")]
     pub http_timeout: Duration,
@@ -130,6 +131,133 @@ pub struct EgressSettings {
 
 fn empty_secret() -> SecretString {
     SecretString::from(String::new())
+}
+
+/// The operators' admin APIs (egress, underwriting, payment).
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AdminSettings {
+    /// Bearer token of every admin API (at least 16 characters). Empty
+    /// disables the admin APIs: every call is refused.
+    #[serde(default = "empty_secret")]
+    pub token: SecretString,
+}
+
+impl std::fmt::Debug for AdminSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("AdminSettings { token: <redacted> }")
+    }
+}
+
+/// Who we are, as printed on guarantees and sent in `baohannotice`.
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InstitutionSettings {
+    /// `instname`: the issuer's name.
+    pub name: String,
+    /// `instcode`: the issuer's unified social credit code.
+    pub code: String,
+    /// The SM2 private key that signs guarantees, 64 hex digits. When absent,
+    /// a development key is generated at first start and kept in the database.
+    #[serde(default)]
+    pub sm2_private_key: Option<SecretString>,
+}
+
+impl std::fmt::Debug for InstitutionSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("InstitutionSettings")
+            .field("name", &self.name)
+            .field("code", &self.code)
+            .field(
+                "sm2_private_key",
+                &self.sm2_private_key.as_ref().map(|_| "<redacted>"),
+            )
+            .finish()
+    }
+}
+
+/// Underwriting rules. Amounts are decimal strings in yuan.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct UnderwritingRules {
+    /// Refuse a credit code that fails the GB 32100 check.
+    #[serde(default = "yes")]
+    pub require_valid_credit_code: bool,
+    /// Largest guaranteed amount of one application.
+    pub max_amount_per_application: String,
+    /// Largest open exposure (approved, paid, issued, restored) per bidder.
+    pub max_exposure_per_bidder: String,
+    /// The premium is at least this.
+    pub minimum_premium: String,
+    /// Applications of at least this amount go to a person.
+    #[serde(default)]
+    pub refer_from: Option<String>,
+    /// Premium rate by amount band: the first band whose `up_to` is not below
+    /// the amount applies; a band without `up_to` catches the rest.
+    pub rate_bands: Vec<RateBand>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RateBand {
+    #[serde(default)]
+    pub up_to: Option<String>,
+    pub rate: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UnderwritingSettings {
+    /// Admin API: blocklist and decisions on referred applications.
+    pub admin_listen: SocketAddr,
+    /// Rules in force when `rules_file` is not set.
+    pub rules: UnderwritingRules,
+    /// A TOML file of rules (same keys as `underwriting.rules`), re-read
+    /// while running: a valid change applies at once, an invalid one is
+    /// reported and the rules in force stay.
+    #[serde(default)]
+    pub rules_file: Option<PathBuf>,
+    #[serde(deserialize_with = "duration::deserialize")]
+    pub rules_reload_interval: Duration,
+}
+
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PaymentSettings {
+    /// Public address of the cashier pages (`premiumurl`).
+    pub listen: SocketAddr,
+    /// Admin API: held payments.
+    pub admin_listen: SocketAddr,
+    /// Offer a form that completes the payment (test environments only).
+    pub sandbox: bool,
+    /// Bank-transfer details shown on the cashier page.
+    pub bank_account_name: String,
+    pub bank_account_number: String,
+    pub bank_name: String,
+}
+
+impl std::fmt::Debug for PaymentSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PaymentSettings")
+            .field("listen", &self.listen)
+            .field("admin_listen", &self.admin_listen)
+            .field("sandbox", &self.sandbox)
+            .field("bank_name", &self.bank_name)
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IssuanceSettings {
+    /// Public address of the verification service (`/verify`).
+    pub listen: SocketAddr,
+    /// Verification lookups allowed per client address per minute.
+    pub verify_per_minute: u32,
 }
 
 impl EgressSettings {
@@ -300,6 +428,40 @@ retry_schedule = ["5s", "30s", "2m", "10m", "30m", "1h"]
 retry_for = "24h"
 retry_jitter_percent = 20
 
+[admin]
+token = ""
+
+[institution]
+name = "湖南某某融资担保有限公司"
+code = "91430100MA4L0000X9"
+
+[underwriting]
+admin_listen = "127.0.0.1:8083"
+rules_reload_interval = "5s"
+
+[underwriting.rules]
+require_valid_credit_code = true
+max_amount_per_application = "5000000.00"
+max_exposure_per_bidder = "20000000.00"
+minimum_premium = "100.00"
+rate_bands = [
+  { up_to = "1000000.00", rate = "0.0015" },
+  { up_to = "3000000.00", rate = "0.0012" },
+  { rate = "0.0010" },
+]
+
+[payment]
+listen = "0.0.0.0:8084"
+admin_listen = "127.0.0.1:8085"
+sandbox = false
+bank_account_name = "湖南某某融资担保有限公司"
+bank_account_number = "4301 0000 0000 0000 000"
+bank_name = "中国建设银行长沙分行"
+
+[issuance]
+listen = "0.0.0.0:8086"
+verify_per_minute = 30
+
 [files]
 store = "database"
 max_fetch_bytes = 20971520
@@ -420,12 +582,34 @@ impl Settings {
                 "ingress.rate_limit_per_second and rate_limit_burst: must be at least 1".to_owned(),
             );
         }
-        let token = self.egress.admin_token.expose_secret();
+        let token = self.admin.token.expose_secret();
         if !token.is_empty() && token.chars().count() < 16 {
             problems.push(
-                "egress.admin_token: at least 16 characters (or empty to disable the admin API)"
+                "admin.token: at least 16 characters (or empty to disable the admin APIs)"
                     .to_owned(),
             );
+        }
+        if self.institution.name.trim().is_empty() || self.institution.name.chars().count() > 200 {
+            problems.push("institution.name: 1 to 200 characters".to_owned());
+        }
+        if !gw_protocol::types::gb32100_valid(&self.institution.code) {
+            problems.push(
+                "institution.code: not a valid unified social credit code (GB 32100)".to_owned(),
+            );
+        }
+        if let Some(k) = &self.institution.sm2_private_key {
+            let k = k.expose_secret();
+            if k.len() != 64 || !k.bytes().all(|b| b.is_ascii_hexdigit()) {
+                problems.push("institution.sm2_private_key: 64 hex digits".to_owned());
+            }
+        }
+        if self.underwriting.rules_file.is_none() {
+            for p in validate_rules(&self.underwriting.rules) {
+                problems.push(format!("underwriting.rules.{p}"));
+            }
+        }
+        if self.issuance.verify_per_minute == 0 {
+            problems.push("issuance.verify_per_minute: at least 1".to_owned());
         }
         if self.egress.http_timeout.is_zero() {
             problems.push("egress.http_timeout: must be positive".to_owned());
@@ -465,6 +649,50 @@ impl Settings {
     pub fn counterparts(&self) -> Result<Counterparts, ConfigError> {
         Counterparts::from_settings(&self.counterparts).map_err(ConfigError::Invalid)
     }
+}
+
+/// Checks a rule set; returns `key: problem` lines.
+pub fn validate_rules(r: &UnderwritingRules) -> Vec<String> {
+    let mut p = Vec::new();
+    let money = |k: &str, v: &str, p: &mut Vec<String>| {
+        if gw_protocol::Amount::try_from(v).is_err() {
+            p.push(format!("{k}: {v:?} is not an amount in yuan"));
+        }
+    };
+    money(
+        "max_amount_per_application",
+        &r.max_amount_per_application,
+        &mut p,
+    );
+    money(
+        "max_exposure_per_bidder",
+        &r.max_exposure_per_bidder,
+        &mut p,
+    );
+    money("minimum_premium", &r.minimum_premium, &mut p);
+    if let Some(v) = &r.refer_from {
+        money("refer_from", v, &mut p);
+    }
+    if r.rate_bands.is_empty() {
+        p.push("rate_bands: at least one band".to_owned());
+    }
+    if r.rate_bands.iter().all(|b| b.up_to.is_some()) && !r.rate_bands.is_empty() {
+        p.push(
+            "rate_bands: the last band must have no up_to, so every amount has a rate".to_owned(),
+        );
+    }
+    for (i, b) in r.rate_bands.iter().enumerate() {
+        if gw_protocol::Rate::try_from(b.rate.as_str()).is_err() {
+            p.push(format!(
+                "rate_bands[{i}].rate: {:?} is not a rate between 0 and 1",
+                b.rate
+            ));
+        }
+        if let Some(u) = &b.up_to {
+            money(&format!("rate_bands[{i}].up_to"), u, &mut p);
+        }
+    }
+    p
 }
 
 fn tracing_filter_ok(filter: &str) -> Result<(), String> {

@@ -223,14 +223,31 @@ fn egress_delays_repeat_the_last_step_until_retry_for() {
 fn s3_needs_a_bucket_and_a_short_admin_token_is_refused() {
     let err = Settings::load_from(
         None,
-        env(&[
-            ("GW__FILES__STORE", "s3"),
-            ("GW__EGRESS__ADMIN_TOKEN", "short"),
-        ]),
+        env(&[("GW__FILES__STORE", "s3"), ("GW__ADMIN__TOKEN", "short")]),
     )
     .unwrap_err()
     .to_string();
     assert!(err.contains("files.s3.bucket"), "{err}");
-    assert!(err.contains("egress.admin_token"), "{err}");
+    assert!(err.contains("admin.token"), "{err}");
     assert!(!err.contains("short\""), "the token is not echoed: {err}");
+}
+
+#[test]
+fn rules_are_checked_and_the_institution_code_must_be_valid() {
+    let err = Settings::load_from(
+        None,
+        env(&[
+            ("GW__UNDERWRITING__RULES__MINIMUM_PREMIUM", "lots"),
+            ("GW__INSTITUTION__CODE", "91430100MA4L0000XX"),
+        ]),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains("underwriting.rules.minimum_premium"), "{err}");
+    assert!(err.contains("institution.code"), "{err}");
+    let s = Settings::load_from(None, env(&[])).unwrap();
+    assert!(validate_rules(&s.underwriting.rules).is_empty());
+    let mut r = s.underwriting.rules.clone();
+    r.rate_bands.pop();
+    assert!(validate_rules(&r)[0].contains("last band"));
 }

@@ -1019,3 +1019,14 @@ fn every_rule_message_names_its_field_in_chinese() {
         assert_eq!(FieldError::new("x", rule).to_string(), text);
     }
 }
+
+#[test]
+fn amounts_convert_to_and_from_cents() {
+    assert_eq!(
+        Amount::try_from("200000.00").unwrap().to_cents(),
+        Some(20_000_000)
+    );
+    assert_eq!(Amount::try_from("0.5").unwrap().to_cents(), Some(50));
+    assert_eq!(Amount::from_cents(30_001).unwrap().to_string(), "300.01");
+    assert_eq!(Amount::from_cents(-1), Err(Rule::NotAmount));
+}

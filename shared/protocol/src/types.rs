@@ -288,6 +288,7 @@ pub struct Amount(Decimal);
 
 impl Amount {
     pub const MAX_CHARS: usize = 50;
+    pub const ZERO: Amount = Amount(Decimal::ZERO);
 
     /// Rounds half-up to cents. For computed amounts (premiums).
     pub fn from_decimal_rounded(d: Decimal) -> Result<Self, Rule> {
@@ -315,6 +316,20 @@ impl Amount {
         } else {
             Err(Rule::NotPositive)
         }
+    }
+
+    /// The amount in cents (fen), for storage and sums.
+    pub fn to_cents(&self) -> Option<i64> {
+        use rust_decimal::prelude::ToPrimitive;
+        (self.0 * Decimal::ONE_HUNDRED).trunc().to_i64()
+    }
+
+    /// The amount of `cents` fen.
+    pub fn from_cents(cents: i64) -> Result<Self, Rule> {
+        if cents < 0 {
+            return Err(Rule::NotAmount);
+        }
+        Ok(Self(Decimal::new(cents, 2)))
     }
 
     /// The amount with exactly two fraction digits (`200000.00`).
@@ -368,6 +383,8 @@ text_serde!(Amount);
 pub struct Rate(Decimal);
 
 impl Rate {
+    pub const ZERO: Rate = Rate(Decimal::ZERO);
+
     pub fn new(d: Decimal) -> Result<Self, Rule> {
         if d < Decimal::ZERO || d > Decimal::ONE || d.scale() > 10 {
             return Err(Rule::NotRate);

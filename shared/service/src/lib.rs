@@ -2,6 +2,11 @@
 //! from [`Settings`], starting telemetry, serving `/healthz` and `/readyz`,
 //! and turning SIGTERM into a [`CancellationToken`] for graceful shutdown.
 
+pub mod effects;
+mod limiter;
+
+pub use limiter::RateLimiter;
+
 use std::time::Duration;
 
 use anyhow::Context;
@@ -151,4 +156,120 @@ async fn ready(State(r): State<Readiness>) -> impl IntoResponse {
         StatusCode::SERVICE_UNAVAILABLE
     };
     (status, Json(serde_json::Value::Object(body)))
+}
+
+/// Requires `Authorization: Bearer <admin.token>` on every route of `router`
+/// (compared in constant time). An empty token disables the routes.
+pub fn require_admin_token(router: Router, token: &secrecy::SecretString) -> Router {
+    let t = token.expose_secret();
+    let digest = (!t.is_empty()).then(|| gw_envelope::sign::sm3_digest(t.as_bytes()));
+    router.layer(axum::middleware::from_fn(
+        move |req: axum::extract::Request, next: axum::middleware::Next| async move {
+            let given = req
+                .headers()
+                .get(axum::http::header::AUTHORIZATION)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.strip_prefix("Bearer "))
+                .map(|t| gw_envelope::sign::sm3_digest(t.trim().as_bytes()));
+            let deny = |msg: &str| {
+                (
+                    StatusCode::UNAUTHORIZED,
+                    Json(serde_json::json!({"error": msg})),
+                )
+                    .into_response()
+            };
+            match (digest, given) {
+                (Some(want), Some(got))
+                    if bool::from(subtle::ConstantTimeEq::ct_eq(&want[..], &got[..])) =>
+                {
+                    next.run(req).await
+                }
+                (None, _) => deny("the admin API is disabled (admin.token is empty)"),
+                _ => deny("a valid bearer token is required"),
+            }
+        },
+    ))
+}
+
+/// Serves `router` on `listener` until `shutdown`.
+pub fn serve(
+    listener: tokio::net::TcpListener,
+    router: Router,
+    shutdown: CancellationToken,
+) -> tokio::task::JoinHandle<anyhow::Result<()>> {
+    tokio::spawn(async move {
+        axum::serve(
+            listener,
+            router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+        )
+        .with_graceful_shutdown(shutdown.cancelled_owned())
+        .await
+        .context("HTTP server")
+    })
+}
+
+/// Binds `addr`, saying which setting to fix when it cannot.
+pub async fn bind(
+    addr: std::net::SocketAddr,
+    setting: &str,
+) -> anyhow::Result<tokio::net::TcpListener> {
+    tokio::net::TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("cannot listen on {addr} ({setting})"))
+}
+
+/// Consumes `queue` with the worker defaults (`amqp.prefetch`,
+/// `amqp.max_attempts`, `amqp.retry_tiers`) until `shutdown`.
+pub fn consume<H: gw_bus::Handler>(
+    settings: &Settings,
+    bus: &Bus,
+    queue: &str,
+    handler: std::sync::Arc<H>,
+    shutdown: CancellationToken,
+) -> tokio::task::JoinHandle<anyhow::Result<()>> {
+    let cs = gw_bus::ConsumerSettings::new(
+        queue,
+        settings.amqp.prefetch,
+        settings.amqp.max_attempts,
+        settings.amqp.retry_tiers.clone(),
+    );
+    let bus = bus.clone();
+    tokio::spawn(async move {
+        gw_bus::consumer::run(bus, cs, handler, shutdown)
+            .await
+            .map_err(anyhow::Error::from)
+    })
+}
+
+/// Waits for every task; returns the first error.
+pub async fn join_all(
+    tasks: Vec<tokio::task::JoinHandle<anyhow::Result<()>>>,
+) -> anyhow::Result<()> {
+    let mut first = Ok(());
+    for t in tasks {
+        let r = match t.await {
+            Ok(r) => r,
+            Err(e) => Err(anyhow::anyhow!("a task panicked: {e}")),
+        };
+        if let (Err(e), true) = (r, first.is_ok()) {
+            first = Err(e);
+        }
+    }
+    first
+}
+
+/// Escapes text for HTML.
+pub fn escape_html(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
 }

@@ -12,10 +12,13 @@
 pub mod applications;
 pub mod entities;
 pub mod files;
+pub mod guarantees;
 pub mod inbox;
 pub mod migration;
 pub mod notices;
 pub mod outbox;
+pub mod payments;
+pub mod underwriting;
 
 use std::time::Duration;
 

@@ -214,3 +214,30 @@ pub async fn attempts<C: ConnectionTrait>(
         .all(conn)
         .await
 }
+
+/// Marks every notice of `applyno` not yet settled as suppressed (the
+/// application was cancelled: the platform accepts none of them).
+pub async fn suppress_open<C: ConnectionTrait>(
+    conn: &C,
+    applyno: &str,
+    why: &str,
+) -> Result<u64, DbErr> {
+    let r = notices::Entity::update_many()
+        .col_expr(notices::Column::State, Expr::value(state::SUPPRESSED))
+        .col_expr(notices::Column::LastError, Expr::value(why))
+        .col_expr(
+            notices::Column::SendingUntil,
+            Expr::value(Option::<DateTime<Utc>>::None),
+        )
+        .col_expr(notices::Column::UpdatedAt, Expr::value(Utc::now()))
+        .filter(notices::Column::Applyno.eq(applyno))
+        .filter(notices::Column::State.is_in([
+            state::PENDING,
+            state::WAITING,
+            state::RETRYING,
+            state::SENDING,
+        ]))
+        .exec(conn)
+        .await?;
+    Ok(r.rows_affected)
+}

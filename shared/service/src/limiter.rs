@@ -26,6 +26,15 @@ impl RateLimiter {
         }
     }
 
+    /// `n` per minute per key, all of which may come at once.
+    pub fn per_minute(n: u32) -> Self {
+        Self {
+            rate: f64::from(n.max(1)) / 60.0,
+            burst: f64::from(n.max(1)),
+            buckets: Mutex::new(HashMap::new()),
+        }
+    }
+
     /// Takes a token for `key`; `Err(wait)` when none is left.
     pub fn check(&self, key: &str) -> Result<(), Duration> {
         let now = Instant::now();
@@ -33,6 +42,13 @@ impl RateLimiter {
             Ok(b) => b,
             Err(poisoned) => poisoned.into_inner(),
         };
+        // Forget idle keys now and then, so that many callers cannot grow the map.
+        if buckets.len() > 10_000 {
+            let burst = self.burst;
+            let rate = self.rate;
+            buckets
+                .retain(|_, b| b.tokens + now.duration_since(b.last).as_secs_f64() * rate < burst);
+        }
         let b = buckets.entry(key.to_owned()).or_insert(Bucket {
             tokens: self.burst,
             last: now,
@@ -63,6 +79,24 @@ mod tests {
         assert!(wait <= Duration::from_secs(1));
         // Another key has its own bucket.
         assert!(l.check("b").is_ok());
+    }
+
+    #[test]
+    fn per_minute_allows_the_whole_minute_at_once_then_waits() {
+        let l = RateLimiter::per_minute(3);
+        for _ in 0..3 {
+            assert!(l.check("ip").is_ok());
+        }
+        let wait = l.check("ip").unwrap_err();
+        assert!(wait > Duration::from_secs(15), "{wait:?}");
+    }
+
+    #[test]
+    fn html_is_escaped() {
+        assert_eq!(
+            crate::escape_html("<b>\"A&B\"</b>'"),
+            "&lt;b&gt;&quot;A&amp;B&quot;&lt;/b&gt;&#39;"
+        );
     }
 
     #[test]

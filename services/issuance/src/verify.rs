@@ -1,0 +1,375 @@
+//! Online verification (验真), public.
+//!
+//! * `GET /verify`: a page with both forms.
+//! * `GET /verify?baohanno=...&code=...`: the guarantee's status, applicant,
+//!   amount, validity, SM3 digests and whether the signatures verify; JSON
+//!   when asked (`Accept: application/json` or `&format=json`), else HTML.
+//! * `POST /verify/file`: a PDF (raw body, or multipart field `file`):
+//!   whether it is a guarantee we issued, unaltered.
+//!
+//! An unknown number and a wrong code get the same answer (status and body),
+//! so numbers cannot be enumerated; lookups are rate-limited per client.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{ConnectInfo, FromRequest, Multipart, Query, Request, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{Html, IntoResponse, Json, Response};
+use axum::routing::{get, post};
+use chrono::Utc;
+use gw_lifecycle::State as AppState;
+use gw_protocol::{Amount, WireTime};
+use gw_service::{RateLimiter, escape_html as esc};
+use gw_storage::guarantees::{self, Guarantee};
+use gw_storage::{Db, applications};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use subtle::ConstantTimeEq;
+
+use crate::signing::Signer;
+
+/// Largest PDF accepted for verification.
+const MAX_UPLOAD: usize = 20 * 1024 * 1024;
+const NOT_FOUND: &str = "未找到该保函，或验证码不正确";
+
+#[derive(Clone)]
+struct Verify {
+    db: Db,
+    signer: Signer,
+    limiter: Arc<RateLimiter>,
+}
+
+#[derive(Deserialize)]
+struct Lookup {
+    baohanno: Option<String>,
+    code: Option<String>,
+    format: Option<String>,
+}
+
+fn wants_json(headers: &HeaderMap, format: Option<&str>) -> bool {
+    format == Some("json")
+        || headers
+            .get(header::ACCEPT)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|a| a.contains("application/json") && !a.contains("text/html"))
+}
+
+fn page(body: &str) -> String {
+    format!(
+        r#"<!doctype html>
+<html lang="zh-CN"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>电子保函验真</title>
+<style>body{{font-family:sans-serif;max-width:44em;margin:2em auto;padding:0 1em;color:#222}}
+table{{border-collapse:collapse;width:100%}}td,th{{border:1px solid #ccc;padding:.4em .6em;text-align:left;word-break:break-all}}
+.ok{{color:#060}}.bad{{color:#a00}}form{{margin:1em 0;padding:1em;background:#f6f6f6}}input{{margin:.3em 0}}</style></head>
+<body><h1>电子保函验真</h1>{body}
+<h2>按编号查询</h2><form method="get" action="/verify">
+<label>保函编号 <input name="baohanno" required></label> <label>验证码 <input name="code" required></label>
+<button type="submit">查询</button></form>
+<h2>上传保函文件核验</h2><form method="post" action="/verify/file" enctype="multipart/form-data">
+<input type="file" name="file" accept="application/pdf" required> <button type="submit">核验</button></form>
+</body></html>"#
+    )
+}
+
+fn status_of(state: Option<AppState>, g: &Guarantee) -> (&'static str, &'static str) {
+    match state {
+        Some(AppState::Cancelled) => ("cancelled", "已撤销"),
+        Some(AppState::Restored) if g.validtime.is_some_and(|v| v < Utc::now()) => {
+            ("expired", "已过期")
+        }
+        Some(AppState::Restored) => ("restored", "有效（已还原）"),
+        _ => ("issued", "有效（密文保函，开标前还原）"),
+    }
+}
+
+fn document(signer: &Signer, kind: &str, sm3: &str, sig: &str) -> Value {
+    let valid = hex::decode(sm3)
+        .map(|d| signer.verify(&d, sig))
+        .unwrap_or(false);
+    json!({"kind": kind, "sm3": sm3, "signature": sig, "signature_valid": valid})
+}
+
+async fn describe(v: &Verify, g: &Guarantee) -> Result<Value, gw_storage::sea_orm::DbErr> {
+    let state = applications::find(v.db.conn(), &g.applyno)
+        .await?
+        .and_then(|a| a.state.parse::<AppState>().ok());
+    let (status, text) = status_of(state, g);
+    let mut docs = vec![document(
+        &v.signer,
+        "cipher",
+        &g.cipher_sm3,
+        &g.cipher_signature,
+    )];
+    if let (Some(sm3), Some(sig)) = (&g.restored_sm3, &g.restored_signature) {
+        docs.push(document(&v.signer, "restored", sm3, sig));
+    }
+    Ok(json!({
+        "found": true,
+        "baohanno": g.baohanno,
+        "status": status,
+        "status_text": text,
+        "applicant": g.biddername,
+        "applicant_code": g.biddercode,
+        "amount": Amount::from_cents(g.amount_cents).map(|a| a.to_cents_string()).unwrap_or_default(),
+        "issuer": g.instname,
+        "issued_at": WireTime::from_utc(g.issued_at).to_string(),
+        "validity": g.validtime.map(|to| json!({
+            "from": g.poltime.map(|p| WireTime::from_utc(p).to_string()),
+            "to": WireTime::from_utc(to).to_string(),
+        })),
+        "documents": docs,
+        "public_key": v.signer.public_hex(),
+    }))
+}
+
+fn html_of(d: &Value) -> String {
+    let s = |k: &str| esc(d[k].as_str().unwrap_or("-"));
+    let validity = match &d["validity"] {
+        Value::Object(v) => format!(
+            "{} 至 {}",
+            esc(v.get("from").and_then(Value::as_str).unwrap_or("-")),
+            esc(v.get("to").and_then(Value::as_str).unwrap_or("-"))
+        ),
+        _ => "自开标之日起（开标前还原后确定）".to_owned(),
+    };
+    let docs: String = d["documents"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .map(|x| {
+                    let ok = x["signature_valid"].as_bool().unwrap_or(false);
+                    format!(
+                        "<tr><th>{}</th><td>SM3 {}<br>签名{}</td></tr>",
+                        if x["kind"] == "restored" {
+                            "还原保函"
+                        } else {
+                            "密文保函"
+                        },
+                        esc(x["sm3"].as_str().unwrap_or("")),
+                        if ok {
+                            "<span class=\"ok\">验证通过</span>"
+                        } else {
+                            "<span class=\"bad\">验证失败</span>"
+                        }
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    format!(
+        "<table><tr><th>保函编号</th><td>{}</td></tr><tr><th>状态</th><td>{}</td></tr>\
+<tr><th>申请人</th><td>{}（{}）</td></tr><tr><th>担保金额</th><td>{} 元</td></tr>\
+<tr><th>有效期</th><td>{validity}</td></tr><tr><th>出具机构</th><td>{}</td></tr>\
+<tr><th>出具时间</th><td>{}</td></tr>{docs}</table>",
+        s("baohanno"),
+        s("status_text"),
+        s("applicant"),
+        s("applicant_code"),
+        s("amount"),
+        s("issuer"),
+        s("issued_at"),
+    )
+}
+
+fn limited(json_wanted: bool) -> Response {
+    let msg = "查询过于频繁，请稍后再试";
+    if json_wanted {
+        (
+            StatusCode::TOO_MANY_REQUESTS,
+            Json(json!({"found": false, "message": msg})),
+        )
+            .into_response()
+    } else {
+        (
+            StatusCode::TOO_MANY_REQUESTS,
+            Html(page(&format!("<p class=\"bad\">{msg}</p>"))),
+        )
+            .into_response()
+    }
+}
+
+fn unavailable() -> Response {
+    (
+        StatusCode::SERVICE_UNAVAILABLE,
+        Json(json!({"message": "系统繁忙，请稍后重试"})),
+    )
+        .into_response()
+}
+
+async fn lookup(
+    State(v): State<Verify>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Query(q): Query<Lookup>,
+) -> Response {
+    let json_wanted = wants_json(&headers, q.format.as_deref());
+    let (Some(baohanno), Some(code)) = (q.baohanno.as_deref(), q.code.as_deref()) else {
+        return Html(page("<p>请输入保函编号和验证码，或上传保函文件。</p>")).into_response();
+    };
+    if v.limiter.check(&peer.ip().to_string()).is_err() {
+        return limited(json_wanted);
+    }
+    let found = match guarantees::find_by_baohanno(v.db.conn(), baohanno.trim()).await {
+        Ok(g) => g,
+        Err(e) => {
+            tracing::error!(error = %e, "verification lookup failed");
+            return unavailable();
+        }
+    };
+    // Compare in constant time, against a dummy when the number is unknown,
+    // so that neither the answer nor its timing tells the two cases apart.
+    let expected = found
+        .as_ref()
+        .map(|g| g.verify_code.clone())
+        .unwrap_or_else(|| "\u{0}".repeat(8));
+    let code_ok = bool::from(
+        expected
+            .as_bytes()
+            .ct_eq(code.trim().to_ascii_uppercase().as_bytes()),
+    );
+    let g = match found {
+        Some(g) if code_ok => g,
+        _ => {
+            return if json_wanted {
+                (
+                    StatusCode::NOT_FOUND,
+                    Json(json!({"found": false, "message": NOT_FOUND})),
+                )
+                    .into_response()
+            } else {
+                (
+                    StatusCode::NOT_FOUND,
+                    Html(page(&format!("<p class=\"bad\">{NOT_FOUND}</p>"))),
+                )
+                    .into_response()
+            };
+        }
+    };
+    match describe(&v, &g).await {
+        Ok(d) if json_wanted => Json(d).into_response(),
+        Ok(d) => Html(page(&html_of(&d))).into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "verification lookup failed");
+            unavailable()
+        }
+    }
+}
+
+/// The uploaded bytes: a multipart field `file`, or the raw body.
+async fn upload(req: Request) -> Result<Vec<u8>, Response> {
+    let too_large = || {
+        (
+            StatusCode::PAYLOAD_TOO_LARGE,
+            Json(json!({"message": "文件过大"})),
+        )
+            .into_response()
+    };
+    let is_multipart = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|c| c.starts_with("multipart/form-data"));
+    if is_multipart {
+        let mut mp = Multipart::from_request(req, &()).await.map_err(|_| {
+            (
+                StatusCode::BAD_REQUEST,
+                Json(json!({"message": "上传格式有误"})),
+            )
+                .into_response()
+        })?;
+        while let Ok(Some(field)) = mp.next_field().await {
+            if field.name() == Some("file") {
+                return field
+                    .bytes()
+                    .await
+                    .map(|b| b.to_vec())
+                    .map_err(|_| too_large());
+            }
+        }
+        return Err((
+            StatusCode::BAD_REQUEST,
+            Json(json!({"message": "缺少文件"})),
+        )
+            .into_response());
+    }
+    let bytes: Bytes = axum::body::to_bytes(req.into_body(), MAX_UPLOAD)
+        .await
+        .map_err(|_| too_large())?;
+    Ok(bytes.to_vec())
+}
+
+async fn file(
+    State(v): State<Verify>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    req: Request,
+) -> Response {
+    let json_wanted = !req
+        .headers()
+        .get(header::ACCEPT)
+        .and_then(|a| a.to_str().ok())
+        .is_some_and(|a| a.contains("text/html"));
+    if v.limiter.check(&peer.ip().to_string()).is_err() {
+        return limited(json_wanted);
+    }
+    let bytes = match upload(req).await {
+        Ok(b) => b,
+        Err(r) => return r,
+    };
+    let digest = gw_envelope::sign::sm3_digest(&bytes);
+    let sm3 = hex::encode(digest);
+    let found = match guarantees::find_by_sm3(v.db.conn(), &sm3).await {
+        Ok(g) => g,
+        Err(e) => {
+            tracing::error!(error = %e, "verification lookup failed");
+            return unavailable();
+        }
+    };
+    let result = match found {
+        Some(g) => {
+            let (kind, sig) = if g.cipher_sm3 == sm3 {
+                ("cipher", g.cipher_signature.clone())
+            } else {
+                ("restored", g.restored_signature.clone().unwrap_or_default())
+            };
+            let genuine = v.signer.verify(&digest, &sig);
+            match describe(&v, &g).await {
+                Ok(d) => json!({"genuine": genuine, "kind": kind, "sm3": sm3, "guarantee": d}),
+                Err(e) => {
+                    tracing::error!(error = %e, "verification lookup failed");
+                    return unavailable();
+                }
+            }
+        }
+        None => {
+            json!({"genuine": false, "sm3": sm3, "message": "不是本机构出具的保函，或文件已被修改"})
+        }
+    };
+    if json_wanted {
+        return Json(result).into_response();
+    }
+    let body = if result["genuine"].as_bool().unwrap_or(false) {
+        format!(
+            "<p class=\"ok\">文件真实有效，未被修改。</p>{}",
+            html_of(&result["guarantee"])
+        )
+    } else {
+        "<p class=\"bad\">不是本机构出具的保函，或文件已被修改。</p>".to_owned()
+    };
+    Html(page(&body)).into_response()
+}
+
+pub fn routes(db: Db, signer: Signer, per_minute: u32) -> Router {
+    Router::new()
+        .route("/verify", get(lookup))
+        .route("/verify/file", post(file))
+        .layer(axum::extract::DefaultBodyLimit::max(MAX_UPLOAD))
+        .with_state(Verify {
+            db,
+            signer,
+            limiter: Arc::new(RateLimiter::per_minute(per_minute)),
+        })
+}

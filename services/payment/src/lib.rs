@@ -1,0 +1,125 @@
+//! `payment`: the premium.
+//!
+//! * Serves the cashier page behind `premiumurl` ([`cashier`]).
+//! * Consumes `payment.confirmations` (the bank's payment gateway, or the
+//!   sandbox form): a payment of exactly the premium marks the application
+//!   paid, sends `paynotice` and has the guarantee issued; another amount is
+//!   held for a person; a payment after cancellation (or a second one) is
+//!   recorded for refund and the platform is not told. A confirmation seen
+//!   twice (same `paynumber`) is one payment.
+//! * Consumes `payment.cancelapply`: an unpaid application is cancelled and
+//!   no notice is ever sent for it again.
+//! * Consumes `payment.payapply`: records that the platform asked (ingress
+//!   already answered from the lifecycle table).
+
+pub mod admin;
+pub mod cashier;
+pub mod handler;
+
+use std::sync::Arc;
+
+use gw_bus::{Bus, queues};
+use gw_config::Settings;
+use gw_storage::Db;
+use gw_storage::outbox::Relay;
+use tokio_util::sync::CancellationToken;
+
+use crate::handler::{CancelHandler, PayapplyHandler, PaymentHandler, Payments};
+
+pub struct Application {
+    settings: Settings,
+    bus: Bus,
+    db: Db,
+    relay: Relay,
+    payments: Arc<Payments>,
+    public: tokio::net::TcpListener,
+    admin: tokio::net::TcpListener,
+}
+
+impl Application {
+    pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        let bus = gw_service::connect_bus(&settings, "payment").await?;
+        let db = gw_service::connect_db(&settings).await?;
+        let relay = Relay::new(db.clone(), bus.clone());
+        let payments = Arc::new(Payments {
+            db: db.clone(),
+            relay: relay.waker(),
+        });
+        let public = gw_service::bind(settings.payment.listen, "payment.listen").await?;
+        let admin = gw_service::bind(settings.payment.admin_listen, "payment.admin_listen").await?;
+        if settings.payment.sandbox {
+            tracing::warn!(
+                "payment.sandbox is on: the cashier page completes payments without money"
+            );
+        }
+        Ok(Self {
+            settings,
+            bus,
+            db,
+            relay,
+            payments,
+            public,
+            admin,
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.public.local_addr().map(|a| a.port()).unwrap_or(0)
+    }
+
+    pub fn admin_port(&self) -> u16 {
+        self.admin.local_addr().map(|a| a.port()).unwrap_or(0)
+    }
+
+    pub async fn run_until_stopped(self) -> anyhow::Result<()> {
+        self.run_until(gw_service::shutdown_on_signal()).await
+    }
+
+    pub async fn run_until(self, shutdown: CancellationToken) -> anyhow::Result<()> {
+        let s = &self.settings;
+        let public = cashier::routes(self.db.clone(), self.bus.clone(), s.payment.clone()).merge(
+            gw_service::health_routes(gw_service::Readiness {
+                bus: Some(self.bus.clone()),
+                db: Some(self.db.clone()),
+            }),
+        );
+        let admin = admin::routes(self.db.clone(), self.relay.waker(), &s.admin.token);
+        let mut tasks = vec![
+            gw_service::consume(
+                s,
+                &self.bus,
+                queues::PAYMENT_CONFIRMATIONS,
+                Arc::new(PaymentHandler(self.payments.clone())),
+                shutdown.clone(),
+            ),
+            gw_service::consume(
+                s,
+                &self.bus,
+                queues::CANCELAPPLY,
+                Arc::new(CancelHandler(self.payments.clone())),
+                shutdown.clone(),
+            ),
+            gw_service::consume(
+                s,
+                &self.bus,
+                queues::PAYAPPLY,
+                Arc::new(PayapplyHandler(self.payments.clone())),
+                shutdown.clone(),
+            ),
+            gw_service::serve(self.public, public, shutdown.clone()),
+            gw_service::serve(self.admin, admin, shutdown.clone()),
+        ];
+        let relay = self.relay.clone();
+        let stop = shutdown.clone();
+        tasks.push(tokio::spawn(async move {
+            relay.run(stop).await;
+            Ok(())
+        }));
+        tracing::info!("payment running");
+        let r = gw_service::join_all(tasks).await;
+        self.bus.close().await;
+        self.db.close().await;
+        tracing::info!("payment stopped");
+        r
+    }
+}

@@ -1,0 +1,125 @@
+//! Issued guarantees, number sequences and the institution's signing key.
+
+use chrono::Utc;
+use sea_orm::sea_query::OnConflict;
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, ExprTrait, QueryFilter,
+    Set, Statement,
+};
+
+use crate::entities::{guarantees, sequences, signing_keys};
+
+pub use guarantees::{ActiveModel as GuaranteeChanges, Model as Guarantee};
+pub use signing_keys::Model as SigningKeyRow;
+
+pub async fn insert<C: ConnectionTrait>(conn: &C, g: Guarantee) -> Result<(), DbErr> {
+    guarantees::ActiveModel::from(g).insert(conn).await?;
+    Ok(())
+}
+
+pub async fn find<C: ConnectionTrait>(conn: &C, applyno: &str) -> Result<Option<Guarantee>, DbErr> {
+    guarantees::Entity::find_by_id(applyno.to_owned())
+        .one(conn)
+        .await
+}
+
+pub async fn find_by_baohanno<C: ConnectionTrait>(
+    conn: &C,
+    baohanno: &str,
+) -> Result<Option<Guarantee>, DbErr> {
+    guarantees::Entity::find()
+        .filter(guarantees::Column::Baohanno.eq(baohanno))
+        .one(conn)
+        .await
+}
+
+/// The guarantee one of whose PDFs has this SM3 digest.
+pub async fn find_by_sm3<C: ConnectionTrait>(
+    conn: &C,
+    sm3: &str,
+) -> Result<Option<Guarantee>, DbErr> {
+    guarantees::Entity::find()
+        .filter(
+            guarantees::Column::CipherSm3
+                .eq(sm3)
+                .or(guarantees::Column::RestoredSm3.eq(sm3)),
+        )
+        .one(conn)
+        .await
+}
+
+pub async fn update<C: ConnectionTrait>(
+    conn: &C,
+    applyno: &str,
+    mut changes: GuaranteeChanges,
+) -> Result<(), DbErr> {
+    changes.applyno = sea_orm::ActiveValue::NotSet;
+    guarantees::Entity::update_many()
+        .set(changes)
+        .filter(guarantees::Column::Applyno.eq(applyno))
+        .exec(conn)
+        .await?;
+    Ok(())
+}
+
+/// The next value of the named counter (1, 2, ...). Atomic: concurrent
+/// callers, on any replica, never get the same value.
+pub async fn next_in_sequence<C: ConnectionTrait>(conn: &C, name: &str) -> Result<i64, DbErr> {
+    sequences::Entity::insert(sequences::ActiveModel {
+        name: Set(name.to_owned()),
+        value: Set(0),
+    })
+    .on_conflict(
+        OnConflict::column(sequences::Column::Name)
+            .do_nothing()
+            .to_owned(),
+    )
+    .exec_without_returning(conn)
+    .await?;
+    let backend = conn.get_database_backend();
+    let sql = match backend {
+        sea_orm::DbBackend::Postgres => {
+            "UPDATE sequences SET value = value + 1 WHERE name = $1 RETURNING value"
+        }
+        _ => "UPDATE sequences SET value = value + 1 WHERE name = ? RETURNING value",
+    };
+    let row = conn
+        .query_one_raw(Statement::from_sql_and_values(backend, sql, [name.into()]))
+        .await?
+        .ok_or_else(|| DbErr::RecordNotFound(format!("sequence {name}")))?;
+    row.try_get("", "value")
+}
+
+pub async fn signing_key<C: ConnectionTrait>(
+    conn: &C,
+    name: &str,
+) -> Result<Option<SigningKeyRow>, DbErr> {
+    signing_keys::Entity::find_by_id(name.to_owned())
+        .one(conn)
+        .await
+}
+
+/// Stores a key unless one of that name exists; returns the one that stands.
+pub async fn keep_signing_key<C: ConnectionTrait>(
+    conn: &C,
+    name: &str,
+    private_hex: &str,
+    public_hex: &str,
+) -> Result<SigningKeyRow, DbErr> {
+    signing_keys::Entity::insert(signing_keys::ActiveModel {
+        name: Set(name.to_owned()),
+        private_key_hex: Set(private_hex.to_owned()),
+        public_key_hex: Set(public_hex.to_owned()),
+        created_at: Set(Utc::now()),
+    })
+    .on_conflict(
+        OnConflict::column(signing_keys::Column::Name)
+            .do_nothing()
+            .to_owned(),
+    )
+    .exec_without_returning(conn)
+    .await?;
+    signing_key(conn, name)
+        .await?
+        .ok_or_else(|| DbErr::RecordNotFound(format!("signing key {name}")))
+}

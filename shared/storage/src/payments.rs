@@ -1,0 +1,75 @@
+//! Premium payments.
+
+use chrono::Utc;
+use sea_orm::sea_query::{Expr, OnConflict};
+use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder};
+
+use crate::entities::payments;
+
+pub use payments::{ActiveModel as NewPayment, Model as Payment};
+
+pub mod status {
+    pub const ACCEPTED: &str = "accepted";
+    /// Waiting for a person: the amount does not match, or the application
+    /// was not payable.
+    pub const HELD: &str = "held";
+    /// The money must go back (cancelled, or paid twice).
+    pub const REFUND_NEEDED: &str = "refund_needed";
+    /// A person asked for the refund of a held payment.
+    pub const REFUND_REQUESTED: &str = "refund_requested";
+}
+
+/// Records a payment unless its payment number is known. Returns `false`
+/// for a duplicate.
+pub async fn insert_if_new<C: ConnectionTrait>(conn: &C, p: NewPayment) -> Result<bool, DbErr> {
+    let n = payments::Entity::insert(p)
+        .on_conflict(
+            OnConflict::column(payments::Column::Paynumber)
+                .do_nothing()
+                .to_owned(),
+        )
+        .exec_without_returning(conn)
+        .await?;
+    Ok(n == 1)
+}
+
+pub async fn find<C: ConnectionTrait>(conn: &C, paynumber: &str) -> Result<Option<Payment>, DbErr> {
+    payments::Entity::find_by_id(paynumber.to_owned())
+        .one(conn)
+        .await
+}
+
+pub async fn set_status<C: ConnectionTrait>(
+    conn: &C,
+    paynumber: &str,
+    status: &str,
+    reason: Option<&str>,
+) -> Result<(), DbErr> {
+    payments::Entity::update_many()
+        .col_expr(payments::Column::Status, Expr::value(status))
+        .col_expr(
+            payments::Column::Reason,
+            Expr::value(reason.map(str::to_owned)),
+        )
+        .col_expr(payments::Column::UpdatedAt, Expr::value(Utc::now()))
+        .filter(payments::Column::Paynumber.eq(paynumber))
+        .exec(conn)
+        .await?;
+    Ok(())
+}
+
+/// Payments of an application, or in a status, oldest first.
+pub async fn list<C: ConnectionTrait>(
+    conn: &C,
+    applyno: Option<&str>,
+    status: Option<&str>,
+) -> Result<Vec<Payment>, DbErr> {
+    let mut q = payments::Entity::find();
+    if let Some(a) = applyno {
+        q = q.filter(payments::Column::Applyno.eq(a));
+    }
+    if let Some(s) = status {
+        q = q.filter(payments::Column::Status.eq(s));
+    }
+    q.order_by_asc(payments::Column::ReceivedAt).all(conn).await
+}

@@ -1,0 +1,771 @@
+//! The main path through the real bus and database: underwriting (approve,
+//! reject, refer and decide, repeats, blocklist), payment (payapply, the
+//! cashier, held and late payments, cancellation, concurrent duplicates),
+//! issuance (PDFs, restore, validity) and verification.
+
+use std::time::Duration;
+
+use gw_bus::{Message, queues};
+use gw_protocol::messages::{PAYMENT_KIND, PAYMENT_SCHEMA, REVIEW_KIND, REVIEW_SCHEMA};
+use gw_storage::{applications, guarantees, payments, underwriting};
+use gw_tests::stack::{Stack, pdf_text};
+use gw_tests::*;
+use serde_json::{Value, json};
+
+fn apply(applyno: &str, code: &str, amount: &str) -> Value {
+    json!({
+        "applyno": applyno, "biddername": "湖南建工集团有限公司", "biddercode": code,
+        "bzjamount": amount, "jbrname": "张三", "jbrphone": "13800138000"
+    })
+}
+
+const GOOD: &str = samples::BIDDER_CODE;
+
+fn admin() -> reqwest::Client {
+    reqwest::Client::new()
+}
+
+async fn state(s: &Stack, applyno: &str) -> String {
+    applications::find(s.h.db.conn(), applyno)
+        .await
+        .unwrap()
+        .map(|a| a.state)
+        .unwrap_or_default()
+}
+
+async fn wait_state(s: &Stack, applyno: &str, want: &str) {
+    let until = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let st = state(s, applyno).await;
+        if st == want {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < until,
+            "{applyno} is {st:?}, not {want}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// A payment confirmation as the bank's gateway publishes it.
+fn confirmation(applyno: &str, paynumber: &str, paymoney: &str) -> Message {
+    let p = json!({
+        "applyno": applyno, "paynumber": paynumber, "paytype": "04", "paymoney": paymoney,
+        "paydate": "2025-11-28 11:00:00", "payname": "湖南建工集团有限公司", "payaccount": "6222020000001234",
+        "paybank": "中国银行长沙分行"
+    });
+    Message::json(PAYMENT_KIND, PAYMENT_SCHEMA, Some(applyno), &p).unwrap()
+}
+
+async fn payapply(s: &Stack, applyno: &str) -> Value {
+    let reply = call(&s.ingress.address, "payapply", &json!({"applyno": applyno})).await;
+    if reply["code"] != 200 {
+        return reply;
+    }
+    serde_json::from_str(&decrypt(reply["data"].as_str().unwrap())).unwrap()
+}
+
+/// The cashier URL of `premiumurl`, on the payment service.
+fn cashier_url(s: &Stack, premiumurl: &str) -> String {
+    let path = premiumurl.split("/cashier/").nth(1).unwrap();
+    format!("{}/cashier/{path}", s.cashier)
+}
+
+async fn approved(s: &Stack, applyno: &str) {
+    s.call_ok("baohanapply", &apply(applyno, GOOD, "200000.00"))
+        .await;
+    s.wait_delivered(applyno, 1).await;
+    wait_state(s, applyno, "approved").await;
+}
+
+async fn download(url: &str) -> Vec<u8> {
+    let resp = reqwest::get(url).await.unwrap();
+    assert_eq!(resp.status(), 200, "{url}");
+    let body = resp.bytes().await.unwrap();
+    gw_envelope::Sm4Key::from_appsecret(APPSECRET)
+        .unwrap()
+        .decrypt_bytes(&body)
+        .unwrap()
+}
+
+#[tokio::test]
+async fn approve_reject_and_refer_then_decide() {
+    let s = Stack::start(&[("GW__UNDERWRITING__RULES__REFER_FROM", "3000000.00")]).await;
+    s.call_ok("baohanapply", &apply("TB-OK", GOOD, "200000.00"))
+        .await;
+    s.call_ok(
+        "baohanapply",
+        &apply("TB-BADCODE", "91430000183764427X", "200000.00"),
+    )
+    .await;
+    s.call_ok("baohanapply", &apply("TB-BIG", GOOD, "3500000.00"))
+        .await;
+    s.call_ok("baohanapply", &apply("TB-BIG2", GOOD, "3200000.00"))
+        .await;
+
+    let ok = s.wait_delivered("TB-OK", 1).await;
+    assert_eq!(ok[0].interface, "processnotice");
+    assert_eq!(
+        ok[0].json,
+        json!({"applyno": "TB-OK", "applystatus": "1", "remark": "审核通过", "rate": "0.0015", "cost": "300.00"})
+    );
+    let bad = s.wait_delivered("TB-BADCODE", 1).await;
+    assert_eq!(
+        bad[0].json,
+        json!({"applyno": "TB-BADCODE", "applystatus": "2", "remark": "统一社会信用代码校验失败"})
+    );
+
+    // Referred: no notice until someone decides.
+    wait_state(&s, "TB-BIG", "referred").await;
+    wait_state(&s, "TB-BIG2", "referred").await;
+    assert!(s.delivered("TB-BIG").is_empty());
+    // A person decides through the admin API.
+    let url = format!(
+        "{}/admin/applications/TB-BIG/decision",
+        s.underwriting_admin
+    );
+    let body = json!({"verdict": "approve", "remark": "风控复核通过", "decided_by": "zhang.wei"});
+    assert_eq!(
+        admin()
+            .post(&url)
+            .json(&body)
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        401
+    );
+    let r = admin()
+        .post(&url)
+        .bearer_auth(ADMIN_TOKEN)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 202);
+    let big = s.wait_delivered("TB-BIG", 1).await;
+    assert_eq!(big[0].json["applystatus"], "1");
+    assert_eq!(big[0].json["rate"], "0.0010");
+    assert_eq!(big[0].json["cost"], "3500.00");
+    // A risk system decides through the decisions queue.
+    let decision = json!({"applyno": "TB-BIG2", "verdict": "reject", "remark": "关联企业风险", "decided_by": "risk-engine"});
+    let m = Message::json(REVIEW_KIND, REVIEW_SCHEMA, Some("TB-BIG2"), &decision).unwrap();
+    s.h.bus
+        .send(queues::UNDERWRITING_DECISIONS, &m)
+        .await
+        .unwrap();
+    let big2 = s.wait_delivered("TB-BIG2", 1).await;
+    assert_eq!(
+        big2[0].json,
+        json!({"applyno": "TB-BIG2", "applystatus": "2", "remark": "关联企业风险"})
+    );
+    // Deciding again is refused: it is no longer referred.
+    let r = admin()
+        .post(&url)
+        .bearer_auth(ADMIN_TOKEN)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 409);
+
+    // Every rule's outcome is recorded, and who decided.
+    let d = underwriting::decisions(s.h.db.conn(), "TB-BIG")
+        .await
+        .unwrap();
+    assert_eq!(d.len(), 2);
+    assert_eq!(
+        (d[0].decision.as_str(), d[0].decided_by.as_str()),
+        ("refer", "rules")
+    );
+    let checks: Value = serde_json::from_str(&d[0].checks).unwrap();
+    let rules: Vec<_> = checks
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["rule"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(
+        rules,
+        [
+            "credit_code",
+            "blocklist",
+            "max_amount",
+            "exposure",
+            "premium",
+            "refer"
+        ]
+    );
+    assert_eq!(
+        (d[1].decision.as_str(), d[1].decided_by.as_str()),
+        ("approve", "zhang.wei")
+    );
+    let view: Value = admin()
+        .get(format!(
+            "{}/admin/applications/TB-BIG",
+            s.underwriting_admin
+        ))
+        .bearer_auth(ADMIN_TOKEN)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(view["state"], "approved");
+    assert_eq!(view["jbrphone"], "138****8000", "personal data masked");
+
+    // Every decision is a domain event.
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    let kinds: Vec<String> =
+        s.h.drain_journal()
+            .await
+            .into_iter()
+            .map(|m| m.kind)
+            .collect();
+    for k in [
+        "application.approved",
+        "application.rejected",
+        "application.referred",
+    ] {
+        assert!(kinds.iter().any(|x| x == k), "{k} missing from {kinds:?}");
+    }
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn a_repeated_baohanapply_resends_the_decision_without_deciding_again() {
+    let s = Stack::start(&[]).await;
+    approved(&s, "TB-REP").await;
+    s.call_ok("baohanapply", &apply("TB-REP", GOOD, "200000.00"))
+        .await;
+    let got = s.wait_delivered("TB-REP", 2).await;
+    assert_eq!(got[0].json, got[1].json, "the same decision, sent again");
+    assert_eq!(
+        underwriting::decisions(s.h.db.conn(), "TB-REP")
+            .await
+            .unwrap()
+            .len(),
+        1,
+        "no second decision"
+    );
+
+    // Changed content on an unpaid application is underwritten afresh.
+    s.call_ok("baohanapply", &apply("TB-REP", GOOD, "400000.00"))
+        .await;
+    let got = s.wait_delivered("TB-REP", 3).await;
+    assert_eq!(got[2].json["cost"], "600.00");
+    assert_eq!(
+        underwriting::decisions(s.h.db.conn(), "TB-REP")
+            .await
+            .unwrap()
+            .len(),
+        2
+    );
+
+    // The blocklist, from the admin API.
+    let block = format!("{}/admin/blocklist/{GOOD}", s.underwriting_admin);
+    let r = admin()
+        .put(&block)
+        .bearer_auth(ADMIN_TOKEN)
+        .json(&json!({"reason": "司法冻结"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    s.call_ok("baohanapply", &apply("TB-BLOCKED", GOOD, "100000.00"))
+        .await;
+    let got = s.wait_delivered("TB-BLOCKED", 1).await;
+    assert_eq!(got[0].json["applystatus"], "2");
+    assert_eq!(got[0].json["remark"], "投标人不符合承保条件");
+    let r = admin()
+        .delete(&block)
+        .bearer_auth(ADMIN_TOKEN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 204);
+    let r = admin()
+        .delete(&block)
+        .bearer_auth(ADMIN_TOKEN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404);
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn payapply_the_cashier_payment_issuance_restore_and_verification() {
+    let s = Stack::start(&[]).await;
+    approved(&s, "TB-PAY").await;
+
+    // payapply before payment: the cashier link, unpaid.
+    let data = payapply(&s, "TB-PAY").await;
+    assert_eq!(data["premiumstatus"], "0");
+    let premiumurl = data["premiumurl"].as_str().unwrap().to_owned();
+    assert!(premiumurl.starts_with(&s.files), "{premiumurl}");
+    let page = reqwest::get(cashier_url(&s, &premiumurl))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for needle in [
+        "湖南建工集团有限公司",
+        "200000.00",
+        "300.00",
+        "支付宝",
+        "微信",
+        "银行转账",
+        "<form method=\"post\"",
+    ] {
+        assert!(
+            page.contains(needle),
+            "{needle} missing from the cashier page"
+        );
+    }
+    // The sandbox form, posted as a browser (or a script) does.
+    let form = [
+        ("paytype", "01"),
+        ("payname", "湖南建工集团有限公司"),
+        ("payaccount", "zfb-13800138000"),
+        ("paybank", "支付宝"),
+        ("paymoney", "300.00"),
+    ];
+    let r = reqwest::Client::new()
+        .post(format!("{}/pay", cashier_url(&s, &premiumurl)))
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(r.text().await.unwrap().contains("支付已提交"));
+
+    // processnotice, then paynotice, then baohannotice, in that order.
+    let got = s.wait_delivered("TB-PAY", 3).await;
+    let order: Vec<&str> = got.iter().map(|r| r.interface.as_str()).collect();
+    assert_eq!(order, ["processnotice", "paynotice", "baohannotice"]);
+    let pay = &got[1].json;
+    assert_eq!(
+        (
+            pay["premiumstatus"].as_str(),
+            pay["paytype"].as_str(),
+            pay["paymoney"].as_str()
+        ),
+        (Some("1"), Some("01"), Some("300.00"))
+    );
+    for f in [
+        "paynumber",
+        "paydate",
+        "payname",
+        "payaccount",
+        "paybank",
+        "ipcontent",
+        "remark",
+    ] {
+        assert!(
+            pay[f].as_str().is_some_and(|v| !v.is_empty()),
+            "paynotice.{f}"
+        );
+    }
+    let issued = &got[2].json;
+    let baohanno = issued["baohanno"].as_str().unwrap().to_owned();
+    assert!(
+        baohanno.starts_with("BH") && baohanno.len() == 18,
+        "{baohanno}"
+    );
+    assert_eq!(issued["cost"], "300.00");
+    assert_eq!(issued["rate"], "0.0015");
+    assert_eq!(issued["instname"], "湖南某某融资担保有限公司");
+    assert_eq!(issued["instcode"], "91430100MA4L0000X9");
+
+    // payapply after payment.
+    assert_eq!(payapply(&s, "TB-PAY").await["premiumstatus"], "1");
+    let page = reqwest::get(cashier_url(&s, &premiumurl))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains("保费已支付") && !page.contains("<form"),
+        "no second payment offered"
+    );
+
+    // The cipher guarantee: what it says, and what it withholds.
+    let cipher = download(issued["baohanurl"].as_str().unwrap()).await;
+    let text = pdf_text(&cipher);
+    for needle in [
+        "投标保函",
+        "密文保函",
+        baohanno.as_str(),
+        "湖南建工集团有限公司",
+        GOOD,
+        "200000.00",
+        "贰拾万元整",
+        "湖南某某融资担保有限公司",
+        "见索即付",
+    ] {
+        assert!(
+            text.contains(needle),
+            "{needle} missing from the cipher guarantee:\n{text}"
+        );
+    }
+    assert!(
+        !text.contains("长沙市某某建设管理中心") && !text.contains("某某道路工程"),
+        "the cipher guarantee withholds the project"
+    );
+
+    // Restore across a year end: validtime = bid day + 1 + 1 day, 23:59:59.
+    // The coming 31 December, so that the guarantee is still valid.
+    let year = chrono::Datelike::year(&chrono::Utc::now()) + 1;
+    let (bidtime, validtime) = (
+        format!("{}-12-31 09:30:00", year - 1),
+        format!("{year}-01-02 23:59:59"),
+    );
+    let mut revert = samples::request(gw_protocol::Interface::RevertApply, "TB-PAY");
+    revert["baohanno"] = json!(baohanno);
+    revert["bidtime"] = json!(bidtime);
+    revert["bidvalid"] = json!("1");
+    s.call_ok("revertapply", &revert).await;
+    let got = s.wait_delivered("TB-PAY", 4).await;
+    let rn = &got[3].json;
+    assert_eq!(got[3].interface, "revertnotice");
+    assert_eq!(rn["poltime"], bidtime.as_str());
+    assert_eq!(rn["validtime"], validtime.as_str());
+    let restored = download(rn["baohanurl"].as_str().unwrap()).await;
+    let text = pdf_text(&restored);
+    for needle in [
+        "还原保函",
+        baohanno.as_str(),
+        "长沙市某某建设管理中心",
+        "某某道路工程",
+        "XM-2025-001",
+        "长沙市",
+        validtime.as_str(),
+        "贰拾万元整",
+    ] {
+        assert!(
+            text.contains(needle),
+            "{needle} missing from the restored guarantee:\n{text}"
+        );
+    }
+    wait_state(&s, "TB-PAY", "restored").await;
+
+    // A revertapply whose baohanno belongs to another application is refused.
+    approved(&s, "TB-OTHER").await;
+    let mut wrong = revert.clone();
+    wrong["applyno"] = json!("TB-OTHER");
+    s.call_ok("revertapply", &wrong).await;
+    let dead =
+        s.h.wait_dead(queues::REVERTAPPLY, Duration::from_secs(15))
+            .await
+            .expect("refused");
+    assert!(
+        dead.header(gw_bus::headers::ERROR)
+            .unwrap()
+            .contains("refused")
+    );
+
+    // Verification: by number and code, and by file.
+    let g = guarantees::find(s.h.db.conn(), "TB-PAY")
+        .await
+        .unwrap()
+        .unwrap();
+    let v: Value = reqwest::get(format!(
+        "{}/verify?baohanno={baohanno}&code={}&format=json",
+        s.verify, g.verify_code
+    ))
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    assert_eq!(v["found"], true);
+    assert_eq!(v["status"], "restored");
+    assert_eq!(v["applicant"], "湖南建工集团有限公司");
+    assert_eq!(v["amount"], "200000.00");
+    assert_eq!(v["validity"]["to"], validtime.as_str());
+    let docs = v["documents"].as_array().unwrap();
+    assert_eq!(docs.len(), 2);
+    assert_eq!(docs[0]["sm3"], gw_envelope::sign::sm3_hex(&cipher));
+    assert!(docs.iter().all(|d| d["signature_valid"] == true));
+    let html = reqwest::get(format!(
+        "{}/verify?baohanno={baohanno}&code={}",
+        s.verify, g.verify_code
+    ))
+    .await
+    .unwrap()
+    .text()
+    .await
+    .unwrap();
+    assert!(html.contains("湖南建工集团有限公司") && html.contains("验证通过"));
+
+    // A wrong code and an unknown number answer alike.
+    let wrong = reqwest::get(format!(
+        "{}/verify?baohanno={baohanno}&code=WRONG999&format=json",
+        s.verify
+    ))
+    .await
+    .unwrap();
+    let unknown = reqwest::get(format!(
+        "{}/verify?baohanno=BH2099010100000001&code={}&format=json",
+        s.verify, g.verify_code
+    ))
+    .await
+    .unwrap();
+    assert_eq!(wrong.status(), 404);
+    assert_eq!(unknown.status(), 404);
+    assert_eq!(wrong.text().await.unwrap(), unknown.text().await.unwrap());
+
+    for (pdf, kind) in [(&cipher, "cipher"), (&restored, "restored")] {
+        let r: Value = reqwest::Client::new()
+            .post(format!("{}/verify/file", s.verify))
+            .header("content-type", "application/pdf")
+            .body(pdf.clone())
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(r["genuine"], true, "{kind}");
+        assert_eq!(r["kind"], kind);
+    }
+    let mut tampered = restored.clone();
+    let i = tampered.len() / 2;
+    tampered[i] ^= 0x01;
+    let part = reqwest::multipart::Part::bytes(tampered).file_name("guarantee.pdf");
+    let r: Value = reqwest::Client::new()
+        .post(format!("{}/verify/file", s.verify))
+        .multipart(reqwest::multipart::Form::new().part("file", part))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(r["genuine"], false, "one byte changed");
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn a_wrong_amount_is_held_for_a_person() {
+    let s = Stack::start(&[]).await;
+    approved(&s, "TB-HELD").await;
+    s.h.bus
+        .send(
+            queues::PAYMENT_CONFIRMATIONS,
+            &confirmation("TB-HELD", "P-HELD-1", "299.99"),
+        )
+        .await
+        .unwrap();
+    let held = loop {
+        let p = payments::find(s.h.db.conn(), "P-HELD-1").await.unwrap();
+        if let Some(p) = p.filter(|p| p.status == "held") {
+            break p;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(
+        held.reason.as_deref(),
+        Some("金额不符：应付 300.00 元，实付 299.99 元")
+    );
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    assert_eq!(
+        state(&s, "TB-HELD").await,
+        "approved",
+        "not silently accepted"
+    );
+    assert_eq!(s.delivered("TB-HELD").len(), 1, "no paynotice");
+    let list: Value = admin()
+        .get(format!("{}/admin/payments?status=held", s.payment_admin))
+        .bearer_auth(ADMIN_TOKEN)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(list[0]["paynumber"], "P-HELD-1");
+    assert_eq!(list[0]["payaccount"], "6222********1234");
+    let r = admin()
+        .post(format!(
+            "{}/admin/payments/P-HELD-1/refund",
+            s.payment_admin
+        ))
+        .bearer_auth(ADMIN_TOKEN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(
+        payments::find(s.h.db.conn(), "P-HELD-1")
+            .await
+            .unwrap()
+            .unwrap()
+            .status,
+        "refund_requested"
+    );
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    let events = s.h.drain_journal().await;
+    assert!(events.iter().any(|e| e.kind == "payment.held"));
+    assert!(events.iter().any(|e| e.kind == "payment.refund_needed"));
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn a_cancel_then_a_late_payment_gives_a_refund_event_and_no_notice() {
+    let s = Stack::start(&[]).await;
+    approved(&s, "TB-CANCEL").await;
+    let premiumurl = payapply(&s, "TB-CANCEL").await["premiumurl"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    s.call_ok(
+        "cancelapply",
+        &json!({"applyno": "TB-CANCEL", "scene": "1"}),
+    )
+    .await;
+    wait_state(&s, "TB-CANCEL", "cancelled").await;
+    let refused = call(
+        &s.ingress.address,
+        "payapply",
+        &json!({"applyno": "TB-CANCEL"}),
+    )
+    .await;
+    assert_eq!(
+        (refused["code"].as_i64(), refused["msg"].as_str()),
+        (Some(500), Some("申请已取消"))
+    );
+    let page = reqwest::get(cashier_url(&s, &premiumurl))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("该申请已取消") && !page.contains("<form"));
+
+    s.h.bus
+        .send(
+            queues::PAYMENT_CONFIRMATIONS,
+            &confirmation("TB-CANCEL", "P-LATE-1", "300.00"),
+        )
+        .await
+        .unwrap();
+    let late = loop {
+        if let Some(p) = payments::find(s.h.db.conn(), "P-LATE-1")
+            .await
+            .unwrap()
+            .filter(|p| p.status != "held")
+        {
+            break p;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(late.status, "refund_needed");
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(state(&s, "TB-CANCEL").await, "cancelled");
+    let sent: Vec<String> = s
+        .platform
+        .received_for("TB-CANCEL")
+        .into_iter()
+        .map(|r| r.interface)
+        .collect();
+    assert_eq!(sent, ["processnotice"], "nothing after the cancellation");
+    let events = s.h.drain_journal().await;
+    let refund = events
+        .iter()
+        .find(|e| e.kind == "payment.refund_needed")
+        .expect("refund event");
+    assert_eq!(refund.correlation_id.as_deref(), Some("TB-CANCEL"));
+    assert!(events.iter().any(|e| e.kind == "application.cancelled"));
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn concurrent_duplicate_confirmations_issue_one_guarantee() {
+    let s = Stack::start(&[]).await;
+    approved(&s, "TB-DUP").await;
+    let same = confirmation("TB-DUP", "P-DUP-1", "300.00");
+    let mut sends = Vec::new();
+    for i in 0..6 {
+        let bus = s.h.bus.clone();
+        // The same confirmation delivered again and again (new message ids),
+        // plus a second, different payment racing it.
+        let m = if i == 5 {
+            confirmation("TB-DUP", "P-DUP-2", "300.00")
+        } else {
+            same.clone().with_id(format!("dup-{i}"))
+        };
+        sends.push(tokio::spawn(async move {
+            bus.send(queues::PAYMENT_CONFIRMATIONS, &m).await
+        }));
+    }
+    for t in sends {
+        t.await.unwrap().unwrap();
+    }
+    let got = s.wait_delivered("TB-DUP", 3).await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let kinds: Vec<String> = s
+        .delivered("TB-DUP")
+        .into_iter()
+        .map(|r| r.interface)
+        .collect();
+    assert_eq!(
+        kinds,
+        ["processnotice", "paynotice", "baohannotice"],
+        "{got:?}"
+    );
+    let all = payments::list(s.h.db.conn(), Some("TB-DUP"), None)
+        .await
+        .unwrap();
+    assert_eq!(all.len(), 2, "one row per payment number");
+    let statuses: Vec<&str> = all.iter().map(|p| p.status.as_str()).collect();
+    assert!(
+        statuses.contains(&"accepted") && statuses.contains(&"refund_needed"),
+        "{statuses:?}"
+    );
+    assert!(
+        guarantees::find(s.h.db.conn(), "TB-DUP")
+            .await
+            .unwrap()
+            .is_some()
+    );
+    assert_eq!(state(&s, "TB-DUP").await, "issued");
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn a_poison_message_on_a_worker_queue_is_dead_lettered() {
+    let s = Stack::start(&[]).await;
+    let poison = Message::json(
+        "inbound.baohanapply",
+        1,
+        Some("TB-POISON"),
+        &json!({"counterpart": "hunan", "request": {"applyno": ""}}),
+    )
+    .unwrap();
+    s.h.bus.send(queues::BAOHANAPPLY, &poison).await.unwrap();
+    let dead =
+        s.h.wait_dead(queues::BAOHANAPPLY, Duration::from_secs(15))
+            .await
+            .expect("dead-lettered");
+    assert_eq!(dead.id, poison.id);
+    assert!(
+        dead.header(gw_bus::headers::ERROR)
+            .unwrap()
+            .contains("unreadable"),
+        "{:?}",
+        dead.header(gw_bus::headers::ERROR)
+    );
+    assert!(
+        applications::find(s.h.db.conn(), "TB-POISON")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    s.stop().await;
+}
