@@ -530,3 +530,43 @@ async fn platform_files_come_only_from_configured_hosts() {
     assert!(matches!(err, FetchError::PrivateAddress(_)), "{err}");
     h.cleanup().await;
 }
+
+#[tokio::test]
+async fn the_s3_store_keeps_bytes_in_the_bucket_and_metadata_in_the_database() {
+    use object_store::ObjectStoreExt;
+    let ids = TestIds::new();
+    let h = Harness::new(ids.clone(), settings(&ids, "http://127.0.0.1:9", &[])).await;
+    let bucket = std::sync::Arc::new(object_store::memory::InMemory::new());
+    let store = gw_files::S3FileStore::new(h.db.clone(), bucket.clone(), "guarantees/".into());
+    let pdf = b"%PDF-1.7 restored guarantee".to_vec();
+    let txn = h.db.conn().begin().await.unwrap();
+    let stored = store
+        .put(
+            &txn,
+            NewFile {
+                kind: FileKind::RestoredGuarantee,
+                applyno: Some("TB-S3".into()),
+                counterpart: COUNTERPART.into(),
+                content_type: "application/pdf".into(),
+            },
+            pdf.clone(),
+        )
+        .await
+        .unwrap();
+    txn.commit().await.unwrap();
+    let object = bucket
+        .get(&object_store::path::Path::from(format!("guarantees/{}", stored.token)))
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    assert_eq!(object.to_vec(), pdf, "the bytes are in the bucket");
+    let row = gw_storage::files::find(h.db.conn(), &stored.token).await.unwrap().unwrap();
+    assert_eq!((row.storage.as_str(), row.bytes.is_none()), ("s3", true), "the database keeps only metadata");
+    let (_, bytes) = store.get(&stored.token).await.unwrap().unwrap();
+    assert_eq!(bytes, pdf);
+    assert!(store.get(&"f".repeat(64)).await.unwrap().is_none());
+    assert!(store.get("../x").await.unwrap().is_none());
+    h.cleanup().await;
+}

@@ -32,6 +32,8 @@ use serde::Serialize;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
+pub mod bench;
+
 pub use gw_service::RateLimiter;
 
 /// The work queue each inbound interface is published to.
