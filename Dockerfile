@@ -1,0 +1,20 @@
+# Builds every service into one image; the command picks the service.
+#   docker build -t e-guarantee-gateway .
+#   docker run e-guarantee-gateway ingress --config /etc/gateway/gateway.toml
+FROM rust:1.95-bookworm AS build
+WORKDIR /src
+COPY . .
+RUN cargo build --release --locked \
+      -p ingress -p egress -p underwriting -p payment -p issuance \
+ && mkdir /out \
+ && cp target/release/ingress target/release/egress target/release/underwriting \
+       target/release/payment target/release/issuance /out/
+
+FROM debian:bookworm-slim
+RUN apt-get update && apt-get install -y --no-install-recommends ca-certificates \
+ && rm -rf /var/lib/apt/lists/* \
+ && useradd --system --uid 10001 gateway
+COPY --from=build /out/ /usr/local/bin/
+USER gateway
+# The font is compiled into `issuance`; nothing else is needed at run time.
+ENTRYPOINT []
