@@ -555,15 +555,25 @@ async fn the_s3_store_keeps_bytes_in_the_bucket_and_metadata_in_the_database() {
         .unwrap();
     txn.commit().await.unwrap();
     let object = bucket
-        .get(&object_store::path::Path::from(format!("guarantees/{}", stored.token)))
+        .get(&object_store::path::Path::from(format!(
+            "guarantees/{}",
+            stored.token
+        )))
         .await
         .unwrap()
         .bytes()
         .await
         .unwrap();
     assert_eq!(object.to_vec(), pdf, "the bytes are in the bucket");
-    let row = gw_storage::files::find(h.db.conn(), &stored.token).await.unwrap().unwrap();
-    assert_eq!((row.storage.as_str(), row.bytes.is_none()), ("s3", true), "the database keeps only metadata");
+    let row = gw_storage::files::find(h.db.conn(), &stored.token)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (row.storage.as_str(), row.bytes.is_none()),
+        ("s3", true),
+        "the database keeps only metadata"
+    );
     let (_, bytes) = store.get(&stored.token).await.unwrap().unwrap();
     assert_eq!(bytes, pdf);
     assert!(store.get(&"f".repeat(64)).await.unwrap().is_none());

@@ -773,7 +773,10 @@ async fn a_poison_message_on_a_worker_queue_is_dead_lettered() {
 #[tokio::test]
 async fn verification_is_rate_limited_per_client() {
     let s = Stack::start(&[("GW__ISSUANCE__VERIFY_PER_MINUTE", "3")]).await;
-    let url = format!("{}/verify?baohanno=BH2099010100000001&code=AAAA2222&format=json", s.verify);
+    let url = format!(
+        "{}/verify?baohanno=BH2099010100000001&code=AAAA2222&format=json",
+        s.verify
+    );
     for _ in 0..3 {
         assert_eq!(reqwest::get(&url).await.unwrap().status(), 404);
     }
@@ -782,7 +785,12 @@ async fn verification_is_rate_limited_per_client() {
     let body: Value = limited.json().await.unwrap();
     assert_eq!(body["message"], "查询过于频繁，请稍后再试");
     // Uploads count against the same budget.
-    let r = reqwest::Client::new().post(format!("{}/verify/file", s.verify)).body(b"%PDF-1.7".to_vec()).send().await.unwrap();
+    let r = reqwest::Client::new()
+        .post(format!("{}/verify/file", s.verify))
+        .body(b"%PDF-1.7".to_vec())
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 429);
     s.stop().await;
 }
@@ -800,26 +808,49 @@ max_exposure_per_bidder = \"20000000.00\"\nminimum_premium = \"100.00\"\nrate_ba
     };
     std::fs::write(&file, rules("0.0020")).unwrap();
     let path = file.display().to_string();
-    let s = Stack::start(&[("GW__UNDERWRITING__RULES_FILE", &path), ("GW__UNDERWRITING__RULES_RELOAD_INTERVAL", "200ms")]).await;
-    s.call_ok("baohanapply", &apply("TB-RULES-1", GOOD, "200000.00")).await;
-    assert_eq!(s.wait_delivered("TB-RULES-1", 1).await[0].json["cost"], "400.00");
+    let s = Stack::start(&[
+        ("GW__UNDERWRITING__RULES_FILE", &path),
+        ("GW__UNDERWRITING__RULES_RELOAD_INTERVAL", "200ms"),
+    ])
+    .await;
+    s.call_ok("baohanapply", &apply("TB-RULES-1", GOOD, "200000.00"))
+        .await;
+    assert_eq!(
+        s.wait_delivered("TB-RULES-1", 1).await[0].json["cost"],
+        "400.00"
+    );
 
     // A valid change applies without a restart.
     std::fs::write(&file, rules("0.0025")).unwrap();
     tokio::time::sleep(Duration::from_millis(800)).await;
-    s.call_ok("baohanapply", &apply("TB-RULES-2", GOOD, "200000.00")).await;
-    assert_eq!(s.wait_delivered("TB-RULES-2", 1).await[0].json["cost"], "500.00");
+    s.call_ok("baohanapply", &apply("TB-RULES-2", GOOD, "200000.00"))
+        .await;
+    assert_eq!(
+        s.wait_delivered("TB-RULES-2", 1).await[0].json["cost"],
+        "500.00"
+    );
 
     // An invalid one is refused and the rules in force stay.
     std::fs::write(&file, rules("1.5")).unwrap();
     tokio::time::sleep(Duration::from_millis(800)).await;
-    s.call_ok("baohanapply", &apply("TB-RULES-3", GOOD, "200000.00")).await;
-    assert_eq!(s.wait_delivered("TB-RULES-3", 1).await[0].json["cost"], "500.00");
+    s.call_ok("baohanapply", &apply("TB-RULES-3", GOOD, "200000.00"))
+        .await;
+    assert_eq!(
+        s.wait_delivered("TB-RULES-3", 1).await[0].json["cost"],
+        "500.00"
+    );
     let mut versions = Vec::new();
     for a in ["TB-RULES-1", "TB-RULES-2", "TB-RULES-3"] {
-        versions.push(underwriting::decisions(s.h.db.conn(), a).await.unwrap()[0].rules_version.clone());
+        versions.push(
+            underwriting::decisions(s.h.db.conn(), a).await.unwrap()[0]
+                .rules_version
+                .clone(),
+        );
     }
-    assert_ne!(versions[0], versions[1], "the decision records which rules applied");
+    assert_ne!(
+        versions[0], versions[1],
+        "the decision records which rules applied"
+    );
     assert_eq!(versions[1], versions[2]);
     s.stop().await;
     std::fs::remove_dir_all(&dir).unwrap();

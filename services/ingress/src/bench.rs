@@ -37,14 +37,23 @@ async fn run_calls(
     bodies: Vec<String>,
     concurrency: usize,
 ) -> anyhow::Result<(Vec<Duration>, f64, usize)> {
-    let client = reqwest::Client::builder().pool_max_idle_per_host(concurrency).build()?;
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(concurrency)
+        .build()?;
     let started = Instant::now();
     let results: Vec<anyhow::Result<(Duration, bool)>> = stream::iter(bodies)
         .map(|body| {
             let (client, url) = (client.clone(), url.clone());
             async move {
                 let t = Instant::now();
-                let reply: serde_json::Value = client.post(&url).header("appkey", "bench").body(body).send().await?.json().await?;
+                let reply: serde_json::Value = client
+                    .post(&url)
+                    .header("appkey", "bench")
+                    .body(body)
+                    .send()
+                    .await?
+                    .json()
+                    .await?;
                 Ok((t.elapsed(), reply["code"] == 200))
             }
         })
@@ -116,9 +125,14 @@ pub async fn run(mut settings: Settings, args: BenchArgs) -> anyhow::Result<()> 
     let task = tokio::spawn(app.run_until(stop.clone()));
     let key = gw_envelope::Sm4Key::from_appsecret(SECRET)?;
 
-    println!("ingress bench: {} requests of each kind, {} in flight", args.requests, args.concurrency);
+    println!(
+        "ingress bench: {} requests of each kind, {} in flight",
+        args.requests, args.concurrency
+    );
     let bodies: Vec<String> = (0..args.requests)
-        .map(|i| key.encrypt_hex(&serde_json::json!({"applyno": format!("BENCH{i:07}")}).to_string()))
+        .map(|i| {
+            key.encrypt_hex(&serde_json::json!({"applyno": format!("BENCH{i:07}")}).to_string())
+        })
         .collect();
     let (times, secs, failed) = run_calls(payapply_url, bodies, args.concurrency).await?;
     println!(

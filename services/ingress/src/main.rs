@@ -29,7 +29,10 @@ async fn main() -> anyhow::Result<()> {
     match args.command.unwrap_or(Command::Serve) {
         Command::Serve => {
             let _telemetry = gw_service::init_telemetry(&settings, "ingress")?;
-            ingress::Application::build(settings).await?.run_until_stopped().await
+            ingress::Application::build(settings)
+                .await?
+                .run_until_stopped()
+                .await
         }
         Command::Bench(a) => ingress::bench::run(settings, a).await,
     }

@@ -15,17 +15,16 @@ use chrono::Utc;
 use gw_bus::{Failure, Handler, Message, events};
 use gw_files::{FileKind, FileStore, NewFile};
 use gw_lifecycle::{Effect, Event, Refusal, State, step};
-use gw_protocol::messages::{
-    ApplicationEvent, INBOUND_SCHEMA, ISSUE_SCHEMA, InboundEnvelope, IssueCommand,
-};
+use gw_protocol::messages::{INBOUND_SCHEMA, ISSUE_SCHEMA, InboundEnvelope, IssueCommand};
 use gw_protocol::{
     Amount, ApplyNo, BaohanNo, BaohanNotice, CreditCode, HttpUrl, Notice, Rate, RevertApply,
     RevertNotice, Text, WireTime,
 };
 use gw_service::effects;
-use gw_storage::applications::{self, Application, Changes, SaveError};
+use gw_service::worker::{db_failure as db_err, decode, save_failure as save_err};
+use gw_storage::applications::{self, Application, Changes};
 use gw_storage::guarantees::{self, Guarantee, GuaranteeChanges};
-use gw_storage::sea_orm::{DatabaseTransaction, DbErr, Set, TransactionTrait};
+use gw_storage::sea_orm::{DatabaseTransaction, Set, TransactionTrait};
 use gw_storage::{Db, inbox};
 use tokio::sync::Notify;
 
@@ -52,36 +51,8 @@ pub struct Issuance {
     pub relay: Arc<Notify>,
 }
 
-fn db_err(e: DbErr) -> Failure {
-    Failure::Transient(anyhow::Error::new(e).context("database"))
-}
-
-fn save_err(e: SaveError) -> Failure {
-    match e {
-        SaveError::Conflict { .. } => Failure::Transient(e.into()),
-        SaveError::Db(e) => db_err(e),
-    }
-}
-
 fn bad(what: &str) -> Failure {
     Failure::permanent(anyhow::anyhow!("stored {what} is invalid"))
-}
-
-async fn emit(
-    txn: &DatabaseTransaction,
-    key: &str,
-    app: &Application,
-    state: &str,
-    details: serde_json::Value,
-) -> Result<(), Failure> {
-    let event = ApplicationEvent {
-        applyno: app.applyno.clone(),
-        counterpart: app.counterpart.clone(),
-        state: state.to_owned(),
-        details,
-        at: Utc::now(),
-    };
-    effects::emit(txn, key, &event).await.map_err(db_err)
 }
 
 /// The signed PDF of a guarantee.
@@ -273,14 +244,16 @@ impl Issuance {
         .await
         .map_err(save_err)?;
         let details = serde_json::json!({"baohanno": baohanno, "sm3": sm3, "bzjamount": amount.to_cents_string()});
-        emit(
+        effects::emit_application(
             &txn,
             events::GUARANTEE_ISSUED,
-            &app,
+            &app.applyno,
+            &app.counterpart,
             State::Issued.as_str(),
             details,
         )
-        .await?;
+        .await
+        .map_err(db_err)?;
         txn.commit().await.map_err(db_err)?;
         self.relay.notify_one();
         tracing::info!(applyno, baohanno = %baohanno, "guarantee issued");
@@ -456,14 +429,16 @@ impl Issuance {
             "baohanno": g.baohanno, "poltime": poltime.to_string(), "validtime": validtime.to_string(),
             "areacode": req.areacode.as_str(), "resent": effect == Effect::ResendRestored,
         });
-        emit(
+        effects::emit_application(
             &txn,
             events::GUARANTEE_RESTORED,
-            &app,
+            &app.applyno,
+            &app.counterpart,
             State::Restored.as_str(),
             details,
         )
-        .await?;
+        .await
+        .map_err(db_err)?;
         txn.commit().await.map_err(db_err)?;
         self.relay.notify_one();
         tracing::info!(applyno, baohanno = %g.baohanno, validtime = %validtime, "guarantee restored");
@@ -480,14 +455,16 @@ impl Issuance {
     ) -> Result<(), Failure> {
         if let Some(app) = app {
             let txn = self.db.conn().begin().await.map_err(db_err)?;
-            emit(
+            effects::emit_application(
                 &txn,
                 events::RESTORE_REFUSED,
-                app,
+                &app.applyno,
+                &app.counterpart,
                 &app.state,
                 serde_json::json!({"reason": why}),
             )
-            .await?;
+            .await
+            .map_err(db_err)?;
             txn.commit().await.map_err(db_err)?;
             self.relay.notify_one();
         }
@@ -502,13 +479,7 @@ pub struct IssueHandler(pub Arc<Issuance>);
 #[async_trait]
 impl Handler for IssueHandler {
     async fn handle(&self, m: &Message) -> Result<(), Failure> {
-        if m.schema_version != ISSUE_SCHEMA {
-            return Err(Failure::permanent(anyhow::anyhow!(
-                "unknown schema version {}",
-                m.schema_version
-            )));
-        }
-        let cmd: IssueCommand = m.decode().map_err(Failure::permanent)?;
+        let cmd: IssueCommand = decode(m, ISSUE_SCHEMA)?;
         self.0.on_issue(cmd).await
     }
 }
@@ -518,13 +489,7 @@ pub struct RevertHandler(pub Arc<Issuance>);
 #[async_trait]
 impl Handler for RevertHandler {
     async fn handle(&self, m: &Message) -> Result<(), Failure> {
-        if m.schema_version != INBOUND_SCHEMA {
-            return Err(Failure::permanent(anyhow::anyhow!(
-                "unknown schema version {}",
-                m.schema_version
-            )));
-        }
-        let env: InboundEnvelope<RevertApply> = m.decode().map_err(Failure::permanent)?;
+        let env: InboundEnvelope<RevertApply> = decode(m, INBOUND_SCHEMA)?;
         self.0.on_revert(&m.id, env).await
     }
 }

@@ -8,14 +8,15 @@ use chrono::Utc;
 use gw_bus::{Failure, Handler, Message, events, queues};
 use gw_lifecycle::{Effect, Event, State, step};
 use gw_protocol::messages::{
-    ApplicationEvent, INBOUND_SCHEMA, ISSUE_KIND, ISSUE_SCHEMA, InboundEnvelope, IssueCommand,
-    PAYMENT_SCHEMA, PaymentConfirmation,
+    INBOUND_SCHEMA, ISSUE_KIND, ISSUE_SCHEMA, InboundEnvelope, IssueCommand, PAYMENT_SCHEMA,
+    PaymentConfirmation,
 };
 use gw_protocol::{Amount, CancelApply, Notice, PayApply, PayNotice, PremiumStatus, Text};
 use gw_service::effects;
-use gw_storage::applications::{self, Changes, SaveError};
+use gw_service::worker::{db_failure as db_err, decode, save_failure as save_err};
+use gw_storage::applications::{self, Changes};
 use gw_storage::payments::{self, NewPayment, status};
-use gw_storage::sea_orm::{DatabaseTransaction, DbErr, Set, TransactionTrait};
+use gw_storage::sea_orm::{Set, TransactionTrait};
 use gw_storage::{Db, inbox};
 use tokio::sync::Notify;
 
@@ -25,35 +26,6 @@ const PAYAPPLY_CONSUMER: &str = "payment.payapply";
 pub struct Payments {
     pub db: Db,
     pub relay: Arc<Notify>,
-}
-
-fn db_err(e: DbErr) -> Failure {
-    Failure::Transient(anyhow::Error::new(e).context("database"))
-}
-
-fn save_err(e: SaveError) -> Failure {
-    match e {
-        SaveError::Conflict { .. } => Failure::Transient(e.into()),
-        SaveError::Db(e) => db_err(e),
-    }
-}
-
-async fn emit(
-    txn: &DatabaseTransaction,
-    key: &str,
-    applyno: &str,
-    counterpart: &str,
-    state: State,
-    details: serde_json::Value,
-) -> Result<(), Failure> {
-    let event = ApplicationEvent {
-        applyno: applyno.to_owned(),
-        counterpart: counterpart.to_owned(),
-        state: state.as_str().to_owned(),
-        details,
-        at: Utc::now(),
-    };
-    effects::emit(txn, key, &event).await.map_err(db_err)
 }
 
 impl Payments {
@@ -172,15 +144,16 @@ impl Payments {
                 )
                 .await
                 .map_err(db_err)?;
-                emit(
+                effects::emit_application(
                     &txn,
                     events::PAYMENT_RECEIVED,
                     applyno,
                     &app.counterpart,
-                    next,
+                    next.as_str(),
                     details,
                 )
-                .await?;
+                .await
+                .map_err(db_err)?;
             }
             Effect::HoldPayment => {
                 let reason = if matches {
@@ -197,15 +170,16 @@ impl Payments {
                     .map_err(db_err)?;
                 let mut d = details;
                 d["reason"] = reason.clone().into();
-                emit(
+                effects::emit_application(
                     &txn,
                     events::PAYMENT_HELD,
                     applyno,
                     &app.counterpart,
-                    next,
+                    next.as_str(),
                     d,
                 )
-                .await?;
+                .await
+                .map_err(db_err)?;
                 tracing::warn!(applyno, paynumber, %reason, "payment held for a person");
             }
             Effect::RefundNeeded => {
@@ -219,15 +193,16 @@ impl Payments {
                     .map_err(db_err)?;
                 let mut d = details;
                 d["reason"] = reason.into();
-                emit(
+                effects::emit_application(
                     &txn,
                     events::REFUND_NEEDED,
                     applyno,
                     &app.counterpart,
-                    next,
+                    next.as_str(),
                     d,
                 )
-                .await?;
+                .await
+                .map_err(db_err)?;
                 tracing::warn!(applyno, paynumber, reason, "payment needs a refund");
             }
             other => {
@@ -278,15 +253,16 @@ impl Payments {
                     .await
                     .map_err(save_err)?;
                     let details = serde_json::json!({"scene": env.request.scene.code(), "previous": state.as_str()});
-                    emit(
+                    effects::emit_application(
                         &txn,
                         events::APPLICATION_CANCELLED,
                         applyno,
                         &app.counterpart,
-                        next,
+                        next.as_str(),
                         details,
                     )
-                    .await?;
+                    .await
+                    .map_err(db_err)?;
                 }
                 tracing::info!(
                     applyno,
@@ -324,13 +300,7 @@ pub struct PaymentHandler(pub Arc<Payments>);
 #[async_trait]
 impl Handler for PaymentHandler {
     async fn handle(&self, m: &Message) -> Result<(), Failure> {
-        if m.schema_version != PAYMENT_SCHEMA {
-            return Err(Failure::permanent(anyhow::anyhow!(
-                "unknown schema version {}",
-                m.schema_version
-            )));
-        }
-        let p: PaymentConfirmation = m.decode().map_err(Failure::permanent)?;
+        let p: PaymentConfirmation = decode(m, PAYMENT_SCHEMA)?;
         self.0.on_payment(p).await
     }
 }
@@ -340,13 +310,7 @@ pub struct CancelHandler(pub Arc<Payments>);
 #[async_trait]
 impl Handler for CancelHandler {
     async fn handle(&self, m: &Message) -> Result<(), Failure> {
-        if m.schema_version != INBOUND_SCHEMA {
-            return Err(Failure::permanent(anyhow::anyhow!(
-                "unknown schema version {}",
-                m.schema_version
-            )));
-        }
-        let env: InboundEnvelope<CancelApply> = m.decode().map_err(Failure::permanent)?;
+        let env: InboundEnvelope<CancelApply> = decode(m, INBOUND_SCHEMA)?;
         self.0.on_cancel(&m.id, env).await
     }
 }
@@ -356,7 +320,7 @@ pub struct PayapplyHandler(pub Arc<Payments>);
 #[async_trait]
 impl Handler for PayapplyHandler {
     async fn handle(&self, m: &Message) -> Result<(), Failure> {
-        let env: InboundEnvelope<PayApply> = m.decode().map_err(Failure::permanent)?;
+        let env: InboundEnvelope<PayApply> = decode(m, INBOUND_SCHEMA)?;
         self.0.on_payapply(&m.id, env).await
     }
 }

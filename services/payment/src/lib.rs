@@ -109,12 +109,10 @@ impl Application {
             gw_service::serve(self.public, public, shutdown.clone()),
             gw_service::serve(self.admin, admin, shutdown.clone()),
         ];
-        let relay = self.relay.clone();
-        let stop = shutdown.clone();
-        tasks.push(tokio::spawn(async move {
-            relay.run(stop).await;
-            Ok(())
-        }));
+        tasks.push(gw_service::worker::spawn_relay(
+            self.relay.clone(),
+            shutdown.clone(),
+        ));
         tracing::info!("payment running");
         let r = gw_service::join_all(tasks).await;
         self.bus.close().await;

@@ -8,16 +8,16 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use chrono::Utc;
 use gw_bus::{Failure, Handler, Message, events};
 use gw_lifecycle::{Decision, Effect, Event, State, Verdict, step};
 use gw_protocol::messages::{
-    ApplicationEvent, INBOUND_SCHEMA, InboundEnvelope, REVIEW_SCHEMA, ReviewDecision, ReviewVerdict,
+    INBOUND_SCHEMA, InboundEnvelope, REVIEW_SCHEMA, ReviewDecision, ReviewVerdict,
 };
 use gw_protocol::{Amount, ApplyStatus, BaohanApply, Notice, ProcessNotice, Rate, Text};
 use gw_service::effects;
-use gw_storage::applications::{self, Application, Changes, SaveError};
-use gw_storage::sea_orm::{DatabaseTransaction, DbErr, Set, TransactionTrait};
+use gw_service::worker::{db_failure as db_err, decode, save_failure as save_err};
+use gw_storage::applications::{self, Application, Changes};
+use gw_storage::sea_orm::{Set, TransactionTrait};
 use gw_storage::{Db, inbox, underwriting};
 use rust_decimal::Decimal;
 use tokio::sync::Notify;
@@ -32,18 +32,6 @@ pub struct Underwriter {
     pub db: Db,
     pub rules: RulesHandle,
     pub relay: Arc<Notify>,
-}
-
-fn db_err(e: DbErr) -> Failure {
-    Failure::Transient(anyhow::Error::new(e).context("database"))
-}
-
-fn save_err(e: SaveError) -> Failure {
-    match e {
-        // Another worker changed the application: retry from a fresh read.
-        SaveError::Conflict { .. } => Failure::Transient(e.into()),
-        SaveError::Db(e) => db_err(e),
-    }
 }
 
 fn state_of(app: Option<&Application>) -> Result<Option<State>, Failure> {
@@ -283,7 +271,16 @@ impl Underwriter {
                     "biddercode": req.biddercode.as_str(), "rate": e.rate.to_string(),
                     "cost": e.cost.to_cents_string(), "checks": e.checks,
                 });
-                emit(&txn, key, applyno, &env.counterpart, next, details).await?;
+                effects::emit_application(
+                    &txn,
+                    key,
+                    applyno,
+                    &env.counterpart,
+                    next.as_str(),
+                    details,
+                )
+                .await
+                .map_err(db_err)?;
             }
         }
         txn.commit().await.map_err(db_err)?;
@@ -382,7 +379,9 @@ impl Underwriter {
                 "decision": decision, "reason": remark, "decided_by": d.decided_by.as_str(),
                 "rate": rate, "cost": cost.map(|c| Amount::from_cents(c).map(|a| a.to_cents_string()).unwrap_or_default()),
             });
-            emit(&txn, key, applyno, &app.counterpart, next, details).await?;
+            effects::emit_application(&txn, key, applyno, &app.counterpart, next.as_str(), details)
+                .await
+                .map_err(db_err)?;
         }
         txn.commit().await.map_err(db_err)?;
         self.relay.notify_one();
@@ -391,37 +390,13 @@ impl Underwriter {
     }
 }
 
-async fn emit(
-    txn: &DatabaseTransaction,
-    key: &str,
-    applyno: &str,
-    counterpart: &str,
-    state: State,
-    details: serde_json::Value,
-) -> Result<(), Failure> {
-    let event = ApplicationEvent {
-        applyno: applyno.to_owned(),
-        counterpart: counterpart.to_owned(),
-        state: state.as_str().to_owned(),
-        details,
-        at: Utc::now(),
-    };
-    effects::emit(txn, key, &event).await.map_err(db_err)
-}
-
 /// Consumer of `underwriting.baohanapply`.
 pub struct ApplyHandler(pub Arc<Underwriter>);
 
 #[async_trait]
 impl Handler for ApplyHandler {
     async fn handle(&self, m: &Message) -> Result<(), Failure> {
-        if m.schema_version != INBOUND_SCHEMA {
-            return Err(Failure::permanent(anyhow::anyhow!(
-                "unknown schema version {}",
-                m.schema_version
-            )));
-        }
-        let env: InboundEnvelope<BaohanApply> = m.decode().map_err(Failure::permanent)?;
+        let env: InboundEnvelope<BaohanApply> = decode(m, INBOUND_SCHEMA)?;
         self.0.on_apply(&m.id, env).await
     }
 }
@@ -432,13 +407,7 @@ pub struct ReviewHandler(pub Arc<Underwriter>);
 #[async_trait]
 impl Handler for ReviewHandler {
     async fn handle(&self, m: &Message) -> Result<(), Failure> {
-        if m.schema_version != REVIEW_SCHEMA {
-            return Err(Failure::permanent(anyhow::anyhow!(
-                "unknown schema version {}",
-                m.schema_version
-            )));
-        }
-        let d: ReviewDecision = m.decode().map_err(Failure::permanent)?;
+        let d: ReviewDecision = decode(m, REVIEW_SCHEMA)?;
         self.0.on_review(&m.id, d).await
     }
 }

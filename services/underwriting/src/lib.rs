@@ -107,12 +107,10 @@ impl Application {
             ),
             gw_service::serve(self.admin, router, shutdown.clone()),
         ];
-        let relay = self.relay.clone();
-        let stop = shutdown.clone();
-        tasks.push(tokio::spawn(async move {
-            relay.run(stop).await;
-            Ok(())
-        }));
+        tasks.push(gw_service::worker::spawn_relay(
+            self.relay.clone(),
+            shutdown.clone(),
+        ));
         if let Some(path) = s.underwriting.rules_file.clone() {
             let watcher = self.rules.clone().watch(
                 path,

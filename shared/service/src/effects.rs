@@ -48,6 +48,25 @@ pub async fn emit<C: ConnectionTrait>(
     emit_payload(conn, routing_key, &event.applyno, &event.counterpart, event).await
 }
 
+/// Publishes an [`ApplicationEvent`] made of its parts, stamped now.
+pub async fn emit_application<C: ConnectionTrait>(
+    conn: &C,
+    routing_key: &str,
+    applyno: &str,
+    counterpart: &str,
+    state: &str,
+    details: serde_json::Value,
+) -> Result<(), DbErr> {
+    let event = ApplicationEvent {
+        applyno: applyno.to_owned(),
+        counterpart: counterpart.to_owned(),
+        state: state.to_owned(),
+        details,
+        at: chrono::Utc::now(),
+    };
+    emit(conn, routing_key, &event).await
+}
+
 /// Publishes any event payload on the events exchange.
 pub async fn emit_payload<C: ConnectionTrait, T: Serialize>(
     conn: &C,

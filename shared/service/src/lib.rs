@@ -4,6 +4,7 @@
 
 pub mod effects;
 mod limiter;
+pub mod worker;
 
 pub use limiter::RateLimiter;
 
