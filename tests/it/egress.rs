@@ -580,3 +580,85 @@ async fn the_s3_store_keeps_bytes_in_the_bucket_and_metadata_in_the_database() {
     assert!(store.get("../x").await.unwrap().is_none());
     h.cleanup().await;
 }
+
+#[tokio::test]
+async fn retry_after_holds_the_next_attempt_back() {
+    let platform = Platform::start().await;
+    // Busy, come back in 2 s: the next attempt waits at least that long,
+    // although the schedule says 1 s.
+    platform.script("TB-RETRY-AFTER", [Reply::StatusRetryAfter(503, 2)]);
+    let (h, egress) = setup(&platform, &[]).await;
+    let cmd = notice_command(
+        Interface::ProcessNotice,
+        process_notice("TB-RETRY-AFTER"),
+        None,
+    );
+    h.send_notice(&cmd).await;
+    let got = platform
+        .wait_until(Duration::from_secs(15), |r| r.len() == 2)
+        .await;
+    let waited = got[1].at - got[0].at;
+    assert!(
+        waited >= Duration::from_millis(1600),
+        "waited only {waited:?}"
+    );
+    h.wait_notice_state(&cmd.notice_id, "delivered", Duration::from_secs(5))
+        .await;
+    egress.stop().await;
+    h.cleanup().await;
+}
+
+#[tokio::test]
+async fn the_cli_lists_and_resends_dead_notices() {
+    let platform = Platform::start().await;
+    platform.script(
+        "TB-CLI",
+        [
+            Reply::Code500("忙"),
+            Reply::Code500("忙"),
+            Reply::Code500("忙"),
+        ],
+    );
+    let ids = TestIds::new();
+    let env = settings_env(&ids, &platform.base_url, &[("GW__EGRESS__RETRY_FOR", "2s")]);
+    let s = settings(&ids, &platform.base_url, &[("GW__EGRESS__RETRY_FOR", "2s")]);
+    let h = Harness::new(ids, s.clone()).await;
+    let egress = spawn_egress(s).await;
+    let cmd = notice_command(Interface::ProcessNotice, process_notice("TB-CLI"), None);
+    h.send_notice(&cmd).await;
+    h.wait_notice_state(&cmd.notice_id, "dead", Duration::from_secs(20))
+        .await;
+
+    let cli = |args: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_gw-service-proc"))
+            .arg("egress")
+            .args(args)
+            .envs(&env)
+            .env("RUST_LOG", "error")
+            .output()
+            .expect("the CLI runs");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let listed: Vec<Value> =
+        serde_json::from_str(&cli(&["notices", "list", "--state", "dead", "--json"])).unwrap();
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0]["id"], cmd.notice_id);
+    assert_eq!(listed[0]["attempt_log"].as_array().unwrap().len(), 3);
+    let table = cli(&["notices", "list", "--applyno", "TB-CLI"]);
+    assert!(
+        table.contains(&cmd.notice_id) && table.contains("dead"),
+        "{table}"
+    );
+    let out = cli(&["notices", "resend", &cmd.notice_id]);
+    assert!(out.contains("re-sent"), "{out}");
+    // The running egress delivers it.
+    h.wait_notice_state(&cmd.notice_id, "delivered", Duration::from_secs(15))
+        .await;
+    egress.stop().await;
+    h.cleanup().await;
+}
