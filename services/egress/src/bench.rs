@@ -27,6 +27,10 @@ pub struct BenchArgs {
     /// Publishes in flight while enqueueing.
     #[arg(long, default_value_t = 64)]
     pub publishers: usize,
+    /// Enqueue at this many notices per second (steady load) instead of all
+    /// at once (a burst, where queueing dominates latency).
+    #[arg(long)]
+    pub rate: Option<f64>,
 }
 
 const SECRET: &str = "bench-secret-16c";
@@ -95,12 +99,14 @@ pub async fn run(mut settings: Settings, args: BenchArgs) -> anyhow::Result<()> 
     let egress_task = tokio::spawn(egress.run_until(stop.clone()));
     let bus = gw_service::connect_bus(&settings, "bench").await?;
 
-    println!(
-        "egress bench: {} notices, prefix {}",
-        args.notices, settings.amqp.prefix
-    );
+    let load = match args.rate {
+        Some(r) => format!("at {r}/s"),
+        None => "in one burst".to_owned(),
+    };
+    println!("egress bench: {} notices {load}, prefix {}", args.notices, settings.amqp.prefix);
     let mut enqueued: HashMap<String, Instant> = HashMap::with_capacity(args.notices);
     let mut jobs = Vec::with_capacity(args.notices);
+    let started_at = Instant::now();
     for i in 0..args.notices {
         let applyno = format!("BENCH{i:07}");
         let body = serde_json::json!({
@@ -110,7 +116,11 @@ pub async fn run(mut settings: Settings, args: BenchArgs) -> anyhow::Result<()> 
         let cmd = NoticeCommand::new("bench", &notice, None);
         let m = Message::json(NOTICE_KIND, NOTICE_SCHEMA, Some(&applyno), &cmd)?;
         let bus = bus.clone();
+        let due = args.rate.map(|r| Duration::from_secs_f64(i as f64 / r.max(1.0)));
         jobs.push(async move {
+            if let Some(due) = due {
+                tokio::time::sleep_until(tokio::time::Instant::from_std(started_at) + due).await;
+            }
             let at = Instant::now();
             bus.send(queues::NOTICES, &m).await.map(|()| (applyno, at))
         });
