@@ -103,7 +103,10 @@ pub async fn run(mut settings: Settings, args: BenchArgs) -> anyhow::Result<()> 
         Some(r) => format!("at {r}/s"),
         None => "in one burst".to_owned(),
     };
-    println!("egress bench: {} notices {load}, prefix {}", args.notices, settings.amqp.prefix);
+    println!(
+        "egress bench: {} notices {load}, prefix {}",
+        args.notices, settings.amqp.prefix
+    );
     let mut enqueued: HashMap<String, Instant> = HashMap::with_capacity(args.notices);
     let mut jobs = Vec::with_capacity(args.notices);
     let started_at = Instant::now();
@@ -116,7 +119,9 @@ pub async fn run(mut settings: Settings, args: BenchArgs) -> anyhow::Result<()> 
         let cmd = NoticeCommand::new("bench", &notice, None);
         let m = Message::json(NOTICE_KIND, NOTICE_SCHEMA, Some(&applyno), &cmd)?;
         let bus = bus.clone();
-        let due = args.rate.map(|r| Duration::from_secs_f64(i as f64 / r.max(1.0)));
+        let due = args
+            .rate
+            .map(|r| Duration::from_secs_f64(i as f64 / r.max(1.0)));
         jobs.push(async move {
             if let Some(due) = due {
                 tokio::time::sleep_until(tokio::time::Instant::from_std(started_at) + due).await;
