@@ -6,6 +6,7 @@
 
 mod bus;
 mod egress;
+mod embedded;
 mod ingress;
 mod mainpath;
 mod storage;

@@ -36,6 +36,8 @@ use tokio_util::sync::CancellationToken;
 
 /// The egress service, built and bound, ready to run.
 pub struct Application {
+    /// Whether stopping closes the bus and the database (not when shared).
+    owns_connections: bool,
     settings: Settings,
     bus: Bus,
     db: Db,
@@ -44,6 +46,7 @@ pub struct Application {
     public: tokio::net::TcpListener,
     admin: tokio::net::TcpListener,
     router: Router,
+    files: Router,
     admin_router: Router,
 }
 
@@ -54,10 +57,18 @@ struct FilesState {
 }
 
 impl Application {
+    /// Connects to the configured broker (or the embedded bus) and database.
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        let (bus, db) = gw_service::connect(&settings, "egress").await?;
+        let mut app = Self::build_with(settings, bus, db).await?;
+        app.owns_connections = true;
+        Ok(app)
+    }
+
+    /// Builds on a bus and a database shared with other services of the
+    /// same process (the single-process gateway); they stay open on stop.
+    pub async fn build_with(settings: Settings, bus: Bus, db: Db) -> anyhow::Result<Self> {
         let counterparts = settings.counterparts()?;
-        let bus = gw_service::connect_bus(&settings, "egress").await?;
-        let db = gw_service::connect_db(&settings).await?;
         let store = gw_files::from_settings(&settings.files, db.clone())?;
         let relay = Relay::new(db.clone(), bus.clone());
         let handler = Arc::new(delivery::NoticeHandler {
@@ -74,12 +85,14 @@ impl Application {
         let admin = tokio::net::TcpListener::bind(settings.egress.admin_listen)
             .await
             .with_context(|| format!("cannot listen on {}", settings.egress.admin_listen))?;
-        let router = Router::new()
+        let files = Router::new()
             .route("/files/{token}", get(download))
             .with_state(FilesState {
                 store,
                 counterparts,
-            })
+            });
+        let router = files
+            .clone()
             .merge(gw_service::health_routes(gw_service::Readiness {
                 bus: Some(bus.clone()),
                 db: Some(db.clone()),
@@ -89,6 +102,7 @@ impl Application {
             &settings.admin.token,
         );
         Ok(Self {
+            owns_connections: false,
             settings,
             bus,
             db,
@@ -97,8 +111,14 @@ impl Application {
             public,
             admin,
             router,
+            files,
             admin_router,
         })
+    }
+
+    /// The public routes (`/files/{token}`), to serve on another listener.
+    pub fn public_router(&self) -> Router {
+        self.files.clone()
     }
 
     /// Port of the public file server.
@@ -150,8 +170,10 @@ impl Application {
         a.context("the admin server failed")?;
         consumer.await.context("the consumer panicked")??;
         relay.await.context("the relay panicked")?;
-        self.bus.close().await;
-        self.db.close().await;
+        if self.owns_connections {
+            self.bus.close().await;
+            self.db.close().await;
+        }
         tracing::info!("egress stopped");
         Ok(())
     }

@@ -138,6 +138,8 @@ struct AppState {
 
 /// The ingress service, built and bound, ready to run.
 pub struct Application {
+    /// Whether stopping closes the bus and the database (not when shared).
+    owns_connections: bool,
     listener: tokio::net::TcpListener,
     port: u16,
     router: Router,
@@ -148,13 +150,21 @@ pub struct Application {
 impl Application {
     /// Connects to the broker and the database, declares the topology and
     /// binds the listener (port 0 picks a free port).
+    /// Connects to the configured broker (or the embedded bus) and database.
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        let (bus, db) = gw_service::connect(&settings, "ingress").await?;
+        let mut app = Self::build_with(settings, bus, db).await?;
+        app.owns_connections = true;
+        Ok(app)
+    }
+
+    /// Builds on a bus and a database shared with other services of the
+    /// same process (the single-process gateway); they stay open on stop.
+    pub async fn build_with(settings: Settings, bus: Bus, db: Db) -> anyhow::Result<Self> {
         let counterparts = settings.counterparts()?;
         if counterparts.is_empty() {
             tracing::warn!("no counterparts configured: every call will be refused");
         }
-        let bus = gw_service::connect_bus(&settings, "ingress").await?;
-        let db = gw_service::connect_db(&settings).await?;
         let listener = tokio::net::TcpListener::bind(settings.ingress.listen)
             .await
             .with_context(|| format!("cannot listen on {}", settings.ingress.listen))?;
@@ -180,12 +190,20 @@ impl Application {
             db: Some(db.clone()),
         }));
         Ok(Self {
+            owns_connections: false,
             listener,
             port,
             router,
             bus,
             db,
         })
+    }
+
+    /// Serves `extra` routes on the same listener (the single-process
+    /// gateway puts every public route on one port).
+    pub fn merge(mut self, extra: Router) -> Self {
+        self.router = self.router.merge(extra);
+        self
     }
 
     pub fn port(&self) -> u16 {
@@ -208,8 +226,10 @@ impl Application {
         .with_graceful_shutdown(shutdown.cancelled_owned())
         .await
         .context("the HTTP server failed")?;
-        self.bus.close().await;
-        self.db.close().await;
+        if self.owns_connections {
+            self.bus.close().await;
+            self.db.close().await;
+        }
         tracing::info!("ingress stopped");
         Ok(())
     }

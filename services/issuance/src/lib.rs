@@ -29,6 +29,8 @@ use tokio_util::sync::CancellationToken;
 use crate::handler::{Issuance, IssueHandler, Issuer, RevertHandler};
 
 pub struct Application {
+    /// Whether stopping closes the bus and the database (not when shared).
+    owns_connections: bool,
     settings: Settings,
     bus: Bus,
     db: Db,
@@ -38,9 +40,17 @@ pub struct Application {
 }
 
 impl Application {
+    /// Connects to the configured broker (or the embedded bus) and database.
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
-        let bus = gw_service::connect_bus(&settings, "issuance").await?;
-        let db = gw_service::connect_db(&settings).await?;
+        let (bus, db) = gw_service::connect(&settings, "issuance").await?;
+        let mut app = Self::build_with(settings, bus, db).await?;
+        app.owns_connections = true;
+        Ok(app)
+    }
+
+    /// Builds on a bus and a database shared with other services of the
+    /// same process (the single-process gateway); they stay open on stop.
+    pub async fn build_with(settings: Settings, bus: Bus, db: Db) -> anyhow::Result<Self> {
         let relay = Relay::new(db.clone(), bus.clone());
         let signer = signing::Signer::load(&settings, &db).await?;
         let store = gw_files::from_settings(&settings.files, db.clone())?;
@@ -74,6 +84,7 @@ impl Application {
         });
         let public = gw_service::bind(settings.issuance.listen, "issuance.listen").await?;
         Ok(Self {
+            owns_connections: false,
             settings,
             bus,
             db,
@@ -81,6 +92,15 @@ impl Application {
             issuance,
             public,
         })
+    }
+
+    /// The public routes (verification), to serve on another listener.
+    pub fn public_router(&self) -> axum::Router {
+        verify::routes(
+            self.db.clone(),
+            self.issuance.signer.clone(),
+            self.settings.issuance.verify_per_minute,
+        )
     }
 
     pub fn port(&self) -> u16 {
@@ -93,15 +113,12 @@ impl Application {
 
     pub async fn run_until(self, shutdown: CancellationToken) -> anyhow::Result<()> {
         let s = &self.settings;
-        let public = verify::routes(
-            self.db.clone(),
-            self.issuance.signer.clone(),
-            s.issuance.verify_per_minute,
-        )
-        .merge(gw_service::health_routes(gw_service::Readiness {
-            bus: Some(self.bus.clone()),
-            db: Some(self.db.clone()),
-        }));
+        let public = self
+            .public_router()
+            .merge(gw_service::health_routes(gw_service::Readiness {
+                bus: Some(self.bus.clone()),
+                db: Some(self.db.clone()),
+            }));
         let mut tasks = vec![
             gw_service::consume(
                 s,
@@ -125,8 +142,10 @@ impl Application {
         ));
         tracing::info!("issuance running");
         let r = gw_service::join_all(tasks).await;
-        self.bus.close().await;
-        self.db.close().await;
+        if self.owns_connections {
+            self.bus.close().await;
+            self.db.close().await;
+        }
         tracing::info!("issuance stopped");
         r
     }

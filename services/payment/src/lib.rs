@@ -27,6 +27,8 @@ use tokio_util::sync::CancellationToken;
 use crate::handler::{CancelHandler, PayapplyHandler, PaymentHandler, Payments};
 
 pub struct Application {
+    /// Whether stopping closes the bus and the database (not when shared).
+    owns_connections: bool,
     settings: Settings,
     bus: Bus,
     db: Db,
@@ -37,9 +39,17 @@ pub struct Application {
 }
 
 impl Application {
+    /// Connects to the configured broker (or the embedded bus) and database.
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
-        let bus = gw_service::connect_bus(&settings, "payment").await?;
-        let db = gw_service::connect_db(&settings).await?;
+        let (bus, db) = gw_service::connect(&settings, "payment").await?;
+        let mut app = Self::build_with(settings, bus, db).await?;
+        app.owns_connections = true;
+        Ok(app)
+    }
+
+    /// Builds on a bus and a database shared with other services of the
+    /// same process (the single-process gateway); they stay open on stop.
+    pub async fn build_with(settings: Settings, bus: Bus, db: Db) -> anyhow::Result<Self> {
         let relay = Relay::new(db.clone(), bus.clone());
         let payments = Arc::new(Payments {
             db: db.clone(),
@@ -53,6 +63,7 @@ impl Application {
             );
         }
         Ok(Self {
+            owns_connections: false,
             settings,
             bus,
             db,
@@ -61,6 +72,15 @@ impl Application {
             public,
             admin,
         })
+    }
+
+    /// The public routes (the cashier), to serve on another listener.
+    pub fn public_router(&self) -> axum::Router {
+        cashier::routes(
+            self.db.clone(),
+            self.bus.clone(),
+            self.settings.payment.clone(),
+        )
     }
 
     pub fn port(&self) -> u16 {
@@ -77,12 +97,12 @@ impl Application {
 
     pub async fn run_until(self, shutdown: CancellationToken) -> anyhow::Result<()> {
         let s = &self.settings;
-        let public = cashier::routes(self.db.clone(), self.bus.clone(), s.payment.clone()).merge(
-            gw_service::health_routes(gw_service::Readiness {
+        let public = self
+            .public_router()
+            .merge(gw_service::health_routes(gw_service::Readiness {
                 bus: Some(self.bus.clone()),
                 db: Some(self.db.clone()),
-            }),
-        );
+            }));
         let admin = admin::routes(self.db.clone(), self.relay.waker(), &s.admin.token);
         let mut tasks = vec![
             gw_service::consume(
@@ -115,8 +135,10 @@ impl Application {
         ));
         tracing::info!("payment running");
         let r = gw_service::join_all(tasks).await;
-        self.bus.close().await;
-        self.db.close().await;
+        if self.owns_connections {
+            self.bus.close().await;
+            self.db.close().await;
+        }
         tracing::info!("payment stopped");
         r
     }

@@ -27,6 +27,8 @@ use crate::handler::{ApplyHandler, ReviewHandler, Underwriter};
 use crate::rules::{Rules, RulesHandle};
 
 pub struct Application {
+    /// Whether stopping closes the bus and the database (not when shared).
+    owns_connections: bool,
     settings: Settings,
     bus: Bus,
     db: Db,
@@ -37,15 +39,23 @@ pub struct Application {
 }
 
 impl Application {
+    /// Connects to the configured broker (or the embedded bus) and database.
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        let (bus, db) = gw_service::connect(&settings, "underwriting").await?;
+        let mut app = Self::build_with(settings, bus, db).await?;
+        app.owns_connections = true;
+        Ok(app)
+    }
+
+    /// Builds on a bus and a database shared with other services of the
+    /// same process (the single-process gateway); they stay open on stop.
+    pub async fn build_with(settings: Settings, bus: Bus, db: Db) -> anyhow::Result<Self> {
         let rules = match &settings.underwriting.rules_file {
             Some(path) => RulesHandle::load_file(path).context("underwriting.rules_file")?,
             None => Rules::try_from(&settings.underwriting.rules).context("underwriting.rules")?,
         };
         tracing::info!(version = %rules.version, "underwriting rules in force");
         let rules = RulesHandle::new(rules);
-        let bus = gw_service::connect_bus(&settings, "underwriting").await?;
-        let db = gw_service::connect_db(&settings).await?;
         let relay = Relay::new(db.clone(), bus.clone());
         let underwriter = Arc::new(Underwriter {
             db: db.clone(),
@@ -58,6 +68,7 @@ impl Application {
         )
         .await?;
         Ok(Self {
+            owns_connections: false,
             settings,
             bus,
             db,
@@ -124,8 +135,10 @@ impl Application {
         }
         tracing::info!("underwriting running");
         let r = gw_service::join_all(tasks).await;
-        self.bus.close().await;
-        self.db.close().await;
+        if self.owns_connections {
+            self.bus.close().await;
+            self.db.close().await;
+        }
         tracing::info!("underwriting stopped");
         r
     }

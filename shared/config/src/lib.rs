@@ -24,6 +24,9 @@ pub use secrecy;
 /// Environment variable prefix and separator: `GW__AMQP__URL` sets `amqp.url`.
 pub const ENV_PREFIX: &str = "GW";
 pub const ENV_SEPARATOR: &str = "__";
+/// `amqp.url` of the single-process mode: the bus lives in the database.
+pub const EMBEDDED_BUS: &str = "embedded";
+
 /// Environment variable naming the TOML file, when `--config` is not given.
 pub const CONFIG_FILE_ENV: &str = "GW_CONFIG";
 
@@ -62,6 +65,13 @@ pub struct DatabaseSettings {
     /// PostgreSQL schema to use (created if missing); tests use a fresh one each.
     #[serde(default)]
     pub schema: Option<String>,
+}
+
+impl AmqpSettings {
+    /// Whether the bus is the embedded one (single-process mode).
+    pub fn is_embedded(&self) -> bool {
+        self.url.expose_secret() == EMBEDDED_BUS
+    }
 }
 
 impl DatabaseSettings {
@@ -484,10 +494,25 @@ impl Settings {
         file: Option<&Path>,
         env: Option<std::collections::HashMap<String, String>>,
     ) -> Result<Self, ConfigError> {
-        let mut builder = config::Config::builder().add_source(config::File::from_str(
-            DEFAULTS_TOML,
-            config::FileFormat::Toml,
-        ));
+        Self::load_layers("", file, env)
+    }
+
+    /// Defaults, then `more_defaults` (TOML: a binary's own defaults, such as
+    /// the single-process gateway's), then `file`, then the environment.
+    pub fn load_layers(
+        more_defaults: &str,
+        file: Option<&Path>,
+        env: Option<std::collections::HashMap<String, String>>,
+    ) -> Result<Self, ConfigError> {
+        let mut builder = config::Config::builder()
+            .add_source(config::File::from_str(
+                DEFAULTS_TOML,
+                config::FileFormat::Toml,
+            ))
+            .add_source(config::File::from_str(
+                more_defaults,
+                config::FileFormat::Toml,
+            ));
         if let Some(path) = file {
             if !path.exists() {
                 return Err(ConfigError::Read(format!(
@@ -547,7 +572,7 @@ impl Settings {
             );
         }
         let amqp = self.amqp.url.expose_secret();
-        if !(amqp.starts_with("amqp://") || amqp.starts_with("amqps://")) {
+        if !(amqp.starts_with("amqp://") || amqp.starts_with("amqps://") || amqp == EMBEDDED_BUS) {
             problems.push("amqp.url: must start with amqp:// or amqps://".to_owned());
         }
         if self.amqp.prefix.is_empty()

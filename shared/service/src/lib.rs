@@ -64,6 +64,24 @@ pub async fn connect_bus(settings: &Settings, service: &str) -> anyhow::Result<B
         .context("cannot reach RabbitMQ (amqp.url)")
 }
 
+/// The bus and the database of `service`: RabbitMQ, or, when `amqp.url` is
+/// `embedded`, the bus in the database (single-process mode).
+pub async fn connect(settings: &Settings, service: &str) -> anyhow::Result<(Bus, Db)> {
+    let db = connect_db(settings).await?;
+    let bus = if settings.amqp.is_embedded() {
+        let topology = topology(settings);
+        let transport = gw_storage::embedded_bus::EmbeddedTransport::new(db.clone(), &topology);
+        Bus::new(
+            std::sync::Arc::new(transport),
+            topology,
+            settings.amqp.publish_timeout,
+        )
+    } else {
+        connect_bus(settings, service).await?
+    };
+    Ok((bus, db))
+}
+
 /// Opens the database and applies migrations.
 pub async fn connect_db(settings: &Settings) -> anyhow::Result<Db> {
     let options = DbOptions {

@@ -10,6 +10,7 @@
 //!   change: written in the same transaction, published afterwards by the relay.
 
 pub mod applications;
+pub mod embedded_bus;
 pub mod entities;
 pub mod files;
 pub mod guarantees;

@@ -1,12 +1,14 @@
 //! The transactional outbox and its relay.
 //!
 //! A handler that changes state and must also send a message writes the
-//! message here in the same transaction ([`add`]). The [`Relay`] publishes
-//! unpublished rows in id order, waiting for the broker's confirm, and marks
-//! them published. A crash between publish and mark publishes the row again:
-//! consumers deduplicate on the message id, so that is a duplicate, never a
-//! loss. On PostgreSQL, rows are claimed with `FOR UPDATE SKIP LOCKED`, so
-//! several replicas share the work.
+//! message here in the same transaction ([`add`]). The [`Relay`] claims a
+//! batch of unpublished rows (a short transaction; on PostgreSQL with `FOR
+//! UPDATE SKIP LOCKED`, so several replicas share the work), then publishes
+//! them in id order, waiting for each confirm, and marks each published. No
+//! transaction is open while it talks to the broker. A relay that dies
+//! between claim and publish lets its claim expire, and another publishes
+//! the rows; a crash between publish and mark publishes a row again, which
+//! consumers absorb (they deduplicate), so nothing is ever lost.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -23,6 +25,9 @@ use tokio_util::sync::CancellationToken;
 
 use crate::Db;
 use crate::entities::outbox;
+
+/// How long a relay's claim on a batch lasts.
+const CLAIM: chrono::Duration = chrono::Duration::seconds(60);
 
 /// Writes `message` for `to` as part of the caller's transaction.
 pub async fn add<C: ConnectionTrait>(
@@ -47,6 +52,7 @@ pub async fn add<C: ConnectionTrait>(
         payload: Set(payload),
         created_at: Set(message.timestamp),
         published_at: Set(None),
+        claimed_until: Set(None),
         attempts: Set(0),
         last_error: Set(None),
         ..Default::default()
@@ -144,14 +150,32 @@ impl Relay {
 
     /// Publishes one batch; returns how many rows were published.
     pub async fn publish_batch(&self) -> Result<usize, DbErr> {
+        let now = chrono::Utc::now();
+        let unclaimed = sea_orm::Condition::any()
+            .add(outbox::Column::ClaimedUntil.is_null())
+            .add(outbox::Column::ClaimedUntil.lt(now));
         let txn = self.db.conn().begin().await?;
         let rows = outbox::Entity::find()
             .filter(outbox::Column::PublishedAt.is_null())
+            .filter(unclaimed)
             .order_by_asc(outbox::Column::Id)
             .limit(self.batch)
             .lock_with_behavior(LockType::Update, LockBehavior::SkipLocked)
             .all(&txn)
             .await?;
+        if rows.is_empty() {
+            txn.commit().await?;
+            return Ok(0);
+        }
+        let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
+        outbox::Entity::update_many()
+            .col_expr(outbox::Column::ClaimedUntil, Expr::value(now + CLAIM))
+            .filter(outbox::Column::Id.is_in(ids.clone()))
+            .exec(&txn)
+            .await?;
+        txn.commit().await?;
+
+        let conn = self.db.conn();
         let mut published = 0;
         for row in rows {
             let Some((to, message)) = to_bus(&row) else {
@@ -163,7 +187,7 @@ impl Relay {
                     )
                     .col_expr(outbox::Column::PublishedAt, Expr::value(chrono::Utc::now()))
                     .filter(outbox::Column::Id.eq(row.id))
-                    .exec(&txn)
+                    .exec(conn)
                     .await?;
                 continue;
             };
@@ -173,25 +197,36 @@ impl Relay {
                         .col_expr(outbox::Column::PublishedAt, Expr::value(chrono::Utc::now()))
                         .col_expr(outbox::Column::Attempts, Expr::value(row.attempts + 1))
                         .filter(outbox::Column::Id.eq(row.id))
-                        .exec(&txn)
+                        .exec(conn)
                         .await?;
                     published += 1;
                 }
                 Err(e) => {
+                    // Keep order: stop at the first failure, release the
+                    // claim on the rest, and try again later.
                     outbox::Entity::update_many()
                         .col_expr(outbox::Column::Attempts, Expr::value(row.attempts + 1))
                         .col_expr(outbox::Column::LastError, Expr::value(e.to_string()))
                         .filter(outbox::Column::Id.eq(row.id))
-                        .exec(&txn)
+                        .exec(conn)
                         .await?;
-                    // Keep order: stop at the first failure and retry later.
-                    txn.commit().await?;
+                    outbox::Entity::update_many()
+                        .col_expr(
+                            outbox::Column::ClaimedUntil,
+                            Expr::value(Option::<chrono::DateTime<chrono::Utc>>::None),
+                        )
+                        .filter(outbox::Column::PublishedAt.is_null())
+                        .filter(
+                            outbox::Column::Id
+                                .is_in(ids.iter().copied().filter(|id| *id >= row.id)),
+                        )
+                        .exec(conn)
+                        .await?;
                     tracing::warn!(message_id = %message.id, error = %e, "outbox publish failed; will retry");
                     return Ok(published);
                 }
             }
         }
-        txn.commit().await?;
         Ok(published)
     }
 }

@@ -2,6 +2,7 @@
 
 pub mod applications;
 pub mod blocklist;
+pub mod bus_messages;
 pub mod files;
 pub mod guarantees;
 pub mod inbox;

@@ -21,6 +21,8 @@ pub struct Model {
     pub payload: String,
     pub created_at: DateTimeUtc,
     pub published_at: Option<DateTimeUtc>,
+    /// While in the future, one relay is publishing the row.
+    pub claimed_until: Option<DateTimeUtc>,
     pub attempts: i32,
     pub last_error: Option<String>,
 }

@@ -27,6 +27,7 @@ enum Outbox {
     Payload,
     CreatedAt,
     PublishedAt,
+    ClaimedUntil,
     Attempts,
     LastError,
 }
@@ -83,6 +84,7 @@ impl MigrationTrait for Migration {
                 .col(text(Outbox::Payload))
                 .col(timestamp_with_time_zone(Outbox::CreatedAt))
                 .col(timestamp_with_time_zone_null(Outbox::PublishedAt))
+                .col(timestamp_with_time_zone_null(Outbox::ClaimedUntil))
                 .col(integer(Outbox::Attempts).default(0))
                 .col(text_null(Outbox::LastError))
                 .to_owned(),

@@ -6,6 +6,7 @@ use sea_orm_migration::prelude::*;
 mod m0001_foundation;
 mod m0002_egress;
 mod m0003_lifecycle;
+mod m0004_embedded_bus;
 
 pub struct Migrator;
 
@@ -16,6 +17,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0001_foundation::Migration),
             Box::new(m0002_egress::Migration),
             Box::new(m0003_lifecycle::Migration),
+            Box::new(m0004_embedded_bus::Migration),
         ]
     }
 }

@@ -1,0 +1,351 @@
+//! The embedded transport: the bus in the database, for the single-process
+//! mode (`amqp.url = "embedded"`), where there is no broker.
+//!
+//! A message is a row of `bus_messages`; publishing commits the row (that is
+//! the "confirm"), so an accepted message survives a crash. A consumer claims
+//! the oldest visible row of its queue with a lease; the ack deletes it; a
+//! consumer that dies lets its lease expire and the row is delivered again.
+//! Retry tiers are rows visible later; dead letters go to `<queue>.dlq`; a
+//! row delivered more than the delivery limit is dead-lettered. Events go to
+//! the `events.journal` queue, kept for a week. Workers see the same `Bus` as
+//! with RabbitMQ: nothing in them changes.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::Utc;
+use gw_bus::{
+    BusError, Delivery, Destination, Message, Subscription, Topology, Transport, headers,
+};
+use sea_orm::sea_query::Expr;
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder, Set,
+};
+use tokio::sync::Notify;
+
+use crate::Db;
+use crate::entities::bus_messages;
+
+/// Queue of the event journal.
+pub const JOURNAL: &str = "events.journal";
+const JOURNAL_DAYS: i64 = 7;
+
+struct Inner {
+    db: Db,
+    wake: Notify,
+    /// How long a claimed message is held before it is delivered again.
+    lease: Duration,
+    delivery_limit: i32,
+    prefix: String,
+}
+
+/// The bus in the database.
+#[derive(Clone)]
+pub struct EmbeddedTransport {
+    inner: Arc<Inner>,
+}
+
+fn err(e: sea_orm::DbErr) -> BusError {
+    BusError::Unavailable(e.to_string())
+}
+
+impl EmbeddedTransport {
+    pub fn new(db: Db, topology: &Topology) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                db,
+                wake: Notify::new(),
+                lease: Duration::from_secs(300),
+                delivery_limit: i32::try_from(topology.delivery_limit).unwrap_or(10),
+                prefix: topology.prefix().to_owned(),
+            }),
+        }
+    }
+
+    /// A logical queue name from a logical or full (prefixed) one.
+    fn logical<'a>(&self, queue: &'a str) -> &'a str {
+        queue
+            .strip_prefix(&self.inner.prefix)
+            .and_then(|q| q.strip_prefix('.'))
+            .unwrap_or(queue)
+    }
+}
+
+impl Inner {
+    async fn insert(&self, queue: &str, m: &Message, delay: Duration) -> Result<(), BusError> {
+        let now = Utc::now();
+        let visible = now + chrono::Duration::from_std(delay).unwrap_or_default();
+        bus_messages::ActiveModel {
+            queue: Set(queue.to_owned()),
+            message_id: Set(m.id.clone()),
+            kind: Set(m.kind.clone()),
+            schema_version: Set(i32::try_from(m.schema_version).unwrap_or(i32::MAX)),
+            correlation_id: Set(m.correlation_id.clone()),
+            attempt: Set(i32::try_from(m.attempt).unwrap_or(i32::MAX)),
+            headers: Set(serde_json::to_value(&m.headers).unwrap_or_default()),
+            payload: Set(m.payload.clone()),
+            visible_at: Set(visible),
+            locked_until: Set(None),
+            deliveries: Set(0),
+            created_at: Set(now),
+            ..Default::default()
+        }
+        .insert(self.db.conn())
+        .await
+        .map_err(err)?;
+        self.wake.notify_waiters();
+        Ok(())
+    }
+
+    /// Claims the oldest visible, unleased message of `queue`.
+    async fn claim(&self, queue: &str) -> Result<Option<bus_messages::Model>, BusError> {
+        loop {
+            let now = Utc::now();
+            let free = Condition::any()
+                .add(bus_messages::Column::LockedUntil.is_null())
+                .add(bus_messages::Column::LockedUntil.lt(now));
+            let Some(row) = bus_messages::Entity::find()
+                .filter(bus_messages::Column::Queue.eq(queue))
+                .filter(bus_messages::Column::VisibleAt.lte(now))
+                .filter(free.clone())
+                .order_by_asc(bus_messages::Column::Id)
+                .one(self.db.conn())
+                .await
+                .map_err(err)?
+            else {
+                return Ok(None);
+            };
+            let until = now + chrono::Duration::from_std(self.lease).unwrap_or_default();
+            let taken = bus_messages::Entity::update_many()
+                .col_expr(bus_messages::Column::LockedUntil, Expr::value(until))
+                .col_expr(
+                    bus_messages::Column::Deliveries,
+                    Expr::value(row.deliveries + 1),
+                )
+                .filter(bus_messages::Column::Id.eq(row.id))
+                .filter(free)
+                .exec(self.db.conn())
+                .await
+                .map_err(err)?;
+            if taken.rows_affected != 1 {
+                continue; // another consumer was faster
+            }
+            if row.deliveries + 1 > self.delivery_limit {
+                // A message whose consumer keeps dying: dead-letter it.
+                let mut headers: BTreeMap<String, String> =
+                    serde_json::from_value(row.headers.clone()).unwrap_or_default();
+                headers.insert(
+                    headers::ERROR.to_owned(),
+                    "delivery limit reached".to_owned(),
+                );
+                headers.insert(headers::FAILED_QUEUE.to_owned(), queue.to_owned());
+                bus_messages::Entity::update_many()
+                    .col_expr(
+                        bus_messages::Column::Queue,
+                        Expr::value(format!("{queue}.dlq")),
+                    )
+                    .col_expr(
+                        bus_messages::Column::LockedUntil,
+                        Expr::value(Option::<chrono::DateTime<Utc>>::None),
+                    )
+                    .col_expr(
+                        bus_messages::Column::Headers,
+                        Expr::value(serde_json::to_value(&headers).unwrap_or_default()),
+                    )
+                    .filter(bus_messages::Column::Id.eq(row.id))
+                    .exec(self.db.conn())
+                    .await
+                    .map_err(err)?;
+                continue;
+            }
+            return Ok(Some(bus_messages::Model {
+                deliveries: row.deliveries + 1,
+                locked_until: Some(until),
+                ..row
+            }));
+        }
+    }
+}
+
+fn to_message(row: &bus_messages::Model) -> Message {
+    Message {
+        id: row.message_id.clone(),
+        kind: row.kind.clone(),
+        schema_version: u32::try_from(row.schema_version).unwrap_or(1),
+        correlation_id: row.correlation_id.clone(),
+        attempt: u32::try_from(row.attempt).unwrap_or(1),
+        timestamp: row.created_at,
+        headers: serde_json::from_value(row.headers.clone()).unwrap_or_default(),
+        payload: row.payload.clone(),
+    }
+}
+
+struct EmbeddedDelivery {
+    inner: Arc<Inner>,
+    id: i64,
+    message: Message,
+    redelivered: bool,
+}
+
+#[async_trait]
+impl Delivery for EmbeddedDelivery {
+    fn message(&self) -> &Message {
+        &self.message
+    }
+    fn redelivered(&self) -> bool {
+        self.redelivered
+    }
+    async fn ack(&self) -> Result<(), BusError> {
+        bus_messages::Entity::delete_by_id(self.id)
+            .exec(self.inner.db.conn())
+            .await
+            .map(|_| ())
+            .map_err(err)
+    }
+    async fn requeue(&self) -> Result<(), BusError> {
+        bus_messages::Entity::update_many()
+            .col_expr(
+                bus_messages::Column::LockedUntil,
+                Expr::value(Option::<chrono::DateTime<Utc>>::None),
+            )
+            .filter(bus_messages::Column::Id.eq(self.id))
+            .exec(self.inner.db.conn())
+            .await
+            .map_err(err)?;
+        self.inner.wake.notify_waiters();
+        Ok(())
+    }
+}
+
+struct EmbeddedSubscription {
+    inner: Arc<Inner>,
+    queue: String,
+    cancelled: bool,
+}
+
+#[async_trait]
+impl Subscription for EmbeddedSubscription {
+    async fn next(&mut self) -> Option<Box<dyn Delivery>> {
+        loop {
+            if self.cancelled {
+                return None;
+            }
+            // Register for wake-ups before looking, so a publish in between is not missed.
+            let woken = self.inner.wake.notified();
+            tokio::pin!(woken);
+            woken.as_mut().enable();
+            match self.inner.claim(&self.queue).await {
+                Ok(Some(row)) => {
+                    return Some(Box::new(EmbeddedDelivery {
+                        inner: self.inner.clone(),
+                        id: row.id,
+                        message: to_message(&row),
+                        redelivered: row.deliveries > 1,
+                    }));
+                }
+                Ok(None) => {
+                    // Rows made visible later (retry tiers) are found by the poll.
+                    tokio::select! {
+                        () = &mut woken => {}
+                        () = tokio::time::sleep(Duration::from_millis(250)) => {}
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(queue = %self.queue, error = %e, "embedded bus: cannot read the queue; retrying");
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                }
+            }
+        }
+    }
+
+    async fn cancel(&mut self) -> Result<(), BusError> {
+        self.cancelled = true;
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl Transport for EmbeddedTransport {
+    async fn declare(&self, _topology: &Topology) -> Result<(), BusError> {
+        // The table is created by the migrations; queues are just names.
+        Ok(())
+    }
+
+    async fn publish(&self, to: &Destination, message: &Message) -> Result<(), BusError> {
+        let inner = &self.inner;
+        match to {
+            Destination::Queue(q) => inner.insert(self.logical(q), message, Duration::ZERO).await,
+            Destination::Event(key) => {
+                let mut m = message.clone();
+                m.headers.insert("routing-key".to_owned(), key.clone());
+                inner.insert(JOURNAL, &m, Duration::ZERO).await?;
+                let cutoff = Utc::now() - chrono::Duration::days(JOURNAL_DAYS);
+                bus_messages::Entity::delete_many()
+                    .filter(bus_messages::Column::Queue.eq(JOURNAL))
+                    .filter(bus_messages::Column::CreatedAt.lt(cutoff))
+                    .exec(inner.db.conn())
+                    .await
+                    .map_err(err)?;
+                Ok(())
+            }
+            Destination::Retry {
+                queue,
+                expire_after,
+                ..
+            } => {
+                inner
+                    .insert(self.logical(queue), message, *expire_after)
+                    .await
+            }
+            Destination::DeadLetter { queue } => {
+                inner
+                    .insert(
+                        &format!("{}.dlq", self.logical(queue)),
+                        message,
+                        Duration::ZERO,
+                    )
+                    .await
+            }
+        }
+    }
+
+    async fn subscribe(
+        &self,
+        queue: &str,
+        _prefetch: u16,
+    ) -> Result<Box<dyn Subscription>, BusError> {
+        Ok(Box::new(EmbeddedSubscription {
+            inner: self.inner.clone(),
+            queue: self.logical(queue).to_owned(),
+            cancelled: false,
+        }))
+    }
+
+    async fn get(&self, full_queue_name: &str) -> Result<Option<Box<dyn Delivery>>, BusError> {
+        let queue = self.logical(full_queue_name);
+        Ok(self.inner.claim(queue).await?.map(|row| {
+            Box::new(EmbeddedDelivery {
+                inner: self.inner.clone(),
+                id: row.id,
+                message: to_message(&row),
+                redelivered: row.deliveries > 1,
+            }) as Box<dyn Delivery>
+        }))
+    }
+
+    async fn check(&self) -> Result<(), BusError> {
+        self.inner.db.check().await.map_err(err)
+    }
+
+    async fn delete(&self, _topology: &Topology) -> Result<(), BusError> {
+        bus_messages::Entity::delete_many()
+            .exec(self.inner.db.conn())
+            .await
+            .map(|_| ())
+            .map_err(err)
+    }
+
+    async fn close(&self) {}
+}
