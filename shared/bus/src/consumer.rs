@@ -164,7 +164,7 @@ async fn process<H: Handler>(
         match outcome {
             Ok(()) => {
                 tracing::info!(ms, "handled");
-                finish(delivery.as_ref(), ack(delivery.as_ref()).await);
+                finish(delivery.as_ref(), delivery.ack().await);
             }
             Err(Failure::Permanent(e)) => {
                 tracing::error!(
@@ -172,7 +172,9 @@ async fn process<H: Handler>(
                     error = format!("{e:#}"),
                     "permanent failure; dead-lettering"
                 );
-                let r = dead_letter(bus, settings, message, &format!("{e:#}")).await;
+                let r = bus
+                    .dead_letter(&settings.queue, message, &format!("{e:#}"))
+                    .await;
                 finish(delivery.as_ref(), after_publish(delivery.as_ref(), r).await);
             }
             Err(Failure::Transient(e)) => {
@@ -201,7 +203,7 @@ async fn retry_or_give_up(
     if message.attempt >= settings.max_attempts {
         let reason = format!("gave up after {} attempts: {e:#}", message.attempt);
         tracing::error!(ms, error = %reason, "dead-lettering");
-        let r = dead_letter(bus, settings, message, &reason).await;
+        let r = bus.dead_letter(&settings.queue, message, &reason).await;
         finish(delivery, after_publish(delivery, r).await);
         return;
     }
@@ -215,20 +217,6 @@ async fn retry_or_give_up(
         .retry_later(&settings.queue, message, delay, settings.jitter)
         .await;
     finish(delivery, after_publish(delivery, r).await);
-}
-
-/// Publishes a copy to the queue's dead-letter queue with the reason.
-pub async fn dead_letter(
-    bus: &Bus,
-    settings: &ConsumerSettings,
-    message: &Message,
-    reason: &str,
-) -> Result<(), BusError> {
-    bus.dead_letter(&settings.queue, message, reason).await
-}
-
-async fn ack(delivery: &dyn Delivery) -> Result<(), BusError> {
-    delivery.ack().await
 }
 
 /// After a retry or dead-letter copy: ack the original if the copy is safe,

@@ -5,31 +5,33 @@
 //! keyed with the appsecret's UTF-8 bytes). The standard does not ask for
 //! them; a platform that checks them can, and one that does not is unaffected.
 
-use hmac::{KeyInit, Mac};
 use subtle::ConstantTimeEq;
 
-type HmacSm3 = hmac::Hmac<sm3::Sm3>;
+/// SM3's block size in bytes, for HMAC.
+const SM3_BLOCK: usize = 64;
 
 /// Lowercase hex HMAC-SM3 of `body` under `secret`.
 pub fn hmac_sm3_hex(secret: &[u8], body: &[u8]) -> String {
     hex::encode(hmac_sm3(secret, body))
 }
 
-/// Raw HMAC-SM3 of `body` under `secret`.
+/// Raw HMAC-SM3 (RFC 2104 over SM3) of `body` under `secret`.
 pub fn hmac_sm3(secret: &[u8], body: &[u8]) -> [u8; 32] {
-    // HMAC accepts keys of any length, so this cannot fail.
-    let mut mac = match <HmacSm3 as KeyInit>::new_from_slice(secret) {
-        Ok(mac) => mac,
-        Err(_) => unreachable_hmac(),
-    };
-    mac.update(body);
-    mac.finalize().into_bytes().into()
-}
-
-#[cold]
-fn unreachable_hmac() -> ! {
-    // `Hmac::new_from_slice` only fails for fixed-size keys, never for HMAC.
-    panic!("HMAC accepts keys of any length")
+    use sm3::Digest;
+    let mut key = [0u8; SM3_BLOCK];
+    if secret.len() > SM3_BLOCK {
+        key[..32].copy_from_slice(&sm3_digest(secret));
+    } else {
+        key[..secret.len()].copy_from_slice(secret);
+    }
+    let pad = |byte: u8| key.map(|k| k ^ byte);
+    let mut inner = sm3::Sm3::new();
+    inner.update(pad(0x36));
+    inner.update(body);
+    let mut outer = sm3::Sm3::new();
+    outer.update(pad(0x5c));
+    outer.update(inner.finalize());
+    outer.finalize().into()
 }
 
 /// Checks a hex signature in constant time.
@@ -62,6 +64,17 @@ mod tests {
             sm3_hex(b"abc"),
             "66c7f0f462eeedd9d1f2d46bdc10e4e24167c4875cf2f7a2297da02b8f4ba8e0"
         );
+    }
+
+    #[test]
+    fn hmac_matches_the_hmac_crate() {
+        use hmac::{KeyInit, Mac};
+        for key in [&b"hn2025guarantee1"[..], &[7u8; 100][..], &b""[..]] {
+            let mut mac = <hmac::Hmac<sm3::Sm3> as KeyInit>::new_from_slice(key).unwrap();
+            mac.update(b"the body");
+            let expected: [u8; 32] = mac.finalize().into_bytes().into();
+            assert_eq!(hmac_sm3(key, b"the body"), expected);
+        }
     }
 
     #[test]
