@@ -38,6 +38,8 @@ fn admin_client() -> reqwest::Client {
 #[tokio::test]
 async fn a_notice_arrives_decrypted_intact_and_signed() {
     let platform = Platform::start().await;
+    // The platform may answer the code as a string: "200" counts too.
+    platform.script("TB-SIGN-1", [Reply::OkStringCode]);
     let (h, egress) = setup(&platform, &[]).await;
     let body = pay_notice("TB-SIGN-1");
     let cmd = notice_command(Interface::PayNotice, body.clone(), None);
@@ -659,6 +661,34 @@ async fn the_cli_lists_and_resends_dead_notices() {
     // The running egress delivers it.
     h.wait_notice_state(&cmd.notice_id, "delivered", Duration::from_secs(15))
         .await;
+    egress.stop().await;
+    h.cleanup().await;
+}
+
+#[tokio::test]
+async fn an_unreachable_platform_is_a_failed_attempt() {
+    // Nothing listens on this port: every attempt is refused.
+    let closed = format!("http://127.0.0.1:{}", gw_tests::stack::free_port());
+    let ids = TestIds::new();
+    let s = settings(&ids, &closed, &[("GW__EGRESS__RETRY_FOR", "1s")]);
+    let h = Harness::new(ids, s.clone()).await;
+    let egress = spawn_egress(s).await;
+    let cmd = notice_command(Interface::ProcessNotice, process_notice("TB-REFUSED"), None);
+    h.send_notice(&cmd).await;
+    let row = h
+        .wait_notice_state(&cmd.notice_id, "dead", Duration::from_secs(15))
+        .await;
+    assert_eq!(row.attempts, 2);
+    let attempts = gw_storage::notices::attempts(h.db.conn(), &cmd.notice_id)
+        .await
+        .unwrap();
+    assert!(
+        attempts.iter().all(|a| a.http_status.is_none()
+            && a.error
+                .as_deref()
+                .is_some_and(|e| e.starts_with("connection failed"))),
+        "{attempts:?}"
+    );
     egress.stop().await;
     h.cleanup().await;
 }
