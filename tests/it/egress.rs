@@ -601,7 +601,7 @@ async fn retry_after_holds_the_next_attempt_back() {
         .await;
     let waited = got[1].at - got[0].at;
     assert!(
-        waited >= Duration::from_millis(1600),
+        waited >= Duration::from_millis(1500),
         "waited only {waited:?}"
     );
     h.wait_notice_state(&cmd.notice_id, "delivered", Duration::from_secs(5))

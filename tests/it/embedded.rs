@@ -15,32 +15,39 @@ async fn the_whole_path_runs_in_one_process_without_a_broker() {
     gw_telemetry::init_for_tests();
     let platform = Platform::start().await;
     let dir = std::env::temp_dir().join(format!("gw-embedded-{}", uuid::Uuid::new_v4().simple()));
-    let port = free_port();
-    let (db_url, base, listen) = (
-        format!("sqlite://{}/gateway.db?mode=rwc", dir.display()),
-        format!("http://127.0.0.1:{port}"),
-        format!("127.0.0.1:{port}"),
-    );
-    let s = settings(
-        &TestIds::new(),
-        &platform.base_url,
-        &[
-            ("GW__AMQP__URL", "embedded"),
-            ("GW__DATABASE__URL", &db_url),
-            ("GW__PUBLIC_BASE_URL", &base),
-            ("GW__INGRESS__LISTEN", &listen),
-            ("GW__PAYMENT__LISTEN", "127.0.0.1:0"),
-            ("GW__PAYMENT__ADMIN_LISTEN", "127.0.0.1:0"),
-            ("GW__PAYMENT__SANDBOX", "true"),
-            ("GW__ISSUANCE__LISTEN", "127.0.0.1:0"),
-            ("GW__UNDERWRITING__ADMIN_LISTEN", "127.0.0.1:0"),
-        ],
-    );
-    let stop = CancellationToken::new();
-    let gateway = gateway::Gateway::start(s.clone(), stop.clone())
-        .await
-        .expect("the gateway starts");
-    assert_eq!(gateway.port, port);
+    let db_url = format!("sqlite://{}/gateway.db?mode=rwc", dir.display());
+    // The public base URL names the port before the gateway binds it; if
+    // another test takes the port in between, try another.
+    let mut started = None;
+    for _ in 0..3 {
+        let port = free_port();
+        let (base, listen) = (
+            format!("http://127.0.0.1:{port}"),
+            format!("127.0.0.1:{port}"),
+        );
+        let s = settings(
+            &TestIds::new(),
+            &platform.base_url,
+            &[
+                ("GW__AMQP__URL", "embedded"),
+                ("GW__DATABASE__URL", &db_url),
+                ("GW__PUBLIC_BASE_URL", &base),
+                ("GW__INGRESS__LISTEN", &listen),
+                ("GW__PAYMENT__LISTEN", "127.0.0.1:0"),
+                ("GW__PAYMENT__ADMIN_LISTEN", "127.0.0.1:0"),
+                ("GW__PAYMENT__SANDBOX", "true"),
+                ("GW__ISSUANCE__LISTEN", "127.0.0.1:0"),
+                ("GW__UNDERWRITING__ADMIN_LISTEN", "127.0.0.1:0"),
+            ],
+        );
+        let stop = CancellationToken::new();
+        if let Ok(g) = gateway::Gateway::start(s.clone(), stop.clone()).await {
+            assert_eq!(g.port, port);
+            started = Some((g, stop, s, base));
+            break;
+        }
+    }
+    let (gateway, stop, s, base) = started.expect("the gateway starts");
     assert!(
         dir.join("gateway.db").exists(),
         "SQLite, created on first start"

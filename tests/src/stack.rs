@@ -40,12 +40,7 @@ impl Stack {
     pub async fn start(extra: &[(&str, &str)]) -> Stack {
         let platform = Platform::start().await;
         let ids = TestIds::new();
-        let files_port = free_port();
-        let base = format!("http://127.0.0.1:{files_port}");
-        let listen = format!("127.0.0.1:{files_port}");
         let mut all: Vec<(&str, &str)> = vec![
-            ("GW__PUBLIC_BASE_URL", &base),
-            ("GW__EGRESS__LISTEN", &listen),
             ("GW__DATABASE__MAX_CONNECTIONS", "3"),
             ("GW__AMQP__PREFETCH", "8"),
             ("GW__PAYMENT__LISTEN", "127.0.0.1:0"),
@@ -55,8 +50,13 @@ impl Stack {
             ("GW__UNDERWRITING__ADMIN_LISTEN", "127.0.0.1:0"),
         ];
         all.extend_from_slice(extra);
+        let h = Harness::new(ids.clone(), settings(&ids, &platform.base_url, &all)).await;
+        // Egress first, on a port of its own choosing: the public base URL
+        // (the file links) points at it.
+        let egress = crate::spawn_egress(settings(&ids, &platform.base_url, &all)).await;
+        let base = egress.app.address.clone();
+        all.push(("GW__PUBLIC_BASE_URL", &base));
         let s = settings(&ids, &platform.base_url, &all);
-        let h = Harness::new(ids, s.clone()).await;
         let mut tasks = Vec::new();
 
         let uw = underwriting::Application::build(s.clone())
@@ -81,7 +81,6 @@ impl Stack {
         let stop = CancellationToken::new();
         tasks.push((stop.clone(), tokio::spawn(iss.run_until(stop))));
 
-        let egress = crate::spawn_egress(s.clone()).await;
         let ingress = crate::spawn_ingress(s).await;
         Stack {
             h,
