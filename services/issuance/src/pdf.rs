@@ -2,7 +2,8 @@
 //!
 //! The CJK font (WenQuanYi Micro Hei) is compiled into the binary; krilla
 //! embeds the subset of glyphs used, with a ToUnicode map, so the text is
-//! real and searchable. Lines are laid out here: widths come from the font's
+//! real and searchable. The PDFs are PDF/A-2b (krilla validates
+//! them). Lines are laid out here: widths come from the font's
 //! advances (`ttf-parser`), long clauses are wrapped by width.
 //!
 //! A **cipher guarantee** withholds the project and the tenderer (they are
@@ -330,16 +331,37 @@ fn circle(pb: &mut PathBuilder, cx: f32, cy: f32, r: f32) {
     pb.close();
 }
 
-/// Renders a guarantee; returns the PDF bytes.
+fn creation_date(t: WireTime) -> krilla::metadata::DateTime {
+    use chrono::{Datelike, Timelike};
+    let c = t.cst();
+    krilla::metadata::DateTime::new(u16::try_from(c.year()).unwrap_or(2000))
+        .month(u8::try_from(c.month()).unwrap_or(1))
+        .day(u8::try_from(c.day()).unwrap_or(1))
+        .hour(u8::try_from(c.hour()).unwrap_or(0))
+        .minute(u8::try_from(c.minute()).unwrap_or(0))
+        .second(u8::try_from(c.second()).unwrap_or(0))
+        .utc_offset_hour(8)
+}
+
+/// Renders a guarantee (PDF/A-2b); returns the PDF bytes.
 pub fn render(doc: &GuaranteeDoc) -> anyhow::Result<Vec<u8>> {
     let (font, face) = font()?;
-    let mut document = Document::new();
+    // PDF/A-2b: an archival document, every font embedded, device-independent colour.
+    let configuration = krilla::configure::ConfigurationBuilder::new()
+        .with_archival_validator(krilla::configure::Archival::A2_B)
+        .finish()
+        .map_err(|e| anyhow::anyhow!("PDF/A configuration: {e:?}"))?;
+    let mut document = Document::new_with(krilla::SerializeSettings {
+        configuration,
+        ..Default::default()
+    });
     let title = format!("投标保函 {}", doc.baohanno);
     document.set_metadata(
         Metadata::new()
             .title(title)
             .language("zh-CN".to_owned())
-            .creator("e-guarantee gateway".to_owned()),
+            .creator("e-guarantee gateway".to_owned())
+            .creation_date(creation_date(doc.issued_at)),
     );
     let settings =
         PageSettings::from_wh(PAGE_W, PAGE_H).ok_or_else(|| anyhow::anyhow!("page size"))?;
@@ -449,9 +471,14 @@ mod tests {
     }
 
     #[test]
-    fn a_cipher_guarantee_renders_as_a_pdf() {
+    fn a_cipher_guarantee_renders_as_a_pdf_a() {
         let pdf = render(&doc(None)).unwrap();
         assert!(pdf.starts_with(b"%PDF-"));
+        let text = String::from_utf8_lossy(&pdf);
+        assert!(
+            text.contains("pdfaid:part") || text.contains("pdfaid"),
+            "PDF/A identification in the XMP metadata"
+        );
         assert!(pdf.len() > 1000);
         // The font is subset: far smaller than the 5 MB collection.
         assert!(pdf.len() < 600_000, "{} bytes", pdf.len());
