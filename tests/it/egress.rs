@@ -4,9 +4,8 @@
 use std::time::{Duration, Instant};
 
 use gw_files::fetch::{FetchError, Fetcher};
-use gw_files::{FileKind, FileStore, NewFile};
+use gw_files::{FileKind, FileStore};
 use gw_protocol::Interface;
-use gw_storage::sea_orm::TransactionTrait;
 use gw_tests::platform::{Platform, Reply};
 use gw_tests::*;
 use serde_json::{Value, json};
@@ -396,21 +395,7 @@ async fn stored_files_download_encrypted_and_nothing_else_does() {
     let store = gw_files::DbFileStore::new(h.db.clone());
     let mut pdf = b"%PDF-1.7\n".to_vec();
     pdf.extend((0..300_000u32).map(|i| (i * 7 % 251) as u8));
-    let txn = h.db.conn().begin().await.unwrap();
-    let stored = store
-        .put(
-            &txn,
-            NewFile {
-                kind: FileKind::Guarantee,
-                applyno: Some("TB-FILE".into()),
-                counterpart: COUNTERPART.into(),
-                content_type: "application/pdf".into(),
-            },
-            pdf.clone(),
-        )
-        .await
-        .unwrap();
-    txn.commit().await.unwrap();
+    let stored = store_file(&store, &h.db, FileKind::Guarantee, "TB-FILE", pdf.clone()).await;
     assert_eq!(stored.size, pdf.len() as u64);
 
     let resp = reqwest::get(format!("{}/files/{}", egress.app.address, stored.token))
@@ -541,21 +526,14 @@ async fn the_s3_store_keeps_bytes_in_the_bucket_and_metadata_in_the_database() {
     let bucket = std::sync::Arc::new(object_store::memory::InMemory::new());
     let store = gw_files::S3FileStore::new(h.db.clone(), bucket.clone(), "guarantees/".into());
     let pdf = b"%PDF-1.7 restored guarantee".to_vec();
-    let txn = h.db.conn().begin().await.unwrap();
-    let stored = store
-        .put(
-            &txn,
-            NewFile {
-                kind: FileKind::RestoredGuarantee,
-                applyno: Some("TB-S3".into()),
-                counterpart: COUNTERPART.into(),
-                content_type: "application/pdf".into(),
-            },
-            pdf.clone(),
-        )
-        .await
-        .unwrap();
-    txn.commit().await.unwrap();
+    let stored = store_file(
+        &store,
+        &h.db,
+        FileKind::RestoredGuarantee,
+        "TB-S3",
+        pdf.clone(),
+    )
+    .await;
     let object = bucket
         .get(&object_store::path::Path::from(format!(
             "guarantees/{}",

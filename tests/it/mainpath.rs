@@ -813,32 +813,26 @@ max_exposure_per_bidder = \"20000000.00\"\nminimum_premium = \"100.00\"\nrate_ba
         ("GW__UNDERWRITING__RULES_RELOAD_INTERVAL", "200ms"),
     ])
     .await;
-    s.call_ok("baohanapply", &apply("TB-RULES-1", GOOD, "200000.00"))
-        .await;
-    assert_eq!(
-        s.wait_delivered("TB-RULES-1", 1).await[0].json["cost"],
-        "400.00"
-    );
-
-    // A valid change applies without a restart.
-    std::fs::write(&file, rules("0.0025")).unwrap();
-    tokio::time::sleep(Duration::from_millis(800)).await;
-    s.call_ok("baohanapply", &apply("TB-RULES-2", GOOD, "200000.00"))
-        .await;
-    assert_eq!(
-        s.wait_delivered("TB-RULES-2", 1).await[0].json["cost"],
-        "500.00"
-    );
-
-    // An invalid one is refused and the rules in force stay.
-    std::fs::write(&file, rules("1.5")).unwrap();
-    tokio::time::sleep(Duration::from_millis(800)).await;
-    s.call_ok("baohanapply", &apply("TB-RULES-3", GOOD, "200000.00"))
-        .await;
-    assert_eq!(
-        s.wait_delivered("TB-RULES-3", 1).await[0].json["cost"],
-        "500.00"
-    );
+    // The first rules; then a valid change applies without a restart; then
+    // an invalid one is refused and the rules in force stay.
+    let steps = [
+        ("TB-RULES-1", None, "400.00"),
+        ("TB-RULES-2", Some("0.0025"), "500.00"),
+        ("TB-RULES-3", Some("1.5"), "500.00"),
+    ];
+    for (applyno, rate, cost) in steps {
+        if let Some(rate) = rate {
+            std::fs::write(&file, rules(rate)).unwrap();
+            tokio::time::sleep(Duration::from_millis(800)).await;
+        }
+        s.call_ok("baohanapply", &apply(applyno, GOOD, "200000.00"))
+            .await;
+        assert_eq!(
+            s.wait_delivered(applyno, 1).await[0].json["cost"],
+            cost,
+            "{applyno}"
+        );
+    }
     let mut versions = Vec::new();
     for a in ["TB-RULES-1", "TB-RULES-2", "TB-RULES-3"] {
         versions.push(

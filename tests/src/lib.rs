@@ -406,3 +406,24 @@ pub fn notice_command(
     let notice = gw_protocol::Notice::from_value(interface, body).expect("a valid notice");
     gw_protocol::messages::NoticeCommand::new(COUNTERPART, &notice, after.map(str::to_owned))
 }
+
+/// Stores `bytes` as a file of `applyno` through `store`, committed.
+pub async fn store_file(
+    store: &dyn gw_files::FileStore,
+    db: &Db,
+    kind: gw_files::FileKind,
+    applyno: &str,
+    bytes: Vec<u8>,
+) -> gw_files::StoredFile {
+    use gw_storage::sea_orm::TransactionTrait;
+    let txn = db.conn().begin().await.unwrap();
+    let file = gw_files::NewFile {
+        kind,
+        applyno: Some(applyno.to_owned()),
+        counterpart: COUNTERPART.into(),
+        content_type: "application/pdf".into(),
+    };
+    let stored = store.put(&txn, file, bytes).await.unwrap();
+    txn.commit().await.unwrap();
+    stored
+}

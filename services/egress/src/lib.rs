@@ -91,12 +91,7 @@ impl Application {
                 store,
                 counterparts,
             });
-        let router = files
-            .clone()
-            .merge(gw_service::health_routes(gw_service::Readiness {
-                bus: Some(bus.clone()),
-                db: Some(db.clone()),
-            }));
+        let router = files.clone().merge(gw_service::health_routes(&bus, &db));
         let admin_router = admin::routes(
             admin::Admin::new(db.clone(), relay.waker()),
             &settings.admin.token,

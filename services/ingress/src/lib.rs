@@ -185,10 +185,7 @@ impl Application {
                 .trim_end_matches('/')
                 .to_owned(),
         });
-        let router = router(state).merge(gw_service::health_routes(gw_service::Readiness {
-            bus: Some(bus.clone()),
-            db: Some(db.clone()),
-        }));
+        let router = router(state).merge(gw_service::health_routes(&bus, &db));
         Ok(Self {
             owns_connections: false,
             listener,

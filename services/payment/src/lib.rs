@@ -99,10 +99,7 @@ impl Application {
         let s = &self.settings;
         let public = self
             .public_router()
-            .merge(gw_service::health_routes(gw_service::Readiness {
-                bus: Some(self.bus.clone()),
-                db: Some(self.db.clone()),
-            }));
+            .merge(gw_service::health_routes(&self.bus, &self.db));
         let admin = admin::routes(self.db.clone(), self.relay.waker(), &s.admin.token);
         let mut tasks = vec![
             gw_service::consume(

@@ -97,10 +97,7 @@ impl Application {
             self.rules.clone(),
             &s.admin.token,
         )
-        .merge(gw_service::health_routes(gw_service::Readiness {
-            bus: Some(self.bus.clone()),
-            db: Some(self.db.clone()),
-        }));
+        .merge(gw_service::health_routes(&self.bus, &self.db));
         let mut tasks = vec![
             gw_service::consume(
                 s,

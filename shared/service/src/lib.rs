@@ -132,14 +132,18 @@ async fn wait_for_signal() {
 
 /// What `/readyz` checks.
 #[derive(Clone)]
-pub struct Readiness {
-    pub bus: Option<Bus>,
-    pub db: Option<Db>,
+struct Readiness {
+    bus: Bus,
+    db: Db,
 }
 
 /// `/healthz` (the process is alive) and `/readyz` (its broker and database
 /// answer now). Neither reveals configuration.
-pub fn health_routes(readiness: Readiness) -> Router {
+pub fn health_routes(bus: &Bus, db: &Db) -> Router {
+    let readiness = Readiness {
+        bus: bus.clone(),
+        db: db.clone(),
+    };
     Router::new()
         .route(
             "/healthz",
@@ -151,20 +155,15 @@ pub fn health_routes(readiness: Readiness) -> Router {
 
 async fn ready(State(r): State<Readiness>) -> impl IntoResponse {
     let mut body = serde_json::Map::new();
-    let mut ok = true;
-    if let Some(bus) = &r.bus {
-        let up = bus.check().await.is_ok();
-        ok &= up;
-        body.insert("broker".into(), (if up { "up" } else { "down" }).into());
-    }
-    if let Some(db) = &r.db {
-        let up = tokio::time::timeout(Duration::from_secs(2), db.check())
-            .await
-            .map(|r| r.is_ok())
-            .unwrap_or(false);
-        ok &= up;
-        body.insert("database".into(), (if up { "up" } else { "down" }).into());
-    }
+    let broker = r.bus.check().await.is_ok();
+    let database = tokio::time::timeout(Duration::from_secs(2), r.db.check())
+        .await
+        .map(|r| r.is_ok())
+        .unwrap_or(false);
+    let ok = broker && database;
+    let word = |up: bool| if up { "up" } else { "down" };
+    body.insert("broker".into(), word(broker).into());
+    body.insert("database".into(), word(database).into());
     body.insert(
         "status".into(),
         (if ok { "ready" } else { "not ready" }).into(),
