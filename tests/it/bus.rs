@@ -13,9 +13,11 @@ use gw_protocol::messages::InboundEnvelope;
 use gw_tests::*;
 use tokio_util::sync::CancellationToken;
 
+/// The bus tests run on quorum queues: they test the delivery limit,
+/// dead-lettering and retry tiers as deployed.
 async fn harness() -> Harness {
     let ids = TestIds::new();
-    let s = settings(&ids, "http://127.0.0.1:9", &[]);
+    let s = settings(&ids, "http://127.0.0.1:9", &[QUORUM]);
     Harness::new(ids, s).await
 }
 

@@ -298,7 +298,8 @@ async fn a_repeated_baohanapply_resends_the_decision_without_deciding_again() {
 
 #[tokio::test]
 async fn payapply_the_cashier_payment_issuance_restore_and_verification() {
-    let s = Stack::start(&[]).await;
+    // On quorum queues: the main path as deployed.
+    let s = Stack::start(&[QUORUM]).await;
     approved(&s, "TB-PAY").await;
 
     // payapply before payment: the cashier link, unpaid.

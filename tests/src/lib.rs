@@ -24,6 +24,9 @@ pub const APPKEY: &str = "test-appkey";
 pub const APPSECRET: &str = "hn2025guarantee1";
 pub const COUNTERPART: &str = "hunan";
 pub const ADMIN_TOKEN: &str = "test-admin-token-0123456789";
+/// Settings override for a test of quorum-queue behaviour (delivery limit,
+/// at-least-once dead-lettering) or of the production topology.
+pub const QUORUM: (&str, &str) = ("GW__AMQP__QUEUE_TYPE", "quorum");
 
 pub fn database_url() -> String {
     std::env::var("TEST_DATABASE_URL")
@@ -36,7 +39,8 @@ pub fn amqp_url() -> String {
 }
 
 /// Fails the test at once, naming the service, when RabbitMQ or PostgreSQL
-/// does not answer.
+/// does not answer: not running (the port refuses), or running but not
+/// answering (RabbitMQ accepts TCP but sends no AMQP handshake).
 pub async fn require_services() {
     for (what, addr, how) in [
         ("RabbitMQ", "127.0.0.1:5672", "rabbitmq-server -detached"),
@@ -55,6 +59,39 @@ pub async fn require_services() {
             "{what} is not reachable at {addr}; start it with `{how}` (see .ci/run)"
         );
     }
+    if let Err(why) = amqp_answers("127.0.0.1:5672", Duration::from_secs(5)).await {
+        panic!(
+            "RabbitMQ at 127.0.0.1:5672 accepts TCP connections but is not answering: {why}; \
+             restart it (`rabbitmqctl stop_app; rabbitmqctl start_app`, or kill it and \
+             `rabbitmq-server -detached`; .ci/run does this)"
+        );
+    }
+}
+
+/// Whether the broker at `addr` starts an AMQP handshake: after the protocol
+/// header a live broker sends `connection.start` at once.
+pub async fn amqp_answers(addr: &str, within: Duration) -> Result<(), String> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let attempt = async {
+        let mut s = tokio::net::TcpStream::connect(addr)
+            .await
+            .map_err(|e| format!("cannot connect: {e}"))?;
+        s.write_all(b"AMQP\x00\x00\x09\x01")
+            .await
+            .map_err(|e| format!("cannot send the protocol header: {e}"))?;
+        let mut frame = [0u8; 7];
+        s.read_exact(&mut frame)
+            .await
+            .map_err(|e| format!("no connection.start: {e}"))?;
+        if frame[0] == 1 {
+            Ok(())
+        } else {
+            Err(format!("unexpected first frame type {}", frame[0]))
+        }
+    };
+    tokio::time::timeout(within, attempt)
+        .await
+        .unwrap_or_else(|_| Err(format!("no AMQP handshake within {within:?}")))
 }
 
 /// A unique queue prefix and database schema for one test.
@@ -103,6 +140,10 @@ pub fn settings_env(
         ("GW__AMQP__CONNECT_TIMEOUT", "10s".into()),
         ("GW__AMQP__RETRY_TIERS", "1s,2s".into()),
         ("GW__AMQP__MAX_ATTEMPTS", "3".into()),
+        // Classic queues: a test creates and deletes a whole topology, and
+        // RabbitMQ keeps memory for every deleted quorum queue until its
+        // Raft log rolls over. Tests of quorum behaviour ask for quorum.
+        ("GW__AMQP__QUEUE_TYPE", "classic".into()),
         ("GW__INGRESS__LISTEN", "127.0.0.1:0".into()),
         ("GW__INGRESS__REQUEST_TIMEOUT", "5s".into()),
         ("GW__TELEMETRY__LOG_FORMAT", "pretty".into()),

@@ -25,7 +25,7 @@ use lapin::{BasicProperties, Channel, Connection, ConnectionProperties, Exchange
 
 use crate::Message;
 use crate::message::headers;
-use crate::topology::{Topology, tier_label};
+use crate::topology::{QueueType, Topology, tier_label};
 use crate::transport::{BusError, Delivery, Destination, Subscription, Transport};
 
 /// How to reach the broker.
@@ -67,6 +67,34 @@ fn long(s: &str) -> AMQPValue {
     AMQPValue::LongString(LongString::from(s.as_bytes().to_vec()))
 }
 
+/// Why no connection was made within `waited`: a broker that refuses TCP
+/// is down; one that accepts TCP but never finishes the AMQP handshake is
+/// hung (seen on a worn-out RabbitMQ), which a restart of the broker fixes.
+async fn diagnose(url: &str, waited: Duration) -> String {
+    let Ok(uri) = url.parse::<lapin::uri::AMQPUri>() else {
+        return format!("no connection within {waited:?} (amqp.url does not parse)");
+    };
+    let addr = format!("{}:{}", uri.authority.host, uri.authority.port);
+    let tcp = tokio::time::timeout(
+        Duration::from_secs(2),
+        tokio::net::TcpStream::connect(addr.as_str()),
+    )
+    .await;
+    match tcp {
+        Ok(Ok(_)) => format!(
+            "the broker at {addr} accepts TCP connections but did not complete the AMQP \
+             handshake within {waited:?}: it is up but not answering (hung or overloaded); \
+             restart it (`rabbitmqctl stop_app && rabbitmqctl start_app`)"
+        ),
+        Ok(Err(e)) => format!(
+            "no connection within {waited:?}: {addr} refuses TCP ({e}); is the broker running?"
+        ),
+        Err(_) => {
+            format!("no connection within {waited:?}: {addr} does not accept TCP connections")
+        }
+    }
+}
+
 impl AmqpTransport {
     /// Connects (retrying until `connect_timeout`) and opens the confirm channel.
     pub async fn connect(options: &AmqpOptions, topology: Topology) -> Result<Self, BusError> {
@@ -82,14 +110,15 @@ impl AmqpTransport {
             options.connect_timeout,
             Connection::connect(&options.url, props),
         )
-        .await
-        .map_err(|_| {
-            BusError::Unavailable(format!(
-                "no connection within {:?}",
-                options.connect_timeout
-            ))
-        })?
-        .map_err(unavailable)?;
+        .await;
+        let connection = match connection {
+            Ok(c) => c.map_err(unavailable)?,
+            Err(_) => {
+                return Err(BusError::Unavailable(
+                    diagnose(&options.url, options.connect_timeout).await,
+                ));
+            }
+        };
         let publisher = connection.create_channel().await.map_err(unavailable)?;
         publisher
             .confirm_select(ConfirmSelectOptions::default())
@@ -304,10 +333,24 @@ impl Subscription for AmqpSubscription {
     }
 }
 
-fn quorum_args() -> FieldTable {
+/// Arguments every queue of the topology gets: its type and, on quorum
+/// queues, at-least-once dead-lettering (a classic queue has no such strategy).
+fn queue_args(t: &Topology) -> FieldTable {
     let mut args = FieldTable::default();
-    args.insert(ss("x-queue-type"), long("quorum"));
+    let kind = match t.queue_type {
+        QueueType::Quorum => "quorum",
+        QueueType::Classic => "classic",
+    };
+    args.insert(ss("x-queue-type"), long(kind));
     args
+}
+
+/// What a queue that dead-letters needs on top of [`queue_args`].
+fn dead_lettering(t: &Topology, args: &mut FieldTable, exchange: &str) {
+    args.insert(ss("x-dead-letter-exchange"), long(exchange));
+    if t.queue_type == QueueType::Quorum {
+        args.insert(ss("x-dead-letter-strategy"), long("at-least-once"));
+    }
 }
 
 #[async_trait]
@@ -347,18 +390,16 @@ impl Transport for AmqpTransport {
             }
         };
         for logical in t.work_queues() {
-            let mut args = quorum_args();
-            args.insert(
-                ss("x-dead-letter-exchange"),
-                long(&t.dead_letter_exchange()),
-            );
+            let mut args = queue_args(t);
+            dead_lettering(t, &mut args, &t.dead_letter_exchange());
             args.insert(ss("x-dead-letter-routing-key"), long(logical));
-            args.insert(ss("x-dead-letter-strategy"), long("at-least-once"));
             args.insert(ss("x-overflow"), long("reject-publish"));
-            args.insert(
-                ss("x-delivery-limit"),
-                AMQPValue::LongLongInt(i64::from(t.delivery_limit)),
-            );
+            if t.queue_type == QueueType::Quorum {
+                args.insert(
+                    ss("x-delivery-limit"),
+                    AMQPValue::LongLongInt(i64::from(t.delivery_limit)),
+                );
+            }
             ch.queue_declare(ss(t.queue(logical)), QueueDeclareOptions::durable(), args)
                 .await
                 .map_err(unavailable)?;
@@ -372,7 +413,7 @@ impl Transport for AmqpTransport {
             ch.queue_declare(
                 ss(t.dead_letter_queue(logical)),
                 QueueDeclareOptions::durable(),
-                quorum_args(),
+                queue_args(t),
             )
             .await
             .map_err(unavailable)?;
@@ -394,13 +435,12 @@ impl Transport for AmqpTransport {
             .await?;
         }
         for tier in t.tiers() {
-            let mut args = quorum_args();
+            let mut args = queue_args(t);
             let ttl = i64::try_from(tier.as_millis()).unwrap_or(i64::MAX);
             args.insert(ss("x-message-ttl"), AMQPValue::LongLongInt(ttl));
             // No dead-letter routing key: an expired message keeps its own
             // routing key, the logical name of the queue it returns to.
-            args.insert(ss("x-dead-letter-exchange"), long(&t.work_exchange()));
-            args.insert(ss("x-dead-letter-strategy"), long("at-least-once"));
+            dead_lettering(t, &mut args, &t.work_exchange());
             args.insert(ss("x-overflow"), long("reject-publish"));
             ch.queue_declare(
                 ss(t.tier_queue(*tier)),
@@ -420,7 +460,7 @@ impl Transport for AmqpTransport {
             )
             .await?;
         }
-        let mut journal = quorum_args();
+        let mut journal = queue_args(t);
         journal.insert(
             ss("x-max-length"),
             AMQPValue::LongLongInt(i64::from(t.journal_max_length)),

@@ -79,11 +79,27 @@ pub mod events {
 /// Event bindings of work queues that follow domain events.
 const EVENT_BINDINGS: &[(&str, &str)] = &[];
 
+/// The kind of queue every work, dead-letter, retry and journal queue is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum QueueType {
+    /// Replicated (Raft) queues with a delivery limit and at-least-once
+    /// dead-lettering: what a deployment uses.
+    #[default]
+    Quorum,
+    /// Single-node queues without a delivery limit. Cheap to create and
+    /// delete: the test suite uses them where it does not test quorum
+    /// behaviour, because RabbitMQ keeps memory for every deleted quorum
+    /// queue until its Raft write-ahead log rolls over (see README, "Test").
+    Classic,
+}
+
 /// The whole broker layout for one prefix.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Topology {
     prefix: String,
     tiers: Vec<Duration>,
+    /// Quorum queues, unless configured otherwise (`amqp.queue_type`).
+    pub queue_type: QueueType,
     /// Deliveries of one message (requeues after consumer crashes) before the
     /// broker dead-letters it; the last guard against a crash loop.
     pub delivery_limit: u32,
@@ -100,9 +116,16 @@ impl Topology {
         Self {
             prefix: prefix.into(),
             tiers,
+            queue_type: QueueType::Quorum,
             delivery_limit: 10,
             journal_max_length: 100_000,
         }
+    }
+
+    /// The same layout with queues of type `queue_type`.
+    pub fn with_queue_type(mut self, queue_type: QueueType) -> Self {
+        self.queue_type = queue_type;
+        self
     }
 
     pub fn prefix(&self) -> &str {

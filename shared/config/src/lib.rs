@@ -102,6 +102,17 @@ pub struct AmqpSettings {
     pub retry_tiers: Vec<Duration>,
     /// Attempts before a message that keeps failing is dead-lettered.
     pub max_attempts: u32,
+    /// `quorum` (every deployment) or `classic` (test suites that create
+    /// and delete a topology per test; classic queues have no delivery limit).
+    pub queue_type: QueueType,
+}
+
+/// The kind of RabbitMQ queue (`amqp.queue_type`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum QueueType {
+    Quorum,
+    Classic,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -422,6 +433,7 @@ connect_timeout = "30s"
 publish_timeout = "5s"
 retry_tiers = ["5s", "30s", "2m", "10m"]
 max_attempts = 8
+queue_type = "quorum"
 
 [ingress]
 listen = "0.0.0.0:8080"

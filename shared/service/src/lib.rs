@@ -50,6 +50,10 @@ pub fn topology(settings: &Settings) -> gw_bus::Topology {
             .chain(settings.egress.retry_schedule.iter())
             .copied(),
     )
+    .with_queue_type(match settings.amqp.queue_type {
+        gw_config::QueueType::Quorum => gw_bus::QueueType::Quorum,
+        gw_config::QueueType::Classic => gw_bus::QueueType::Classic,
+    })
 }
 
 /// Connects to RabbitMQ and declares the topology.
