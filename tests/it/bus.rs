@@ -7,9 +7,10 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use gw_bus::consumer::{self, ConsumerSettings, Failure, Handler};
-use gw_bus::{BusError, Destination, Message, queues};
+use gw_bus::{BusError, Destination, Message};
+use gw_contract::InboundEnvelope;
+use gw_contract::queues;
 use gw_protocol::BaohanApply;
-use gw_protocol::messages::InboundEnvelope;
 use gw_tests::*;
 use tokio_util::sync::CancellationToken;
 

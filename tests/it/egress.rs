@@ -160,7 +160,7 @@ async fn a_spent_schedule_dead_letters_then_an_operator_resends_it() {
     assert_eq!(row.attempts, 3);
     assert_eq!(row.last_error.as_deref(), Some("code 500: 内部错误"));
     let dead = h
-        .wait_dead(gw_bus::queues::NOTICES, Duration::from_secs(5))
+        .wait_dead(gw_contract::queues::NOTICES, Duration::from_secs(5))
         .await
         .expect("in the dead-letter queue");
     assert!(
@@ -335,7 +335,7 @@ async fn an_invalid_notice_is_never_sent() {
     );
     assert_eq!(row.attempts, 0);
     assert!(
-        h.wait_dead(gw_bus::queues::NOTICES, Duration::from_secs(5))
+        h.wait_dead(gw_contract::queues::NOTICES, Duration::from_secs(5))
             .await
             .is_some()
     );
@@ -445,7 +445,7 @@ async fn platform_files_come_only_from_configured_hosts() {
         &[("GW__COUNTERPARTS__HUNAN__FILE_HOSTS", configured.as_str())],
     );
     let h = Harness::new(ids, s.clone()).await;
-    let cp = s.counterparts().unwrap().by_name(COUNTERPART).unwrap();
+    let cp = s.counterparts().by_name(COUNTERPART).unwrap();
     let fetcher = Fetcher {
         max_bytes: 64 * 1024,
         timeout: Duration::from_secs(3),
@@ -509,7 +509,7 @@ async fn platform_files_come_only_from_configured_hosts() {
             &format!("localhost:{port}"),
         )],
     );
-    let cp2 = s2.counterparts().unwrap().by_name(COUNTERPART).unwrap();
+    let cp2 = s2.counterparts().by_name(COUNTERPART).unwrap();
     let err = fetcher
         .fetch(&cp2, &format!("http://localhost:{port}/files/claim.pdf"))
         .await

@@ -3,7 +3,8 @@
 
 use std::time::Duration;
 
-use gw_bus::{Message, queues};
+use gw_bus::Message;
+use gw_contract::queues;
 use gw_tests::platform::Platform;
 use gw_tests::stack::{free_port, pdf_text};
 use gw_tests::*;
@@ -107,7 +108,7 @@ async fn the_whole_path_runs_in_one_process_without_a_broker() {
     assert_eq!(v["genuine"], true);
 
     // A poison message goes to its dead-letter queue here too.
-    let (bus, db) = gw_service::connect(&s, "test").await.unwrap();
+    let (bus, db) = gw_host::connect(&s, "test").await.unwrap();
     let poison = Message::json(
         "inbound.baohanapply",
         1,

@@ -2,9 +2,9 @@
 
 use std::time::Duration;
 
-use gw_bus::queues;
+use gw_contract::InboundEnvelope;
+use gw_contract::queues;
 use gw_protocol::Interface;
-use gw_protocol::messages::InboundEnvelope;
 use gw_storage::entities::applications;
 use gw_storage::sea_orm::{ActiveModelTrait, Set};
 use gw_tests::proxy::TcpProxy;
@@ -23,9 +23,9 @@ async fn setup(extra: &[(&str, &str)]) -> (Harness, Running) {
 async fn seed_approved(h: &Harness, applyno: &str, state: &str) {
     let now = chrono::Utc::now();
     applications::ActiveModel {
-        applyno: Set(applyno.into()),
-        counterpart: Set(COUNTERPART.into()),
-        state: Set(state.into()),
+        applyno: Set(gw_tests::applyno(applyno)),
+        counterpart: Set(counterpart()),
+        state: Set(state.parse().unwrap()),
         version: Set(1),
         biddername: Set("湖南建工集团有限公司".into()),
         biddercode: Set(samples::BIDDER_CODE.into()),
@@ -69,7 +69,7 @@ async fn each_inbound_path_is_published_to_its_queue_with_trace_headers() {
         assert_eq!(reply["code"], 200, "{i}: {reply}");
         assert_eq!(reply["msg"], "成功");
 
-        let queue = ingress::queue_for(i).unwrap();
+        let queue = queues::for_inbound(i).unwrap();
         let m = h
             .wait_take(queue, Duration::from_secs(5))
             .await

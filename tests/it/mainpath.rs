@@ -5,8 +5,9 @@
 
 use std::time::Duration;
 
-use gw_bus::{Message, queues};
-use gw_protocol::messages::{PAYMENT_KIND, PAYMENT_SCHEMA, REVIEW_KIND, REVIEW_SCHEMA};
+use gw_bus::Message;
+use gw_contract::queues;
+use gw_contract::{Contract, PaymentConfirmation, ReviewDecision};
 use gw_storage::{applications, guarantees, payments, underwriting};
 use gw_tests::stack::{Stack, pdf_text};
 use gw_tests::*;
@@ -26,10 +27,10 @@ fn admin() -> reqwest::Client {
 }
 
 async fn state(s: &Stack, applyno: &str) -> String {
-    applications::find(s.h.db.conn(), applyno)
+    applications::find(s.h.db.conn(), &gw_tests::applyno(applyno))
         .await
         .unwrap()
-        .map(|a| a.state)
+        .map(|a| a.state.to_string())
         .unwrap_or_default()
 }
 
@@ -55,7 +56,13 @@ fn confirmation(applyno: &str, paynumber: &str, paymoney: &str) -> Message {
         "paydate": "2025-11-28 11:00:00", "payname": "湖南建工集团有限公司", "payaccount": "6222020000001234",
         "paybank": "中国银行长沙分行"
     });
-    Message::json(PAYMENT_KIND, PAYMENT_SCHEMA, Some(applyno), &p).unwrap()
+    Message::json(
+        PaymentConfirmation::KIND,
+        PaymentConfirmation::SCHEMA,
+        Some(applyno),
+        &p,
+    )
+    .unwrap()
 }
 
 async fn payapply(s: &Stack, applyno: &str) -> Value {
@@ -150,7 +157,13 @@ async fn approve_reject_and_refer_then_decide() {
     assert_eq!(big[0].json["cost"], "3500.00");
     // A risk system decides through the decisions queue.
     let decision = json!({"applyno": "TB-BIG2", "verdict": "reject", "remark": "关联企业风险", "decided_by": "risk-engine"});
-    let m = Message::json(REVIEW_KIND, REVIEW_SCHEMA, Some("TB-BIG2"), &decision).unwrap();
+    let m = Message::json(
+        ReviewDecision::KIND,
+        ReviewDecision::SCHEMA,
+        Some("TB-BIG2"),
+        &decision,
+    )
+    .unwrap();
     s.h.bus
         .send(queues::UNDERWRITING_DECISIONS, &m)
         .await
@@ -171,7 +184,7 @@ async fn approve_reject_and_refer_then_decide() {
     assert_eq!(r.status(), 409);
 
     // Every rule's outcome is recorded, and who decided.
-    let d = underwriting::decisions(s.h.db.conn(), "TB-BIG")
+    let d = underwriting::decisions(s.h.db.conn(), &applyno("TB-BIG"))
         .await
         .unwrap();
     assert_eq!(d.len(), 2);
@@ -243,7 +256,7 @@ async fn a_repeated_baohanapply_resends_the_decision_without_deciding_again() {
     let got = s.wait_delivered("TB-REP", 2).await;
     assert_eq!(got[0].json, got[1].json, "the same decision, sent again");
     assert_eq!(
-        underwriting::decisions(s.h.db.conn(), "TB-REP")
+        underwriting::decisions(s.h.db.conn(), &applyno("TB-REP"))
             .await
             .unwrap()
             .len(),
@@ -257,7 +270,7 @@ async fn a_repeated_baohanapply_resends_the_decision_without_deciding_again() {
     let got = s.wait_delivered("TB-REP", 3).await;
     assert_eq!(got[2].json["cost"], "600.00");
     assert_eq!(
-        underwriting::decisions(s.h.db.conn(), "TB-REP")
+        underwriting::decisions(s.h.db.conn(), &applyno("TB-REP"))
             .await
             .unwrap()
             .len(),
@@ -471,7 +484,7 @@ async fn payapply_the_cashier_payment_issuance_restore_and_verification() {
     );
 
     // Verification: by number and code, and by file.
-    let g = guarantees::find(s.h.db.conn(), "TB-PAY")
+    let g = guarantees::find(s.h.db.conn(), &applyno("TB-PAY"))
         .await
         .unwrap()
         .unwrap();
@@ -730,7 +743,7 @@ async fn concurrent_duplicate_confirmations_issue_one_guarantee() {
         "{statuses:?}"
     );
     assert!(
-        guarantees::find(s.h.db.conn(), "TB-DUP")
+        guarantees::find(s.h.db.conn(), &applyno("TB-DUP"))
             .await
             .unwrap()
             .is_some()
@@ -763,7 +776,7 @@ async fn a_poison_message_on_a_worker_queue_is_dead_lettered() {
         dead.header(gw_bus::headers::ERROR)
     );
     assert!(
-        applications::find(s.h.db.conn(), "TB-POISON")
+        applications::find(s.h.db.conn(), &applyno("TB-POISON"))
             .await
             .unwrap()
             .is_none()
@@ -837,7 +850,9 @@ max_exposure_per_bidder = \"20000000.00\"\nminimum_premium = \"100.00\"\nrate_ba
     let mut versions = Vec::new();
     for a in ["TB-RULES-1", "TB-RULES-2", "TB-RULES-3"] {
         versions.push(
-            underwriting::decisions(s.h.db.conn(), a).await.unwrap()[0]
+            underwriting::decisions(s.h.db.conn(), &applyno(a))
+                .await
+                .unwrap()[0]
                 .rules_version
                 .clone(),
         );

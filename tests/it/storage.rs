@@ -3,9 +3,11 @@
 
 use std::time::Duration;
 
-use gw_bus::{Destination, Message, queues};
+use gw_bus::{Destination, Message};
+use gw_bus_sql::outbox;
+use gw_contract::queues;
 use gw_storage::sea_orm::TransactionTrait;
-use gw_storage::{Db, DbOptions, inbox, outbox};
+use gw_storage::{Db, DbOptions, inbox};
 use gw_tests::*;
 
 async fn exercise(db: &Db, h: &Harness) {
@@ -114,7 +116,7 @@ async fn migrations_are_idempotent() {
     let s = settings(&ids, "http://127.0.0.1:9", &[]);
     let h = Harness::new(ids, s.clone()).await;
     // A second service starting on the same schema finds it migrated.
-    let again = gw_service::connect_db(&s).await.unwrap();
+    let again = gw_host::connect_db(&s).await.unwrap();
     again.check().await.unwrap();
     again.close().await;
     h.cleanup().await;

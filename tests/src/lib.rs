@@ -185,10 +185,10 @@ impl Harness {
     pub async fn new(ids: TestIds, settings: Settings) -> Self {
         require_services().await;
         gw_telemetry::init_for_tests();
-        let bus = gw_service::connect_bus(&settings, "test-harness")
+        let bus = gw_host::connect_bus(&settings, "test-harness")
             .await
             .expect("RabbitMQ");
-        let db = gw_service::connect_db(&settings).await.expect("PostgreSQL");
+        let db = gw_host::connect_db(&settings).await.expect("PostgreSQL");
         Self {
             ids,
             settings,
@@ -270,8 +270,8 @@ impl Drop for Harness {
             };
             rt.block_on(async move {
                 if let (Ok(bus), Ok(db)) = (
-                    gw_service::connect_bus(&settings, "test-cleanup").await,
-                    gw_service::connect_db(&settings).await,
+                    gw_host::connect_bus(&settings, "test-cleanup").await,
+                    gw_host::connect_db(&settings).await,
                 ) {
                     cleanup(&bus, &db).await;
                 }
@@ -297,12 +297,48 @@ impl Running {
     }
 }
 
+/// Builds a service on its own connections and starts it; its public port
+/// (or `<name>.admin`) is in `ports`.
+pub async fn spawn(settings: Settings, service: &dyn gw_host::Service) -> Started {
+    let app = gw_host::Application::build(settings, &[service])
+        .await
+        .unwrap_or_else(|e| panic!("{} builds: {e:#}", service.name()));
+    let ports = app.ports().clone();
+    let shutdown = CancellationToken::new();
+    let handle = tokio::spawn(app.run_until(shutdown.clone()));
+    Started {
+        ports,
+        running: Running {
+            port: 0,
+            address: String::new(),
+            shutdown,
+            handle,
+        },
+    }
+}
+
+/// A service started by [`spawn`].
+pub struct Started {
+    pub ports: std::collections::BTreeMap<String, u16>,
+    pub running: Running,
+}
+
+impl Started {
+    /// `http://127.0.0.1:<port>` of a listener (`<name>` or `<name>.admin`).
+    pub fn address(&self, listener: &str) -> String {
+        format!(
+            "http://127.0.0.1:{}",
+            self.ports.get(listener).copied().unwrap_or(0)
+        )
+    }
+}
+
 /// Builds and starts ingress on a free port.
 pub async fn spawn_ingress(settings: Settings) -> Running {
-    let app = ingress::Application::build(settings)
+    let app = gw_host::Application::build(settings, &[&ingress::Ingress])
         .await
         .expect("ingress builds");
-    let port = app.port();
+    let port = app.port("ingress").unwrap_or(0);
     let shutdown = CancellationToken::new();
     let handle = tokio::spawn(app.run_until(shutdown.clone()));
     Running {
@@ -357,10 +393,13 @@ pub async fn call(address: &str, name: &str, json: &serde_json::Value) -> serde_
 
 /// Builds and starts egress on free ports.
 pub async fn spawn_egress(settings: Settings) -> EgressRunning {
-    let app = egress::Application::build(settings)
+    let app = gw_host::Application::build(settings, &[&egress::Egress])
         .await
         .expect("egress builds");
-    let (port, admin_port) = (app.port(), app.admin_port());
+    let (port, admin_port) = (
+        app.port("egress").unwrap_or(0),
+        app.port("egress.admin").unwrap_or(0),
+    );
     let shutdown = CancellationToken::new();
     let handle = tokio::spawn(app.run_until(shutdown.clone()));
     EgressRunning {
@@ -388,15 +427,14 @@ impl EgressRunning {
 
 impl Harness {
     /// Publishes a notice command as a worker's outbox relay would.
-    pub async fn send_notice(&self, cmd: &gw_protocol::messages::NoticeCommand) {
-        let m = Message::json(
-            gw_protocol::messages::NOTICE_KIND,
-            gw_protocol::messages::NOTICE_SCHEMA,
-            Some(&cmd.applyno),
-            cmd,
-        )
-        .unwrap();
-        self.bus.send(gw_bus::queues::NOTICES, &m).await.unwrap();
+    pub async fn send_notice(&self, cmd: &gw_contract::NoticeCommand) {
+        self.send(cmd).await;
+    }
+
+    /// Publishes a command as its producer would.
+    pub async fn send<C: gw_contract::Contract>(&self, command: &C) {
+        let (to, m) = gw_contract::message(command).unwrap();
+        self.bus.publish(&to, &m).await.unwrap();
     }
 
     /// The stored record of a notice.
@@ -443,9 +481,19 @@ pub fn notice_command(
     interface: gw_protocol::Interface,
     body: serde_json::Value,
     after: Option<&str>,
-) -> gw_protocol::messages::NoticeCommand {
+) -> gw_contract::NoticeCommand {
     let notice = gw_protocol::Notice::from_value(interface, body).expect("a valid notice");
-    gw_protocol::messages::NoticeCommand::new(COUNTERPART, &notice, after.map(str::to_owned))
+    gw_contract::NoticeCommand::new(&counterpart(), &notice, after.map(str::to_owned))
+}
+
+/// The test counterpart's name, typed.
+pub fn counterpart() -> gw_protocol::CounterpartName {
+    gw_protocol::CounterpartName::try_from(COUNTERPART).unwrap()
+}
+
+/// An `ApplyNo` from a test literal.
+pub fn applyno(s: &str) -> gw_protocol::ApplyNo {
+    gw_protocol::ApplyNo::try_from(s).unwrap()
 }
 
 /// Stores `bytes` as a file of `applyno` through `store`, committed.

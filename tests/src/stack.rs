@@ -59,27 +59,18 @@ impl Stack {
         let s = settings(&ids, &platform.base_url, &all);
         let mut tasks = Vec::new();
 
-        let uw = underwriting::Application::build(s.clone())
-            .await
-            .expect("underwriting builds");
-        let underwriting_admin = format!("http://127.0.0.1:{}", uw.admin_port());
-        let stop = CancellationToken::new();
-        tasks.push((stop.clone(), tokio::spawn(uw.run_until(stop))));
+        let uw = crate::spawn(s.clone(), &underwriting::Underwriting).await;
+        let underwriting_admin = uw.address("underwriting.admin");
+        tasks.push((uw.running.shutdown, uw.running.handle));
 
-        let pay = payment::Application::build(s.clone())
-            .await
-            .expect("payment builds");
-        let cashier = format!("http://127.0.0.1:{}", pay.port());
-        let payment_admin = format!("http://127.0.0.1:{}", pay.admin_port());
-        let stop = CancellationToken::new();
-        tasks.push((stop.clone(), tokio::spawn(pay.run_until(stop))));
+        let pay = crate::spawn(s.clone(), &payment::Payment).await;
+        let cashier = pay.address("payment");
+        let payment_admin = pay.address("payment.admin");
+        tasks.push((pay.running.shutdown, pay.running.handle));
 
-        let iss = issuance::Application::build(s.clone())
-            .await
-            .expect("issuance builds");
-        let verify = format!("http://127.0.0.1:{}", iss.port());
-        let stop = CancellationToken::new();
-        tasks.push((stop.clone(), tokio::spawn(iss.run_until(stop))));
+        let iss = crate::spawn(s.clone(), &issuance::Issuance).await;
+        let verify = iss.address("issuance");
+        tasks.push((iss.running.shutdown, iss.running.handle));
 
         let ingress = crate::spawn_ingress(s).await;
         Stack {

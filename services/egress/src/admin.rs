@@ -1,22 +1,19 @@
 //! What operators can do with notices, over HTTP (a separate port with its
 //! own bearer token) and from the CLI. Both call [`Admin`].
 
-use std::sync::Arc;
-
 use axum::Router;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Json, Response};
 use axum::routing::{get, post};
 use chrono::{DateTime, Utc};
-use gw_storage::Db;
-use gw_storage::notices::{self, Attempt, Filter, NoticeRow, state};
-use gw_storage::sea_orm::TransactionTrait;
+use gw_lifecycle::NoticeState;
+use gw_storage::notices::{self, Attempt, Filter, NoticeRow};
+use gw_workflow::{DbResultExt, Workflow};
 use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
-use tokio::sync::Notify;
 
-use crate::delivery::{command_of, enqueue};
+use crate::delivery::command_of;
 
 /// A notice as operators see it: the masked body and every attempt.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -26,7 +23,7 @@ pub struct NoticeView {
     pub counterpart: String,
     pub interface: String,
     pub path: String,
-    pub state: String,
+    pub state: NoticeState,
     pub attempts: i32,
     pub after_id: Option<String>,
     pub last_error: Option<String>,
@@ -72,7 +69,7 @@ pub enum ResendError {
     NotFound,
     /// Only a dead notice can be re-sent; this one is in the given state.
     #[error("the notice is {0}; only a dead notice can be re-sent")]
-    NotDead(String),
+    NotDead(NoticeState),
     #[error("{0:#}")]
     Internal(anyhow::Error),
 }
@@ -80,24 +77,23 @@ pub enum ResendError {
 /// Operations on notices.
 #[derive(Clone)]
 pub struct Admin {
-    db: Db,
-    relay: Arc<Notify>,
+    flow: Workflow,
 }
 
 impl Admin {
-    pub fn new(db: Db, relay: Arc<Notify>) -> Self {
-        Self { db, relay }
+    pub fn new(flow: Workflow) -> Self {
+        Self { flow }
     }
 
     async fn view(&self, row: NoticeRow) -> anyhow::Result<NoticeView> {
-        let attempts = notices::attempts(self.db.conn(), &row.id).await?;
+        let attempts = notices::attempts(self.flow.db().conn(), &row.id).await?;
         Ok(NoticeView {
             path: format!("{}{}", gw_protocol::PATH_PREFIX, row.interface),
             body: serde_json::from_str(&row.body_masked).unwrap_or(serde_json::Value::Null),
             attempt_log: attempts.into_iter().map(AttemptView::from).collect(),
             id: row.id,
-            applyno: row.applyno,
-            counterpart: row.counterpart,
+            applyno: row.applyno.to_string(),
+            counterpart: row.counterpart.to_string(),
             interface: row.interface,
             state: row.state,
             attempts: row.attempts,
@@ -111,7 +107,7 @@ impl Admin {
 
     /// Notices by state and/or applyno, newest first, with their attempts.
     pub async fn list(&self, filter: &Filter) -> anyhow::Result<Vec<NoticeView>> {
-        let rows = notices::list(self.db.conn(), filter).await?;
+        let rows = notices::list(self.flow.db().conn(), filter).await?;
         let mut out = Vec::with_capacity(rows.len());
         for r in rows {
             out.push(self.view(r).await?);
@@ -120,7 +116,7 @@ impl Admin {
     }
 
     pub async fn get(&self, id: &str) -> anyhow::Result<Option<NoticeView>> {
-        match notices::find(self.db.conn(), id).await? {
+        match notices::find(self.flow.db().conn(), id).await? {
             Some(r) => Ok(Some(self.view(r).await?)),
             None => Ok(None),
         }
@@ -130,29 +126,37 @@ impl Admin {
     /// notices waiting behind it follow once it is delivered, so the
     /// application's order holds.
     pub async fn resend(&self, id: &str) -> Result<NoticeView, ResendError> {
-        let internal = |e: gw_storage::sea_orm::DbErr| ResendError::Internal(e.into());
-        let txn = self.db.conn().begin().await.map_err(internal)?;
-        let row = notices::find(&txn, id)
+        let internal = |e: gw_bus::Failure| ResendError::Internal(anyhow::anyhow!("{e:?}"));
+        let tx = self.flow.begin().await.map_err(internal)?;
+        let row = notices::find(tx.conn(), id)
             .await
+            .transient()
             .map_err(internal)?
             .ok_or(ResendError::NotFound)?;
-        notices::lock_chain(&txn, &row.applyno)
+        notices::lock_chain(tx.conn(), &row.applyno)
             .await
+            .transient()
             .map_err(internal)?;
-        let row = notices::find(&txn, id)
+        let row = notices::find(tx.conn(), id)
             .await
+            .transient()
             .map_err(internal)?
             .ok_or(ResendError::NotFound)?;
-        if row.state != state::DEAD {
+        if row.state != NoticeState::Dead {
             return Err(ResendError::NotDead(row.state));
         }
         let cmd = command_of(&row).map_err(ResendError::Internal)?;
-        notices::set_state(&txn, id, state::PENDING, Some("re-sent by an operator"))
-            .await
-            .map_err(internal)?;
-        enqueue(&txn, &cmd).await.map_err(internal)?;
-        txn.commit().await.map_err(internal)?;
-        self.relay.notify_one();
+        notices::set_state(
+            tx.conn(),
+            id,
+            NoticeState::Pending,
+            Some("re-sent by an operator"),
+        )
+        .await
+        .transient()
+        .map_err(internal)?;
+        tx.send(&cmd).await.map_err(internal)?;
+        tx.commit().await.map_err(internal)?;
         tracing::info!(notice_id = id, applyno = %row.applyno, "notice re-sent by an operator");
         self.get(id)
             .await
@@ -178,8 +182,17 @@ fn problem(status: StatusCode, msg: &str) -> Response {
 }
 
 async fn list(State(st): State<AdminState>, Query(q): Query<ListQuery>) -> Response {
+    let state = match q
+        .state
+        .as_deref()
+        .map(str::parse::<NoticeState>)
+        .transpose()
+    {
+        Ok(s) => s,
+        Err(e) => return problem(StatusCode::BAD_REQUEST, &e.to_string()),
+    };
     let filter = Filter {
-        state: q.state,
+        state,
         applyno: q.applyno,
         limit: q.limit.unwrap_or(100),
     };
@@ -223,5 +236,5 @@ pub fn routes(admin: Admin, token: &SecretString) -> Router {
         .route("/admin/notices/{id}", get(one))
         .route("/admin/notices/{id}/resend", post(resend))
         .with_state(AdminState { admin });
-    gw_service::require_admin_token(router, token)
+    gw_web::require_admin_token(router, token)
 }

@@ -1,8 +1,8 @@
-//! The `egress` command line: serve (the default), operate on notices, bench.
-
-use std::path::PathBuf;
+//! The `egress` command line: the shared commands (serve, the default;
+//! migrate; healthcheck) and the notice commands operators use.
 
 use clap::{Parser, Subcommand};
+use gw_lifecycle::NoticeState;
 use gw_storage::notices::Filter;
 
 use crate::admin::{Admin, NoticeView};
@@ -11,24 +11,21 @@ use crate::admin::{Admin, NoticeView};
 #[derive(Parser, Debug)]
 #[command(name = "egress", version, about)]
 pub struct Cli {
-    /// TOML configuration file (else $GW_CONFIG; env vars GW__* override it).
-    #[arg(long, short, global = true)]
-    pub config: Option<PathBuf>,
+    #[command(flatten)]
+    pub global: gw_host::cli::Global,
     #[command(subcommand)]
     pub command: Option<Command>,
 }
 
 #[derive(Subcommand, Debug)]
 pub enum Command {
-    /// Run the service (the default).
-    Serve,
+    #[command(flatten)]
+    Host(gw_host::cli::Command),
     /// Inspect and re-send notices (works directly on the database).
     Notices {
         #[command(subcommand)]
         command: NoticesCommand,
     },
-    /// Measure delivery throughput and latency against a local sink.
-    Bench(crate::bench::BenchArgs),
 }
 
 #[derive(Subcommand, Debug)]
@@ -37,7 +34,7 @@ pub enum NoticesCommand {
     List {
         /// pending, waiting, sending, retrying, delivered, dead, suppressed
         #[arg(long)]
-        state: Option<String>,
+        state: Option<NoticeState>,
         #[arg(long)]
         applyno: Option<String>,
         #[arg(long, default_value_t = 50)]
@@ -54,30 +51,25 @@ pub enum NoticesCommand {
 
 /// Parses the command line and runs it.
 pub fn main() -> anyhow::Result<()> {
-    let cli = Cli::parse();
-    let runtime = tokio::runtime::Runtime::new()?;
-    runtime.block_on(run(cli))
+    gw_host::cli::block_on(run(Cli::parse()))
 }
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
-    let file = cli.config.or_else(gw_config::Settings::file_from_env);
-    let settings = gw_config::Settings::load(file.as_deref())?;
-    match cli.command.unwrap_or(Command::Serve) {
-        Command::Serve => {
-            let _telemetry = gw_service::init_telemetry(&settings, "egress")?;
-            crate::Application::build(settings)
-                .await?
-                .run_until_stopped()
-                .await
-        }
+    let settings = cli.global.settings()?;
+    match cli
+        .command
+        .unwrap_or(Command::Host(gw_host::cli::Command::Serve))
+    {
+        Command::Host(c) => gw_host::cli::run(settings, c, &crate::Egress).await,
         Command::Notices { command } => {
-            let db = gw_service::connect_db(&settings).await?;
-            let admin = Admin::new(db.clone(), std::sync::Arc::new(tokio::sync::Notify::new()));
+            let db = gw_host::connect_db(&settings).await?;
+            // No relay runs here: the re-sent notice waits in the outbox for
+            // the running egress's relay to publish it.
+            let admin = Admin::new(gw_workflow::Workflow::new(db.clone(), Default::default()));
             let r = notices(&admin, command).await;
             db.close().await;
             r
         }
-        Command::Bench(args) => crate::bench::run(settings, args).await,
     }
 }
 
@@ -128,7 +120,7 @@ fn print_table(list: &[NoticeView]) {
             v.id,
             v.applyno,
             v.interface,
-            v.state,
+            v.state.as_str(),
             v.attempts,
             v.last_error.as_deref().unwrap_or("")
         );

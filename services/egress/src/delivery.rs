@@ -19,19 +19,17 @@
 //! lease makes the second delivery wait for the first to be over, and at
 //! worst the platform receives a notice twice.
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use chrono::Utc;
-use gw_bus::{Failure, Handler, Message, events};
+use gw_bus::{Failure, Message};
 use gw_config::{Counterpart, Counterparts};
-use gw_protocol::messages::{NOTICE_SCHEMA, NoticeCommand, NoticeEvent};
+use gw_contract::{Consume, EventKey, NoticeCommand, NoticeEvent};
+use gw_lifecycle::NoticeState;
 use gw_protocol::{Interface, Notice};
-use gw_storage::Db;
-use gw_storage::notices::{self, NewAttempt, NewNotice, NoticeRow, state};
-use gw_storage::sea_orm::{DatabaseTransaction, TransactionTrait};
-use tokio::sync::Notify;
+use gw_storage::notices::{self, NewAttempt, NewNotice, NoticeRow};
+use gw_workflow::{DbResultExt, Tx, Workflow};
 
 /// What one HTTP attempt gave.
 #[derive(Debug, Clone)]
@@ -119,17 +117,24 @@ impl Sender {
             .and_then(|v| v.to_str().ok())
             .and_then(parse_retry_after);
         let text = resp.text().await.unwrap_or_default();
-        let latency = started.elapsed();
+        AttemptOutcome::of_reply(status.as_u16(), retry_after, &text, started.elapsed())
+    }
+}
+
+impl AttemptOutcome {
+    /// What the platform's answer means: delivered only on HTTP 2xx with a
+    /// JSON reply whose `code` is 200 (number or string).
+    fn of_reply(status: u16, retry_after: Option<Duration>, text: &str, latency: Duration) -> Self {
         let mut outcome = AttemptOutcome {
             delivered: false,
-            http_status: Some(status.as_u16()),
+            http_status: Some(status),
             reply_code: None,
             reply_msg: None,
             error: None,
             retry_after,
             latency,
         };
-        let reply = serde_json::from_str::<serde_json::Value>(&text).ok();
+        let reply = serde_json::from_str::<serde_json::Value>(text).ok();
         if let Some(r) = &reply {
             outcome.reply_code = match r.get("code") {
                 Some(serde_json::Value::String(s)) => Some(s.clone()),
@@ -138,8 +143,8 @@ impl Sender {
             };
             outcome.reply_msg = r.get("msg").and_then(|m| m.as_str()).map(str::to_owned);
         }
-        if !status.is_success() {
-            outcome.error = Some(format!("HTTP {}", status.as_u16()));
+        if !(200..300).contains(&status) {
+            outcome.error = Some(format!("HTTP {status}"));
         } else if reply.is_none() {
             outcome.error = Some("the reply is not JSON".to_owned());
         } else if outcome.reply_code.as_deref().map(str::trim) == Some("200") {
@@ -182,25 +187,12 @@ enum Claim {
 
 /// The consumer of `egress.notices`.
 pub struct NoticeHandler {
-    pub db: Db,
+    pub flow: Workflow,
     pub counterparts: Counterparts,
     pub sender: Sender,
-    pub relay: Arc<Notify>,
     pub max_attempts: u32,
     /// How long a claim holds a notice against other replicas.
     pub lease: Duration,
-}
-
-fn db_err(e: gw_storage::sea_orm::DbErr) -> Failure {
-    Failure::Transient(anyhow::Error::new(e).context("database"))
-}
-
-/// Queues `cmd` for delivery, as part of `txn`.
-pub async fn enqueue(
-    txn: &DatabaseTransaction,
-    cmd: &NoticeCommand,
-) -> Result<(), gw_storage::sea_orm::DbErr> {
-    gw_service::effects::queue_notice_command(txn, cmd).await
 }
 
 /// The command that delivers a stored notice again.
@@ -216,11 +208,12 @@ pub fn command_of(row: &NoticeRow) -> anyhow::Result<NoticeCommand> {
     })
 }
 
+/// The `notice.*` event of `row`, now in `state`.
 async fn emit(
-    txn: &DatabaseTransaction,
-    key: &str,
+    tx: &Tx,
+    key: EventKey,
     row: &NoticeRow,
-    st: &str,
+    state: NoticeState,
     error: Option<&str>,
 ) -> Result<(), Failure> {
     let Some(interface) = Interface::from_name(&row.interface) else {
@@ -231,31 +224,29 @@ async fn emit(
         applyno: row.applyno.clone(),
         counterpart: row.counterpart.clone(),
         interface,
-        state: st.to_owned(),
+        state,
         last_error: error.map(str::to_owned),
         attempts: row.attempts,
     };
-    gw_service::effects::emit_payload(txn, key, &row.applyno, &row.counterpart, &event)
-        .await
-        .map_err(db_err)
+    tx.emit(key, &event).await
 }
 
 impl NoticeHandler {
     /// Records an unusable command as a dead notice, so operators see it.
     async fn record_invalid(&self, cmd: &NoticeCommand, why: &str) -> Result<(), Failure> {
-        let txn = self.db.conn().begin().await.map_err(db_err)?;
-        notices::lock_chain(&txn, &cmd.applyno)
+        let tx = self.flow.begin().await?;
+        notices::lock_chain(tx.conn(), &cmd.applyno)
             .await
-            .map_err(db_err)?;
-        if notices::find(&txn, &cmd.notice_id)
+            .transient()?;
+        if notices::find(tx.conn(), &cmd.notice_id)
             .await
-            .map_err(db_err)?
+            .transient()?
             .is_none()
         {
             let body = cmd.body.to_string();
             let masked = gw_protocol::mask::mask_json(&cmd.body).to_string();
             let row = notices::insert(
-                &txn,
+                tx.conn(),
                 NewNotice {
                     id: &cmd.notice_id,
                     applyno: &cmd.applyno,
@@ -264,38 +255,36 @@ impl NoticeHandler {
                     after_id: cmd.after.as_deref(),
                     body: &body,
                     body_masked: &masked,
-                    state: state::DEAD,
+                    state: NoticeState::Dead,
                     last_error: Some(why),
                 },
             )
             .await
-            .map_err(db_err)?;
+            .transient()?;
             emit(
-                &txn,
-                events::NOTICE_DEAD_LETTERED,
+                &tx,
+                EventKey::NoticeDeadLettered,
                 &row,
-                state::DEAD,
+                NoticeState::Dead,
                 Some(why),
             )
             .await?;
         }
-        txn.commit().await.map_err(db_err)?;
-        self.relay.notify_one();
-        Ok(())
+        tx.commit().await
     }
 
     async fn claim(&self, cmd: &NoticeCommand, notice: &Notice) -> Result<Claim, Failure> {
-        let txn = self.db.conn().begin().await.map_err(db_err)?;
-        notices::lock_chain(&txn, &cmd.applyno)
+        let tx = self.flow.begin().await?;
+        notices::lock_chain(tx.conn(), &cmd.applyno)
             .await
-            .map_err(db_err)?;
-        let row = match notices::find(&txn, &cmd.notice_id).await.map_err(db_err)? {
+            .transient()?;
+        let row = match notices::find(tx.conn(), &cmd.notice_id).await.transient()? {
             Some(r) => r,
             None => {
                 let body = notice.to_json().to_string();
                 let masked = notice.masked_json().to_string();
                 notices::insert(
-                    &txn,
+                    tx.conn(),
                     NewNotice {
                         id: &cmd.notice_id,
                         applyno: &cmd.applyno,
@@ -304,64 +293,60 @@ impl NoticeHandler {
                         after_id: cmd.after.as_deref(),
                         body: &body,
                         body_masked: &masked,
-                        state: state::PENDING,
+                        state: NoticeState::Pending,
                         last_error: None,
                     },
                 )
                 .await
-                .map_err(db_err)?
+                .transient()?
             }
         };
-        let cancelled = !gw_lifecycle::accepts_notices(
-            gw_storage::applications::find(&txn, &cmd.applyno)
-                .await
-                .map_err(db_err)?
-                .and_then(|a| a.state.parse().ok()),
-        );
-        let claim = match row.state.as_str() {
-            state::DELIVERED | state::SUPPRESSED | state::DEAD => Claim::Done,
+        let cancelled =
+            !gw_lifecycle::accepts_notices(tx.application(&cmd.applyno).await?.map(|a| a.state));
+        let claim = if row.state.is_settled() {
+            Claim::Done
+        } else if cancelled {
             // The platform accepts no notice of a cancelled application.
-            _ if cancelled => {
-                notices::suppress_open(&txn, &cmd.applyno, "the application is cancelled")
-                    .await
-                    .map_err(db_err)?;
-                Claim::Done
-            }
-            _ => match row.sending_until {
-                Some(until) if until > Utc::now() => Claim::Busy(
-                    (until - Utc::now())
-                        .to_std()
-                        .unwrap_or(Duration::from_secs(1)),
-                ),
-                _ => {
-                    let blocked = match &row.after_id {
-                        None => false,
-                        Some(before) => !notices::find(&txn, before)
-                            .await
-                            .map_err(db_err)?
-                            .is_some_and(|b| {
-                                b.state == state::DELIVERED || b.state == state::SUPPRESSED
-                            }),
-                    };
-                    if blocked {
-                        notices::set_state(&txn, &row.id, state::WAITING, None)
-                            .await
-                            .map_err(db_err)?;
-                        Claim::Waiting
-                    } else {
-                        let until = Utc::now()
-                            + chrono::Duration::from_std(self.lease)
-                                .unwrap_or(chrono::Duration::seconds(30));
-                        let attempt = notices::start_sending(&txn, &row, until)
-                            .await
-                            .map_err(db_err)?;
-                        Claim::Send { attempt }
-                    }
-                }
-            },
+            notices::suppress_open(tx.conn(), &cmd.applyno, "the application is cancelled")
+                .await
+                .transient()?;
+            Claim::Done
+        } else {
+            self.claim_open(&tx, &row).await?
         };
-        txn.commit().await.map_err(db_err)?;
+        tx.commit().await?;
         Ok(claim)
+    }
+
+    /// The claim of a notice still on its way: busy, parked, or sent now.
+    async fn claim_open(&self, tx: &Tx, row: &NoticeRow) -> Result<Claim, Failure> {
+        if let Some(until) = row.sending_until
+            && until > Utc::now()
+        {
+            let wait = (until - Utc::now())
+                .to_std()
+                .unwrap_or(Duration::from_secs(1));
+            return Ok(Claim::Busy(wait));
+        }
+        let blocked = match &row.after_id {
+            None => false,
+            Some(before) => !notices::find(tx.conn(), before)
+                .await
+                .transient()?
+                .is_some_and(|b| b.state.lets_successors_go()),
+        };
+        if blocked {
+            notices::set_state(tx.conn(), &row.id, NoticeState::Waiting, None)
+                .await
+                .transient()?;
+            return Ok(Claim::Waiting);
+        }
+        let until = Utc::now()
+            + chrono::Duration::from_std(self.lease).unwrap_or(chrono::Duration::seconds(30));
+        let attempt = notices::start_sending(tx.conn(), row, until)
+            .await
+            .transient()?;
+        Ok(Claim::Send { attempt })
     }
 
     async fn record(
@@ -372,12 +357,12 @@ impl NoticeHandler {
         o: &AttemptOutcome,
         last: bool,
     ) -> Result<(), Failure> {
-        let txn = self.db.conn().begin().await.map_err(db_err)?;
-        notices::lock_chain(&txn, &cmd.applyno)
+        let tx = self.flow.begin().await?;
+        notices::lock_chain(tx.conn(), &cmd.applyno)
             .await
-            .map_err(db_err)?;
+            .transient()?;
         notices::record_attempt(
-            &txn,
+            tx.conn(),
             NewAttempt {
                 notice_id: &cmd.notice_id,
                 attempt,
@@ -391,63 +376,48 @@ impl NoticeHandler {
             },
         )
         .await
-        .map_err(db_err)?;
-        let row = notices::find(&txn, &cmd.notice_id)
+        .transient()?;
+        let row = notices::find(tx.conn(), &cmd.notice_id)
             .await
-            .map_err(db_err)?
+            .transient()?
             .ok_or_else(|| {
                 Failure::transient(anyhow::anyhow!("notice {} vanished", cmd.notice_id))
             })?;
-        if o.delivered {
-            notices::set_state(&txn, &row.id, state::DELIVERED, None)
-                .await
-                .map_err(db_err)?;
-            for next in notices::waiting_behind(&txn, &row.id)
-                .await
-                .map_err(db_err)?
-            {
-                notices::set_state(&txn, &next.id, state::PENDING, None)
-                    .await
-                    .map_err(db_err)?;
-                let cmd = command_of(&next).map_err(Failure::Permanent)?;
-                enqueue(&txn, &cmd).await.map_err(db_err)?;
-            }
-            emit(&txn, events::NOTICE_DELIVERED, &row, state::DELIVERED, None).await?;
+        let (state, event) = if o.delivered {
+            (NoticeState::Delivered, Some(EventKey::NoticeDelivered))
         } else if last {
-            notices::set_state(&txn, &row.id, state::DEAD, o.error.as_deref())
-                .await
-                .map_err(db_err)?;
-            emit(
-                &txn,
-                events::NOTICE_DEAD_LETTERED,
-                &row,
-                state::DEAD,
-                o.error.as_deref(),
-            )
-            .await?;
+            (NoticeState::Dead, Some(EventKey::NoticeDeadLettered))
         } else {
-            notices::set_state(&txn, &row.id, state::RETRYING, o.error.as_deref())
+            (NoticeState::Retrying, None)
+        };
+        notices::set_state(tx.conn(), &row.id, state, o.error.as_deref())
+            .await
+            .transient()?;
+        if o.delivered {
+            // The notices parked behind this one go now.
+            for next in notices::waiting_behind(tx.conn(), &row.id)
                 .await
-                .map_err(db_err)?;
+                .transient()?
+            {
+                notices::set_state(tx.conn(), &next.id, NoticeState::Pending, None)
+                    .await
+                    .transient()?;
+                tx.send(&command_of(&next).map_err(Failure::Permanent)?)
+                    .await?;
+            }
         }
-        txn.commit().await.map_err(db_err)?;
-        self.relay.notify_one();
-        Ok(())
+        if let Some(key) = event {
+            emit(&tx, key, &row, state, o.error.as_deref()).await?;
+        }
+        tx.commit().await
     }
 }
 
 #[async_trait]
-impl Handler for NoticeHandler {
-    async fn handle(&self, m: &Message) -> Result<(), Failure> {
-        if m.schema_version != NOTICE_SCHEMA {
-            return Err(Failure::permanent(anyhow::anyhow!(
-                "notice command schema {} is not {NOTICE_SCHEMA}",
-                m.schema_version
-            )));
-        }
-        let cmd: NoticeCommand = m.decode().map_err(Failure::permanent)?;
+impl Consume<NoticeCommand> for NoticeHandler {
+    async fn consume(&self, m: &Message, cmd: NoticeCommand) -> Result<(), Failure> {
         let notice = match cmd.notice() {
-            Ok(n) if n.interface().is_notice() && n.applyno().as_str() == cmd.applyno => n,
+            Ok(n) if n.interface().is_notice() && n.applyno() == &cmd.applyno => n,
             Ok(_) => {
                 let why = "the notice does not match its command";
                 self.record_invalid(&cmd, why).await?;
@@ -459,7 +429,7 @@ impl Handler for NoticeHandler {
                 return Err(Failure::permanent(anyhow::anyhow!(why)));
             }
         };
-        let Some(cp) = self.counterparts.by_name(&cmd.counterpart) else {
+        let Some(cp) = self.counterparts.by_name(cmd.counterpart.as_str()) else {
             let why = format!("unknown counterpart {}", cmd.counterpart);
             self.record_invalid(&cmd, &why).await?;
             return Err(Failure::permanent(anyhow::anyhow!(why)));

@@ -8,47 +8,26 @@
 //!   (see [`delivery`]).
 //! * Serves `GET /files/{token}`: the SM4-encrypted bytes of a stored file.
 //! * Serves the admin API on its own port (see [`admin`]).
-//! * Runs an outbox relay for what it produces (successor notices, events).
 
 pub mod admin;
-pub mod bench;
 pub mod cli;
 pub mod delivery;
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::Context;
+use async_trait::async_trait;
 use axum::Router;
 use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use gw_bus::consumer::{self, ConsumerSettings};
-use gw_bus::{Bus, queues};
-use gw_config::{Counterparts, Settings};
+use gw_bus::consumer::ConsumerSettings;
+use gw_config::Counterparts;
+use gw_contract::{NoticeCommand, handler};
 use gw_files::FileStore;
-use gw_storage::Db;
-use gw_storage::outbox::Relay;
-use tokio_util::sync::CancellationToken;
-
-/// The egress service, built and bound, ready to run.
-pub struct Application {
-    /// Whether stopping closes the bus and the database (not when shared).
-    owns_connections: bool,
-    settings: Settings,
-    bus: Bus,
-    db: Db,
-    relay: Relay,
-    handler: Arc<delivery::NoticeHandler>,
-    public: tokio::net::TcpListener,
-    admin: tokio::net::TcpListener,
-    router: Router,
-    files: Router,
-    admin_router: Router,
-}
+use gw_host::{Build, Consumer, Context, Parts};
 
 #[derive(Clone)]
 struct FilesState {
@@ -56,122 +35,56 @@ struct FilesState {
     counterparts: Counterparts,
 }
 
-impl Application {
-    /// Connects to the configured broker (or the embedded bus) and database.
-    pub async fn build(settings: Settings) -> anyhow::Result<Self> {
-        let (bus, db) = gw_service::connect(&settings, "egress").await?;
-        let mut app = Self::build_with(settings, bus, db).await?;
-        app.owns_connections = true;
-        Ok(app)
-    }
+gw_host::service!(
+    /// The egress service.
+    Egress, "egress", public: egress.listen, admin: egress.admin_listen
+);
 
-    /// Builds on a bus and a database shared with other services of the
-    /// same process (the single-process gateway); they stay open on stop.
-    pub async fn build_with(settings: Settings, bus: Bus, db: Db) -> anyhow::Result<Self> {
-        let counterparts = settings.counterparts()?;
-        let store = gw_files::from_settings(&settings.files, db.clone())?;
-        let relay = Relay::new(db.clone(), bus.clone());
-        let handler = Arc::new(delivery::NoticeHandler {
-            db: db.clone(),
-            counterparts: counterparts.clone(),
-            sender: delivery::Sender::new(settings.egress.http_timeout)?,
-            relay: relay.waker(),
-            max_attempts: settings.egress.max_attempts(),
-            lease: settings.egress.http_timeout + Duration::from_secs(2),
+#[async_trait]
+impl Build for Egress {
+    async fn build(&self, ctx: &Context) -> anyhow::Result<Parts> {
+        let s = &ctx.settings;
+        let store = gw_files::from_settings(&s.files, ctx.db.clone())?;
+        let notices = Arc::new(delivery::NoticeHandler {
+            flow: ctx.flow.clone(),
+            counterparts: ctx.counterparts.clone(),
+            sender: delivery::Sender::new(s.egress.http_timeout)?,
+            max_attempts: s.egress.max_attempts(),
+            lease: s.egress.http_timeout + Duration::from_secs(2),
         });
-        let public = tokio::net::TcpListener::bind(settings.egress.listen)
-            .await
-            .with_context(|| format!("cannot listen on {}", settings.egress.listen))?;
-        let admin = tokio::net::TcpListener::bind(settings.egress.admin_listen)
-            .await
-            .with_context(|| format!("cannot listen on {}", settings.egress.admin_listen))?;
-        let files = Router::new()
-            .route("/files/{token}", get(download))
-            .with_state(FilesState {
-                store,
-                counterparts,
-            });
-        let router = files.clone().merge(gw_service::health_routes(&bus, &db));
-        let admin_router = admin::routes(
-            admin::Admin::new(db.clone(), relay.waker()),
-            &settings.admin.token,
-        );
-        Ok(Self {
-            owns_connections: false,
-            settings,
-            bus,
-            db,
-            relay,
-            handler,
-            public,
-            admin,
-            router,
-            files,
-            admin_router,
+        let (queue, notices) = handler::<NoticeCommand, _>(notices);
+        // Egress retries on its own schedule (`egress.retry_schedule`).
+        let settings = ConsumerSettings {
+            queue: queue.to_owned(),
+            prefetch: s.amqp.prefetch,
+            max_attempts: s.egress.max_attempts(),
+            backoff: s.egress.delays(),
+            jitter: f64::from(s.egress.retry_jitter_percent) / 100.0,
+        };
+        tracing::info!(attempts = settings.max_attempts, "notice delivery schedule");
+        Ok(Parts {
+            public: Some(files_router(store, ctx.counterparts.clone())),
+            admin: Some(admin::routes(
+                admin::Admin::new(ctx.flow.clone()),
+                &s.admin.token,
+            )),
+            consumers: vec![Consumer {
+                settings,
+                handler: notices,
+            }],
+            ..Parts::default()
         })
     }
+}
 
-    /// The public routes (`/files/{token}`), to serve on another listener.
-    pub fn public_router(&self) -> Router {
-        self.files.clone()
-    }
-
-    /// Port of the public file server.
-    pub fn port(&self) -> u16 {
-        self.public.local_addr().map(|a| a.port()).unwrap_or(0)
-    }
-
-    pub fn admin_port(&self) -> u16 {
-        self.admin.local_addr().map(|a| a.port()).unwrap_or(0)
-    }
-
-    pub async fn run_until_stopped(self) -> anyhow::Result<()> {
-        self.run_until(gw_service::shutdown_on_signal()).await
-    }
-
-    /// Runs until `shutdown`: stops taking notices, finishes and acknowledges
-    /// those in hand, publishes what the outbox holds, then stops serving.
-    pub async fn run_until(self, shutdown: CancellationToken) -> anyhow::Result<()> {
-        let consumer_settings = ConsumerSettings {
-            queue: queues::NOTICES.to_owned(),
-            prefetch: self.settings.amqp.prefetch,
-            max_attempts: self.settings.egress.max_attempts(),
-            backoff: self.settings.egress.delays(),
-            jitter: f64::from(self.settings.egress.retry_jitter_percent) / 100.0,
-        };
-        tracing::info!(
-            port = self.port(),
-            admin_port = self.admin_port(),
-            attempts = consumer_settings.max_attempts,
-            "egress starting"
-        );
-        let consumer = tokio::spawn(consumer::run(
-            self.bus.clone(),
-            consumer_settings,
-            self.handler.clone(),
-            shutdown.clone(),
-        ));
-        let relay = tokio::spawn(self.relay.clone().run(shutdown.clone()));
-        let public = axum::serve(
-            self.public,
-            self.router
-                .into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(shutdown.clone().cancelled_owned());
-        let admin = axum::serve(self.admin, self.admin_router)
-            .with_graceful_shutdown(shutdown.clone().cancelled_owned());
-        let (p, a) = tokio::join!(public, admin);
-        p.context("the file server failed")?;
-        a.context("the admin server failed")?;
-        consumer.await.context("the consumer panicked")??;
-        relay.await.context("the relay panicked")?;
-        if self.owns_connections {
-            self.bus.close().await;
-            self.db.close().await;
-        }
-        tracing::info!("egress stopped");
-        Ok(())
-    }
+/// `GET /files/{token}`.
+fn files_router(store: Arc<dyn FileStore>, counterparts: Counterparts) -> Router {
+    Router::new()
+        .route("/files/{token}", get(download))
+        .with_state(FilesState {
+            store,
+            counterparts,
+        })
 }
 
 /// `GET /files/{token}`: the file's bytes, SM4-encrypted with its

@@ -8,6 +8,7 @@
 //! `amqp.url` at RabbitMQ to share the work with separately run services.
 
 use gw_config::Settings;
+use gw_host::{Application, Layout, Service};
 use tokio_util::sync::CancellationToken;
 
 /// The gateway's own defaults, over the deployment defaults.
@@ -38,6 +39,15 @@ listen = "127.0.0.1:0"
 log_format = "pretty"
 "#;
 
+/// Every service the gateway runs.
+pub const SERVICES: &[&dyn Service] = &[
+    &ingress::Ingress,
+    &underwriting::Underwriting,
+    &payment::Payment,
+    &issuance::Issuance,
+    &egress::Egress,
+];
+
 /// Loads the gateway's settings: defaults, the gateway's defaults, the file, `GW__*`.
 pub fn settings(file: Option<&std::path::Path>) -> anyhow::Result<Settings> {
     Ok(Settings::load_layers(DEFAULTS, file, None)?)
@@ -45,18 +55,12 @@ pub fn settings(file: Option<&std::path::Path>) -> anyhow::Result<Settings> {
 
 /// A running gateway.
 pub struct Gateway {
+    /// The one public port.
     pub port: u16,
-    pub admin_ports: AdminPorts,
-    tasks: Vec<tokio::task::JoinHandle<anyhow::Result<()>>>,
-    bus: gw_service::Shutdown,
+    /// Every listener and its port (`<service>.admin` for the admin APIs).
+    pub ports: std::collections::BTreeMap<String, u16>,
+    task: tokio::task::JoinHandle<anyhow::Result<()>>,
     closer: Box<dyn FnOnce() -> tokio::task::JoinHandle<()> + Send>,
-}
-
-#[derive(Debug, Clone, Copy)]
-pub struct AdminPorts {
-    pub egress: u16,
-    pub underwriting: u16,
-    pub payment: u16,
 }
 
 impl Gateway {
@@ -66,36 +70,13 @@ impl Gateway {
             std::fs::create_dir_all(&dir)
                 .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", dir.display()))?;
         }
-        let (bus, db) = gw_service::connect(&settings, "gateway").await?;
-        let underwriting =
-            underwriting::Application::build_with(settings.clone(), bus.clone(), db.clone())
-                .await?;
-        let payment =
-            payment::Application::build_with(settings.clone(), bus.clone(), db.clone()).await?;
-        let issuance =
-            issuance::Application::build_with(settings.clone(), bus.clone(), db.clone()).await?;
-        let egress =
-            egress::Application::build_with(settings.clone(), bus.clone(), db.clone()).await?;
-        let public = egress
-            .public_router()
-            .merge(payment.public_router())
-            .merge(issuance.public_router());
-        let ingress = ingress::Application::build_with(settings.clone(), bus.clone(), db.clone())
-            .await?
-            .merge(public);
-        let port = ingress.port();
-        let admin_ports = AdminPorts {
-            egress: egress.admin_port(),
-            underwriting: underwriting.admin_port(),
-            payment: payment.admin_port(),
-        };
-        let tasks = vec![
-            tokio::spawn(underwriting.run_until(shutdown.clone())),
-            tokio::spawn(payment.run_until(shutdown.clone())),
-            tokio::spawn(issuance.run_until(shutdown.clone())),
-            tokio::spawn(egress.run_until(shutdown.clone())),
-            tokio::spawn(ingress.run_until(shutdown.clone())),
-        ];
+        let (bus, db) = gw_host::connect(&settings, "gateway").await?;
+        let layout = Layout::OnePublicPort(settings.ingress.listen, "ingress.listen");
+        let app =
+            Application::build_with(settings, bus.clone(), db.clone(), SERVICES, layout).await?;
+        let port = app.port("public").unwrap_or(0);
+        let ports = app.ports().clone();
+        let task = tokio::spawn(app.run_until(shutdown));
         let closer = Box::new(move || {
             tokio::spawn(async move {
                 bus.close().await;
@@ -104,18 +85,27 @@ impl Gateway {
         });
         Ok(Self {
             port,
-            admin_ports,
-            tasks,
-            bus: shutdown,
+            ports,
+            task,
             closer,
         })
     }
 
+    /// The admin port of a service.
+    pub fn admin_port(&self, service: &str) -> u16 {
+        self.ports
+            .get(&format!("{service}.admin"))
+            .copied()
+            .unwrap_or(0)
+    }
+
     /// Waits until every service has stopped, then closes the shared connections.
     pub async fn wait(self) -> anyhow::Result<()> {
-        let r = gw_service::join_all(self.tasks).await;
+        let r = match self.task.await {
+            Ok(r) => r,
+            Err(e) => Err(anyhow::anyhow!("the gateway panicked: {e}")),
+        };
         let _ = (self.closer)().await;
-        drop(self.bus);
         r
     }
 }

@@ -11,24 +11,19 @@ struct Args {
     config: Option<std::path::PathBuf>,
 }
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
+fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     let file = args.config.or_else(gw_config::Settings::file_from_env);
     let settings = gateway::settings(file.as_deref())?;
-    let _telemetry = gw_service::init_telemetry(&settings, "gateway")?;
-    if settings.counterparts.is_empty() {
-        tracing::warn!(
-            "no platform configured: set GW__COUNTERPARTS__<NAME>__APPKEY, __APPSECRET and __NOTICE_BASE_URL"
-        );
-    }
-    let g = gateway::Gateway::start(settings, gw_service::shutdown_on_signal()).await?;
-    tracing::info!(
-        port = g.port,
-        egress_admin = g.admin_ports.egress,
-        underwriting_admin = g.admin_ports.underwriting,
-        payment_admin = g.admin_ports.payment,
-        "gateway running in one process"
-    );
-    g.wait().await
+    gw_host::cli::block_on(async move {
+        let _telemetry = gw_host::init_telemetry(&settings, "gateway")?;
+        if settings.counterparts.is_empty() {
+            tracing::warn!(
+                "no platform configured: set GW__COUNTERPARTS__<NAME>__APPKEY, __APPSECRET and __NOTICE_BASE_URL"
+            );
+        }
+        let g = gateway::Gateway::start(settings, gw_host::shutdown_on_signal()).await?;
+        tracing::info!(port = g.port, ports = ?g.ports, "gateway running in one process");
+        g.wait().await
+    })
 }

@@ -1,32 +1,30 @@
 //! The consumers of `issuance.issue` and `issuance.revertapply`.
 //!
 //! Rendering and signing happen outside the database transaction; the
-//! transaction then checks the application's version, stores the file,
-//! records the guarantee, queues the notice (whose URL points at the file
-//! just stored, so the platform can download it the moment the notice
-//! arrives) and moves the lifecycle on. A concurrent duplicate loses on the
-//! version check or the guarantee's primary key and, retried, finds the work
-//! done.
+//! transaction then stores the file, records the guarantee, queues the
+//! notice (whose URL points at the file just stored, so the platform can
+//! download it the moment the notice arrives) and moves the lifecycle on,
+//! if the application is still at the version read. A concurrent duplicate
+//! loses on the version check or the guarantee's primary key and, retried,
+//! finds the work done.
 
 use std::sync::Arc;
 
 use async_trait::async_trait;
 use chrono::Utc;
-use gw_bus::{Failure, Handler, Message, events};
+use gw_bus::{Failure, Message};
+use gw_contract::{Consume, EventKey, InboundEnvelope, IssueCommand};
 use gw_files::{FileKind, FileStore, NewFile};
-use gw_lifecycle::{Effect, Event, Refusal, State, step};
-use gw_protocol::messages::{INBOUND_SCHEMA, ISSUE_SCHEMA, InboundEnvelope, IssueCommand};
+use gw_lifecycle::{Effect, Event, Refusal};
 use gw_protocol::{
-    Amount, ApplyNo, BaohanNo, BaohanNotice, CreditCode, HttpUrl, Notice, Rate, RevertApply,
-    RevertNotice, Text, WireTime,
+    Amount, BaohanNo, BaohanNotice, CreditCode, HttpUrl, Notice, Rate, RevertApply, RevertNotice,
+    Text, WireTime,
 };
-use gw_service::effects;
-use gw_service::worker::{db_failure as db_err, decode, save_failure as save_err};
-use gw_storage::applications::{self, Application, Changes};
+use gw_storage::applications::Application;
 use gw_storage::guarantees::{self, Guarantee, GuaranteeChanges};
-use gw_storage::sea_orm::{DatabaseTransaction, Set, TransactionTrait};
-use gw_storage::{Db, inbox};
-use tokio::sync::Notify;
+use gw_storage::inbox;
+use gw_storage::sea_orm::Set;
+use gw_workflow::{DbResultExt, Outcome, Transition, Tx, Workflow};
 
 use crate::numbers;
 use crate::pdf::{self, GuaranteeDoc, Project};
@@ -44,15 +42,23 @@ pub struct Issuer {
 }
 
 pub struct Issuance {
-    pub db: Db,
+    pub flow: Workflow,
     pub store: Arc<dyn FileStore>,
     pub signer: Signer,
     pub issuer: Issuer,
-    pub relay: Arc<Notify>,
 }
 
 fn bad(what: &str) -> Failure {
     Failure::permanent(anyhow::anyhow!("stored {what} is invalid"))
+}
+
+fn moved(o: Outcome) -> Result<Box<Transition>, Failure> {
+    match o {
+        Outcome::Moved(t) => Ok(t),
+        Outcome::Refused { refusal, .. } => Err(Failure::transient(anyhow::anyhow!(
+            "changed meanwhile: {refusal}"
+        ))),
+    }
 }
 
 /// The signed PDF of a guarantee.
@@ -60,6 +66,16 @@ struct Signed {
     bytes: Vec<u8>,
     sm3: String,
     signature: String,
+}
+
+/// A cipher guarantee, made and signed, not yet recorded.
+struct Cipher {
+    baohanno: String,
+    code: String,
+    issued_at: WireTime,
+    rate: Rate,
+    cost: Amount,
+    signed: Signed,
 }
 
 impl Issuance {
@@ -99,65 +115,35 @@ impl Issuance {
 
     async fn store(
         &self,
-        txn: &DatabaseTransaction,
+        tx: &Tx,
         app: &Application,
         kind: FileKind,
         bytes: Vec<u8>,
     ) -> Result<String, Failure> {
+        let file = NewFile {
+            kind,
+            applyno: Some(app.applyno.to_string()),
+            counterpart: app.counterpart.to_string(),
+            content_type: "application/pdf".into(),
+        };
         let stored = self
             .store
-            .put(
-                txn,
-                NewFile {
-                    kind,
-                    applyno: Some(app.applyno.clone()),
-                    counterpart: app.counterpart.clone(),
-                    content_type: "application/pdf".into(),
-                },
-                bytes,
-            )
+            .put(tx.conn(), file, bytes)
             .await
             .map_err(|e| Failure::transient(anyhow::anyhow!("file store: {e}")))?;
         Ok(stored.token)
     }
 
-    /// Issues the cipher guarantee of a paid application.
-    pub async fn on_issue(&self, cmd: IssueCommand) -> Result<(), Failure> {
-        let applyno = cmd.applyno.as_str();
-        let Some(app) = applications::find(self.db.conn(), applyno)
-            .await
-            .map_err(db_err)?
-        else {
-            return Err(Failure::permanent(anyhow::anyhow!(
-                "no application {applyno}"
-            )));
-        };
-        let state: State = app.state.parse().map_err(Failure::permanent)?;
-        match step(Some(state), Event::Issue) {
-            Ok((_, Effect::NotifyIssued)) => {}
-            Err(Refusal::AlreadyIssued) => {
-                tracing::info!(applyno, "already issued");
-                return Ok(());
-            }
-            Ok((_, other)) => {
-                return Err(Failure::permanent(anyhow::anyhow!(
-                    "unexpected effect {other:?}"
-                )));
-            }
-            Err(r) => {
-                return Err(Failure::permanent(anyhow::anyhow!(
-                    "cannot issue {applyno}: {r}"
-                )));
-            }
-        }
+    /// Allocates the number and renders the cipher guarantee of `app`.
+    async fn make_cipher(&self, app: &Application) -> Result<Cipher, Failure> {
         let amount = Amount::from_cents(app.bzjamount_cents).map_err(|_| bad("amount"))?;
         let cost = Amount::from_cents(app.cost_cents.ok_or_else(|| bad("cost"))?)
             .map_err(|_| bad("cost"))?;
         let rate = Rate::try_from(app.rate.as_deref().unwrap_or("")).map_err(|_| bad("rate"))?;
         let issued_at = WireTime::now();
-        let baohanno = numbers::next_baohanno(self.db.conn(), issued_at)
+        let baohanno = numbers::next_baohanno(self.flow.db().conn(), issued_at)
             .await
-            .map_err(db_err)?;
+            .transient()?;
         let code = numbers::verify_code();
         let signed = self
             .render(GuaranteeDoc {
@@ -173,323 +159,332 @@ impl Issuance {
                 project: None,
             })
             .await?;
+        Ok(Cipher {
+            baohanno,
+            code,
+            issued_at,
+            rate,
+            cost,
+            signed,
+        })
+    }
 
-        let txn = self.db.conn().begin().await.map_err(db_err)?;
-        let sm3 = signed.sm3.clone();
+    /// Records the cipher guarantee and its `baohannotice`.
+    async fn record_cipher(&self, tx: &Tx, t: &mut Transition, c: Cipher) -> Result<(), Failure> {
+        let app = t.app()?.clone();
+        let baohanno = BaohanNo::try_from(c.baohanno.as_str()).map_err(|_| bad("baohanno"))?;
+        let sm3 = c.signed.sm3.clone();
         let token = self
-            .store(&txn, &app, FileKind::Guarantee, signed.bytes)
+            .store(tx, &app, FileKind::Guarantee, c.signed.bytes)
             .await?;
-        guarantees::insert(
-            &txn,
-            Guarantee {
-                applyno: app.applyno.clone(),
-                baohanno: baohanno.clone(),
-                counterpart: app.counterpart.clone(),
-                verify_code: code,
-                amount_cents: app.bzjamount_cents,
-                biddername: app.biddername.clone(),
-                biddercode: app.biddercode.clone(),
-                instname: self.issuer.name.clone(),
-                instcode: self.issuer.code.clone(),
-                rate: rate.to_string(),
-                cost_cents: app.cost_cents.unwrap_or_default(),
-                issued_at: issued_at.utc(),
-                cipher_token: token.clone(),
-                cipher_sm3: signed.sm3,
-                cipher_signature: signed.signature,
-                restored_token: None,
-                restored_sm3: None,
-                restored_signature: None,
-                poltime: None,
-                validtime: None,
-                biaoduanno: None,
-                biaoduanname: None,
-                zbr: None,
-                zbrorgnum: None,
-                pcjname: None,
-                pcjcode: None,
-                areacode: None,
-                restored_at: None,
-            },
-        )
-        .await
-        .map_err(db_err)?;
+        let g = Guarantee {
+            applyno: app.applyno.clone(),
+            baohanno: baohanno.clone(),
+            counterpart: app.counterpart.clone(),
+            verify_code: c.code,
+            amount_cents: app.bzjamount_cents,
+            biddername: app.biddername.clone(),
+            biddercode: app.biddercode.clone(),
+            instname: self.issuer.name.clone(),
+            instcode: self.issuer.code.clone(),
+            rate: c.rate.to_string(),
+            cost_cents: app.cost_cents.unwrap_or_default(),
+            issued_at: c.issued_at.utc(),
+            cipher_token: token.clone(),
+            cipher_sm3: c.signed.sm3,
+            cipher_signature: c.signed.signature,
+            restored_token: None,
+            restored_sm3: None,
+            restored_signature: None,
+            poltime: None,
+            validtime: None,
+            biaoduanno: None,
+            biaoduanname: None,
+            zbr: None,
+            zbrorgnum: None,
+            pcjname: None,
+            pcjcode: None,
+            areacode: None,
+            restored_at: None,
+        };
+        guarantees::insert(tx.conn(), g).await.transient()?;
         let notice = Notice::BaohanNotice(BaohanNotice {
-            applyno: cmd.applyno.clone(),
-            baohanno: BaohanNo::try_from(baohanno.as_str()).map_err(|_| bad("baohanno"))?,
+            applyno: app.applyno.clone(),
+            baohanno: baohanno.clone(),
             instname: Text::try_from(self.issuer.name.as_str())
                 .map_err(|_| bad("institution.name"))?,
             instcode: CreditCode::try_from(self.issuer.code.as_str())
                 .map_err(|_| bad("institution.code"))?,
-            generatetime: issued_at,
-            rate,
-            cost,
+            generatetime: c.issued_at,
+            rate: c.rate,
+            cost: c.cost,
             baohanurl: self.file_url(&token)?,
             remark: Text::try_from("保函已出具").map_err(|_| bad("remark"))?,
         });
-        let id = effects::queue_notice(&txn, &app.counterpart, &notice, app.last_notice_id.clone())
-            .await
-            .map_err(db_err)?;
-        applications::save(
-            &txn,
-            applyno,
-            app.version,
-            Changes {
-                state: Set(State::Issued.as_str().to_owned()),
-                baohanno: Set(Some(baohanno.clone())),
-                last_notice_id: Set(Some(id)),
-                ..Default::default()
-            },
-        )
-        .await
-        .map_err(save_err)?;
+        tx.notify(t, &notice).await?;
+        t.changes.baohanno = Set(Some(baohanno.clone()));
+        let amount = Amount::from_cents(app.bzjamount_cents).map_err(|_| bad("amount"))?;
         let details = serde_json::json!({"baohanno": baohanno, "sm3": sm3, "bzjamount": amount.to_cents_string()});
-        effects::emit_application(
-            &txn,
-            events::GUARANTEE_ISSUED,
+        tx.emit_application(
+            EventKey::GuaranteeIssued,
             &app.applyno,
             &app.counterpart,
-            State::Issued.as_str(),
+            t.next,
             details,
         )
         .await
-        .map_err(db_err)?;
-        txn.commit().await.map_err(db_err)?;
-        self.relay.notify_one();
-        tracing::info!(applyno, baohanno = %baohanno, "guarantee issued");
+    }
+}
+
+/// Issues the cipher guarantee of a paid application.
+#[async_trait]
+impl Consume<IssueCommand> for Issuance {
+    async fn consume(&self, _m: &Message, cmd: IssueCommand) -> Result<(), Failure> {
+        let applyno = &cmd.applyno;
+        let app = gw_storage::applications::find(self.flow.db().conn(), applyno)
+            .await
+            .transient()?
+            .ok_or_else(|| Failure::permanent(anyhow::anyhow!("no application {applyno}")))?;
+        match gw_lifecycle::step(Some(app.state), Event::Issue) {
+            Ok((_, Effect::NotifyIssued)) => {}
+            Err(Refusal::AlreadyIssued) => {
+                tracing::info!(%applyno, "already issued");
+                return Ok(());
+            }
+            Ok((_, other)) => {
+                return Err(Failure::permanent(anyhow::anyhow!(
+                    "unexpected effect {other:?}"
+                )));
+            }
+            Err(r) => {
+                return Err(Failure::permanent(anyhow::anyhow!(
+                    "cannot issue {applyno}: {r}"
+                )));
+            }
+        }
+        let cipher = self.make_cipher(&app).await?;
+        let baohanno = cipher.baohanno.clone();
+        let tx = self.flow.begin().await?;
+        let mut t = moved(Tx::step(Some(app), Event::Issue))?;
+        self.record_cipher(&tx, &mut t, cipher).await?;
+        tx.save(t).await?;
+        tx.commit().await?;
+        tracing::info!(%applyno, %baohanno, "guarantee issued");
         Ok(())
     }
+}
 
-    /// Restores the guarantee with the project details.
-    pub async fn on_revert(
-        &self,
-        message_id: &str,
-        env: InboundEnvelope<RevertApply>,
-    ) -> Result<(), Failure> {
+/// The file, `poltime` and `validtime` of a guarantee restored before.
+fn already_restored(g: &Guarantee) -> Result<(String, WireTime, WireTime), Failure> {
+    Ok((
+        g.restored_token
+            .clone()
+            .ok_or_else(|| bad("restored file"))?,
+        g.poltime
+            .map(WireTime::from_utc)
+            .ok_or_else(|| bad("poltime"))?,
+        g.validtime
+            .map(WireTime::from_utc)
+            .ok_or_else(|| bad("validtime"))?,
+    ))
+}
+
+/// A restore that may go ahead: the application, its guarantee, and what
+/// the lifecycle says to do.
+struct Restorable {
+    app: Application,
+    guarantee: Guarantee,
+    effect: Effect,
+}
+
+impl Issuance {
+    /// Checks a `revertapply` against the application and its guarantee.
+    async fn restorable(&self, env: &InboundEnvelope<RevertApply>) -> Result<Restorable, Failure> {
         let req = &env.request;
-        let applyno = req.applyno.as_str();
-        if inbox::seen(self.db.conn(), REVERT_CONSUMER, message_id)
+        let conn = self.flow.db().conn();
+        let app = gw_storage::applications::find(conn, &req.applyno)
             .await
-            .map_err(db_err)?
-        {
-            return Ok(());
-        }
-        let app = applications::find(self.db.conn(), applyno)
-            .await
-            .map_err(db_err)?
+            .transient()?
             .filter(|a| a.counterpart == env.counterpart);
-        let state = app
-            .as_ref()
-            .map(|a| a.state.parse::<State>())
-            .transpose()
-            .map_err(Failure::permanent)?;
-        let (_, effect) = match step(state, Event::Restore) {
-            Ok(t) => t,
+        let effect = match gw_lifecycle::step(app.as_ref().map(|a| a.state), Event::Restore) {
+            Ok((_, effect)) => effect,
             // Issuance is still at work: try again shortly.
             Err(Refusal::NotIssued) => {
                 return Err(Failure::transient(anyhow::anyhow!(
-                    "the guarantee of {applyno} is not issued yet"
+                    "the guarantee of {} is not issued yet",
+                    req.applyno
                 )));
             }
-            Err(r) => return self.refuse(app.as_ref(), applyno, &r.to_string()).await,
+            Err(r) => return Err(self.refuse(app.as_ref(), req, &r.to_string()).await),
         };
         let Some(app) = app else {
-            return self
-                .refuse(None, applyno, &Refusal::Unknown.to_string())
-                .await;
+            return Err(self.refuse(None, req, &Refusal::Unknown.to_string()).await);
         };
-        let Some(g) = guarantees::find(self.db.conn(), applyno)
-            .await
-            .map_err(db_err)?
-        else {
+        let Some(guarantee) = guarantees::find(conn, &req.applyno).await.transient()? else {
             return Err(Failure::transient(anyhow::anyhow!(
-                "the guarantee of {applyno} is not recorded yet"
+                "the guarantee of {} is not recorded yet",
+                req.applyno
             )));
         };
-        if g.baohanno != req.baohanno.as_str() {
-            return self
-                .refuse(Some(&app), applyno, "保函编号与申请不匹配")
-                .await;
+        if guarantee.baohanno != req.baohanno {
+            return Err(self.refuse(Some(&app), req, "保函编号与申请不匹配").await);
         }
-        let poltime = req.bidtime;
+        Ok(Restorable {
+            app,
+            guarantee,
+            effect,
+        })
+    }
+
+    /// Renders the restored guarantee naming the project and the tenderer.
+    async fn render_restored(&self, g: &Guarantee, req: &RevertApply) -> Result<Signed, Failure> {
+        let amount = Amount::from_cents(g.amount_cents).map_err(|_| bad("amount"))?;
+        self.render(GuaranteeDoc {
+            baohanno: g.baohanno.to_string(),
+            applicant: g.biddername.clone(),
+            applicant_code: g.biddercode.clone(),
+            amount,
+            issuer: g.instname.clone(),
+            issuer_code: g.instcode.clone(),
+            issued_at: WireTime::from_utc(g.issued_at),
+            verify_code: g.verify_code.clone(),
+            verify_url: self.verify_url(g.baohanno.as_str(), &g.verify_code),
+            project: Some(Project {
+                pcjname: req.pcjname.to_string(),
+                pcjcode: req.pcjcode.to_string(),
+                biaoduanname: req.biaoduanname.to_string(),
+                biaoduanno: req.biaoduanno.to_string(),
+                zbr: req.zbr.to_string(),
+                zbrorgnum: req.zbrorgnum.to_string(),
+                areacode: req.areacode.to_string(),
+                city: req.areacode.city_name().to_owned(),
+                poltime: req.bidtime,
+                validtime: numbers::valid_until(req.bidtime, req.bidvalid),
+            }),
+        })
+        .await
+    }
+
+    /// Stores a freshly restored guarantee; returns its file token.
+    async fn record_restored(
+        &self,
+        tx: &Tx,
+        app: &Application,
+        req: &RevertApply,
+        signed: Signed,
+    ) -> Result<String, Failure> {
+        let token = self
+            .store(tx, app, FileKind::RestoredGuarantee, signed.bytes)
+            .await?;
         let validtime = numbers::valid_until(req.bidtime, req.bidvalid);
-        let (token, restored_fresh) = match effect {
-            Effect::NotifyRestored => {
-                let amount = Amount::from_cents(g.amount_cents).map_err(|_| bad("amount"))?;
-                let issued_at = WireTime::from_utc(g.issued_at);
-                let signed = self
-                    .render(GuaranteeDoc {
-                        baohanno: g.baohanno.clone(),
-                        applicant: g.biddername.clone(),
-                        applicant_code: g.biddercode.clone(),
-                        amount,
-                        issuer: g.instname.clone(),
-                        issuer_code: g.instcode.clone(),
-                        issued_at,
-                        verify_code: g.verify_code.clone(),
-                        verify_url: self.verify_url(&g.baohanno, &g.verify_code),
-                        project: Some(Project {
-                            pcjname: req.pcjname.to_string(),
-                            pcjcode: req.pcjcode.to_string(),
-                            biaoduanname: req.biaoduanname.to_string(),
-                            biaoduanno: req.biaoduanno.to_string(),
-                            zbr: req.zbr.to_string(),
-                            zbrorgnum: req.zbrorgnum.to_string(),
-                            areacode: req.areacode.to_string(),
-                            city: req.areacode.city_name().to_owned(),
-                            poltime,
-                            validtime,
-                        }),
-                    })
-                    .await?;
-                (None, Some(signed))
+        let changes = GuaranteeChanges {
+            restored_token: Set(Some(token.clone())),
+            restored_sm3: Set(Some(signed.sm3)),
+            restored_signature: Set(Some(signed.signature)),
+            poltime: Set(Some(req.bidtime.utc())),
+            validtime: Set(Some(validtime.utc())),
+            biaoduanno: Set(Some(req.biaoduanno.to_string())),
+            biaoduanname: Set(Some(req.biaoduanname.to_string())),
+            zbr: Set(Some(req.zbr.to_string())),
+            zbrorgnum: Set(Some(req.zbrorgnum.to_string())),
+            pcjname: Set(Some(req.pcjname.to_string())),
+            pcjcode: Set(Some(req.pcjcode.to_string())),
+            areacode: Set(Some(req.areacode.to_string())),
+            restored_at: Set(Some(Utc::now())),
+            ..Default::default()
+        };
+        guarantees::update(tx.conn(), &app.applyno, changes)
+            .await
+            .transient()?;
+        Ok(token)
+    }
+
+    /// A restore that must not happen: recorded as an event for operators,
+    /// and dead-lettered with the reason.
+    async fn refuse(&self, app: Option<&Application>, req: &RevertApply, why: &str) -> Failure {
+        if let Some(app) = app {
+            let emitted = async {
+                let tx = self.flow.begin().await?;
+                let details = serde_json::json!({"reason": why});
+                tx.emit_application(
+                    EventKey::RestoreRefused,
+                    &app.applyno,
+                    &app.counterpart,
+                    app.state,
+                    details,
+                )
+                .await?;
+                tx.commit().await
+            };
+            if let Err(e) = emitted.await {
+                return e;
             }
-            Effect::ResendRestored => (g.restored_token.clone(), None),
+        }
+        Failure::permanent(anyhow::anyhow!(
+            "revertapply for {} refused: {why}",
+            req.applyno
+        ))
+    }
+}
+
+/// Restores the guarantee with the project details.
+#[async_trait]
+impl Consume<InboundEnvelope<RevertApply>> for Issuance {
+    async fn consume(&self, m: &Message, env: InboundEnvelope<RevertApply>) -> Result<(), Failure> {
+        let req = &env.request;
+        if inbox::seen(self.flow.db().conn(), REVERT_CONSUMER, &m.id)
+            .await
+            .transient()?
+        {
+            return Ok(());
+        }
+        let r = self.restorable(&env).await?;
+        let fresh = match r.effect {
+            Effect::NotifyRestored => Some(self.render_restored(&r.guarantee, req).await?),
+            Effect::ResendRestored => None,
             other => {
                 return Err(Failure::permanent(anyhow::anyhow!(
                     "unexpected effect {other:?}"
                 )));
             }
         };
-
-        let txn = self.db.conn().begin().await.map_err(db_err)?;
-        if !inbox::first_time(&txn, REVERT_CONSUMER, message_id)
-            .await
-            .map_err(db_err)?
-        {
-            return txn.commit().await.map_err(db_err);
-        }
-        let (token, poltime, validtime) = match restored_fresh {
+        let Some(tx) = self.flow.begin_once(REVERT_CONSUMER, &m.id).await? else {
+            return Ok(());
+        };
+        let g = &r.guarantee;
+        let (token, poltime, validtime) = match fresh {
             Some(signed) => {
-                let sm3 = signed.sm3.clone();
-                let token = self
-                    .store(&txn, &app, FileKind::RestoredGuarantee, signed.bytes)
-                    .await?;
-                guarantees::update(
-                    &txn,
-                    applyno,
-                    GuaranteeChanges {
-                        restored_token: Set(Some(token.clone())),
-                        restored_sm3: Set(Some(sm3)),
-                        restored_signature: Set(Some(signed.signature)),
-                        poltime: Set(Some(poltime.utc())),
-                        validtime: Set(Some(validtime.utc())),
-                        biaoduanno: Set(Some(req.biaoduanno.to_string())),
-                        biaoduanname: Set(Some(req.biaoduanname.to_string())),
-                        zbr: Set(Some(req.zbr.to_string())),
-                        zbrorgnum: Set(Some(req.zbrorgnum.to_string())),
-                        pcjname: Set(Some(req.pcjname.to_string())),
-                        pcjcode: Set(Some(req.pcjcode.to_string())),
-                        areacode: Set(Some(req.areacode.to_string())),
-                        restored_at: Set(Some(Utc::now())),
-                        ..Default::default()
-                    },
-                )
-                .await
-                .map_err(db_err)?;
-                (token, poltime, validtime)
+                let token = self.record_restored(&tx, &r.app, req, signed).await?;
+                let validtime = numbers::valid_until(req.bidtime, req.bidvalid);
+                (token, req.bidtime, validtime)
             }
             // A re-push: the restored guarantee already made, sent again.
-            None => {
-                let token = token.ok_or_else(|| bad("restored file"))?;
-                let p = g
-                    .poltime
-                    .map(WireTime::from_utc)
-                    .ok_or_else(|| bad("poltime"))?;
-                let v = g
-                    .validtime
-                    .map(WireTime::from_utc)
-                    .ok_or_else(|| bad("validtime"))?;
-                (token, p, v)
-            }
+            None => already_restored(g)?,
         };
+        let mut t = moved(Tx::step(Some(r.app.clone()), Event::Restore))?;
         let notice = Notice::RevertNotice(RevertNotice {
-            applyno: ApplyNo::try_from(applyno).map_err(|_| bad("applyno"))?,
+            applyno: req.applyno.clone(),
             baohanno: req.baohanno.clone(),
             poltime,
             validtime,
             baohanurl: self.file_url(&token)?,
         });
-        let id = effects::queue_notice(&txn, &app.counterpart, &notice, app.last_notice_id.clone())
-            .await
-            .map_err(db_err)?;
-        applications::save(
-            &txn,
-            applyno,
-            app.version,
-            Changes {
-                state: Set(State::Restored.as_str().to_owned()),
-                last_notice_id: Set(Some(id)),
-                ..Default::default()
-            },
-        )
-        .await
-        .map_err(save_err)?;
+        tx.notify(&mut t, &notice).await?;
         let details = serde_json::json!({
             "baohanno": g.baohanno, "poltime": poltime.to_string(), "validtime": validtime.to_string(),
-            "areacode": req.areacode.as_str(), "resent": effect == Effect::ResendRestored,
+            "areacode": req.areacode.as_str(), "resent": r.effect == Effect::ResendRestored,
         });
-        effects::emit_application(
-            &txn,
-            events::GUARANTEE_RESTORED,
-            &app.applyno,
-            &app.counterpart,
-            State::Restored.as_str(),
+        tx.emit_application(
+            EventKey::GuaranteeRestored,
+            &r.app.applyno,
+            &r.app.counterpart,
+            t.next,
             details,
         )
-        .await
-        .map_err(db_err)?;
-        txn.commit().await.map_err(db_err)?;
-        self.relay.notify_one();
-        tracing::info!(applyno, baohanno = %g.baohanno, validtime = %validtime, "guarantee restored");
+        .await?;
+        tx.save(t).await?;
+        tx.commit().await?;
+        tracing::info!(applyno = %req.applyno, baohanno = %g.baohanno, validtime = %validtime, "guarantee restored");
         Ok(())
-    }
-
-    /// A restore that must not happen: recorded as an event for operators,
-    /// and dead-lettered with the reason.
-    async fn refuse(
-        &self,
-        app: Option<&Application>,
-        applyno: &str,
-        why: &str,
-    ) -> Result<(), Failure> {
-        if let Some(app) = app {
-            let txn = self.db.conn().begin().await.map_err(db_err)?;
-            effects::emit_application(
-                &txn,
-                events::RESTORE_REFUSED,
-                &app.applyno,
-                &app.counterpart,
-                &app.state,
-                serde_json::json!({"reason": why}),
-            )
-            .await
-            .map_err(db_err)?;
-            txn.commit().await.map_err(db_err)?;
-            self.relay.notify_one();
-        }
-        Err(Failure::permanent(anyhow::anyhow!(
-            "revertapply for {applyno} refused: {why}"
-        )))
-    }
-}
-
-pub struct IssueHandler(pub Arc<Issuance>);
-
-#[async_trait]
-impl Handler for IssueHandler {
-    async fn handle(&self, m: &Message) -> Result<(), Failure> {
-        let cmd: IssueCommand = decode(m, ISSUE_SCHEMA)?;
-        self.0.on_issue(cmd).await
-    }
-}
-
-pub struct RevertHandler(pub Arc<Issuance>);
-
-#[async_trait]
-impl Handler for RevertHandler {
-    async fn handle(&self, m: &Message) -> Result<(), Failure> {
-        let env: InboundEnvelope<RevertApply> = decode(m, INBOUND_SCHEMA)?;
-        self.0.on_revert(&m.id, env).await
     }
 }

@@ -20,57 +20,30 @@ pub mod verify;
 
 use std::sync::Arc;
 
-use gw_bus::{Bus, queues};
-use gw_config::Settings;
-use gw_storage::Db;
-use gw_storage::outbox::Relay;
-use tokio_util::sync::CancellationToken;
+use async_trait::async_trait;
+use gw_contract::{InboundEnvelope, IssueCommand, handler};
+use gw_host::{Build, Context, Parts};
+use gw_protocol::RevertApply;
 
-use crate::handler::{Issuance, IssueHandler, Issuer, RevertHandler};
+use crate::handler::{Issuance as Issuing, Issuer};
 
-pub struct Application {
-    /// Whether stopping closes the bus and the database (not when shared).
-    owns_connections: bool,
-    settings: Settings,
-    bus: Bus,
-    db: Db,
-    relay: Relay,
-    issuance: Arc<Issuance>,
-    public: tokio::net::TcpListener,
-}
+gw_host::service!(
+    /// The issuance service.
+    Issuance, "issuance", public: issuance.listen
+);
 
-impl Application {
-    /// Connects to the configured broker (or the embedded bus) and database.
-    pub async fn build(settings: Settings) -> anyhow::Result<Self> {
-        let (bus, db) = gw_service::connect(&settings, "issuance").await?;
-        let mut app = Self::build_with(settings, bus, db).await?;
-        app.owns_connections = true;
-        Ok(app)
-    }
-
-    /// Builds on a bus and a database shared with other services of the
-    /// same process (the single-process gateway); they stay open on stop.
-    pub async fn build_with(settings: Settings, bus: Bus, db: Db) -> anyhow::Result<Self> {
-        let relay = Relay::new(db.clone(), bus.clone());
-        let signer = signing::Signer::load(&settings, &db).await?;
-        let store = gw_files::from_settings(&settings.files, db.clone())?;
+#[async_trait]
+impl Build for Issuance {
+    async fn build(&self, ctx: &Context) -> anyhow::Result<Parts> {
+        let settings = &ctx.settings;
+        let signer = signing::Signer::load(settings, &ctx.db).await?;
+        let store = gw_files::from_settings(&settings.files, ctx.db.clone())?;
         // Parse the font once now, so a broken build fails at start-up.
-        pdf::render(&pdf::GuaranteeDoc {
-            baohanno: "BH0".into(),
-            applicant: "自检".into(),
-            applicant_code: "0".into(),
-            amount: gw_protocol::Amount::ZERO,
-            issuer: settings.institution.name.clone(),
-            issuer_code: settings.institution.code.clone(),
-            issued_at: gw_protocol::WireTime::now(),
-            verify_code: "0".into(),
-            verify_url: settings.public_base_url.to_string(),
-            project: None,
-        })?;
-        let issuance = Arc::new(Issuance {
-            db: db.clone(),
+        pdf::self_check(&settings.institution.name, &settings.institution.code)?;
+        let issuing = Arc::new(Issuing {
+            flow: ctx.flow.clone(),
             store,
-            signer,
+            signer: signer.clone(),
             issuer: Issuer {
                 name: settings.institution.name.clone(),
                 code: settings.institution.code.clone(),
@@ -80,70 +53,18 @@ impl Application {
                     .trim_end_matches('/')
                     .to_owned(),
             },
-            relay: relay.waker(),
         });
-        let public = gw_service::bind(settings.issuance.listen, "issuance.listen").await?;
-        Ok(Self {
-            owns_connections: false,
-            settings,
-            bus,
-            db,
-            relay,
-            issuance,
-            public,
+        Ok(Parts {
+            public: Some(verify::routes(
+                ctx.db.clone(),
+                signer,
+                settings.issuance.verify_per_minute,
+            )),
+            consumers: vec![
+                ctx.consumer(handler::<IssueCommand, _>(issuing.clone())),
+                ctx.consumer(handler::<InboundEnvelope<RevertApply>, _>(issuing)),
+            ],
+            ..Parts::default()
         })
-    }
-
-    /// The public routes (verification), to serve on another listener.
-    pub fn public_router(&self) -> axum::Router {
-        verify::routes(
-            self.db.clone(),
-            self.issuance.signer.clone(),
-            self.settings.issuance.verify_per_minute,
-        )
-    }
-
-    pub fn port(&self) -> u16 {
-        self.public.local_addr().map(|a| a.port()).unwrap_or(0)
-    }
-
-    pub async fn run_until_stopped(self) -> anyhow::Result<()> {
-        self.run_until(gw_service::shutdown_on_signal()).await
-    }
-
-    pub async fn run_until(self, shutdown: CancellationToken) -> anyhow::Result<()> {
-        let s = &self.settings;
-        let public = self
-            .public_router()
-            .merge(gw_service::health_routes(&self.bus, &self.db));
-        let mut tasks = vec![
-            gw_service::consume(
-                s,
-                &self.bus,
-                queues::ISSUANCE_ISSUE,
-                Arc::new(IssueHandler(self.issuance.clone())),
-                shutdown.clone(),
-            ),
-            gw_service::consume(
-                s,
-                &self.bus,
-                queues::REVERTAPPLY,
-                Arc::new(RevertHandler(self.issuance.clone())),
-                shutdown.clone(),
-            ),
-            gw_service::serve(self.public, public, shutdown.clone()),
-        ];
-        tasks.push(gw_service::worker::spawn_relay(
-            self.relay.clone(),
-            shutdown.clone(),
-        ));
-        tracing::info!("issuance running");
-        let r = gw_service::join_all(tasks).await;
-        if self.owns_connections {
-            self.bus.close().await;
-            self.db.close().await;
-        }
-        tracing::info!("issuance stopped");
-        r
     }
 }

@@ -77,6 +77,23 @@ pub struct GuaranteeDoc {
     pub project: Option<Project>,
 }
 
+/// Renders a throw-away guarantee: the font and the PDF writer work.
+pub fn self_check(issuer: &str, issuer_code: &str) -> anyhow::Result<()> {
+    render(&GuaranteeDoc {
+        baohanno: "BH0".into(),
+        applicant: "自检".into(),
+        applicant_code: "0".into(),
+        amount: Amount::ZERO,
+        issuer: issuer.to_owned(),
+        issuer_code: issuer_code.to_owned(),
+        issued_at: WireTime::now(),
+        verify_code: "0".into(),
+        verify_url: "http://127.0.0.1/verify".into(),
+        project: None,
+    })
+    .map(|_| ())
+}
+
 /// The pay-on-first-demand clause (见索即付).
 pub fn clause(amount: &Amount, capital: &str) -> String {
     format!(

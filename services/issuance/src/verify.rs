@@ -22,9 +22,9 @@ use axum::routing::{get, post};
 use chrono::Utc;
 use gw_lifecycle::State as AppState;
 use gw_protocol::{Amount, WireTime};
-use gw_service::{RateLimiter, escape_html as esc};
 use gw_storage::guarantees::{self, Guarantee};
 use gw_storage::{Db, applications};
+use gw_web::{Markup, RateLimiter, html};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use subtle::ConstantTimeEq;
@@ -57,22 +57,30 @@ fn wants_json(headers: &HeaderMap, format: Option<&str>) -> bool {
             .is_some_and(|a| a.contains("application/json") && !a.contains("text/html"))
 }
 
-fn page(body: &str) -> String {
-    format!(
-        r#"<!doctype html>
-<html lang="zh-CN"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>电子保函验真</title>
-<style>body{{font-family:sans-serif;max-width:44em;margin:2em auto;padding:0 1em;color:#222}}
-table{{border-collapse:collapse;width:100%}}td,th{{border:1px solid #ccc;padding:.4em .6em;text-align:left;word-break:break-all}}
-.ok{{color:#060}}.bad{{color:#a00}}form{{margin:1em 0;padding:1em;background:#f6f6f6}}input{{margin:.3em 0}}</style></head>
-<body><h1>电子保函验真</h1>{body}
-<h2>按编号查询</h2><form method="get" action="/verify">
-<label>保函编号 <input name="baohanno" required></label> <label>验证码 <input name="code" required></label>
-<button type="submit">查询</button></form>
-<h2>上传保函文件核验</h2><form method="post" action="/verify/file" enctype="multipart/form-data">
-<input type="file" name="file" accept="application/pdf" required> <button type="submit">核验</button></form>
-</body></html>"#
-    )
+fn page(body: Markup) -> String {
+    let all = html! {
+        (body)
+        h2 { "按编号查询" }
+        form method="get" action="/verify" {
+            label { "保函编号 " input name="baohanno" required; }
+            " "
+            label { "验证码 " input name="code" required; }
+            button type="submit" { "查询" }
+        }
+        h2 { "上传保函文件核验" }
+        form method="post" action="/verify/file" enctype="multipart/form-data" {
+            input type="file" name="file" accept="application/pdf" required;
+            " "
+            button type="submit" { "核验" }
+        }
+    };
+    gw_web::page("电子保函验真", STYLE, all).into_string()
+}
+
+const STYLE: &str = "form{margin:1em 0;padding:1em;background:#f6f6f6}input{margin:.3em 0}";
+
+fn message(class: &str, text: &str) -> Markup {
+    html! { p class=(class) { (text) } }
 }
 
 fn status_of(state: Option<AppState>, g: &Guarantee) -> (&'static str, &'static str) {
@@ -96,7 +104,7 @@ fn document(signer: &Signer, kind: &str, sm3: &str, sig: &str) -> Value {
 async fn describe(v: &Verify, g: &Guarantee) -> Result<Value, gw_storage::sea_orm::DbErr> {
     let state = applications::find(v.db.conn(), &g.applyno)
         .await?
-        .and_then(|a| a.state.parse::<AppState>().ok());
+        .map(|a| a.state);
     let (status, text) = status_of(state, g);
     let mut docs = vec![document(
         &v.signer,
@@ -126,53 +134,42 @@ async fn describe(v: &Verify, g: &Guarantee) -> Result<Value, gw_storage::sea_or
     }))
 }
 
-fn html_of(d: &Value) -> String {
-    let s = |k: &str| esc(d[k].as_str().unwrap_or("-"));
+fn html_of(d: &Value) -> Markup {
+    let s = |k: &str| d[k].as_str().unwrap_or("-").to_owned();
     let validity = match &d["validity"] {
         Value::Object(v) => format!(
             "{} 至 {}",
-            esc(v.get("from").and_then(Value::as_str).unwrap_or("-")),
-            esc(v.get("to").and_then(Value::as_str).unwrap_or("-"))
+            v.get("from").and_then(Value::as_str).unwrap_or("-"),
+            v.get("to").and_then(Value::as_str).unwrap_or("-")
         ),
         _ => "自开标之日起（开标前还原后确定）".to_owned(),
     };
-    let docs: String = d["documents"]
-        .as_array()
-        .map(|a| {
-            a.iter()
-                .map(|x| {
-                    let ok = x["signature_valid"].as_bool().unwrap_or(false);
-                    format!(
-                        "<tr><th>{}</th><td>SM3 {}<br>签名{}</td></tr>",
-                        if x["kind"] == "restored" {
-                            "还原保函"
-                        } else {
-                            "密文保函"
-                        },
-                        esc(x["sm3"].as_str().unwrap_or("")),
-                        if ok {
-                            "<span class=\"ok\">验证通过</span>"
-                        } else {
-                            "<span class=\"bad\">验证失败</span>"
+    let docs = d["documents"].as_array().cloned().unwrap_or_default();
+    html! {
+        table {
+            tr { th { "保函编号" } td { (s("baohanno")) } }
+            tr { th { "状态" } td { (s("status_text")) } }
+            tr { th { "申请人" } td { (s("applicant")) "（" (s("applicant_code")) "）" } }
+            tr { th { "担保金额" } td { (s("amount")) " 元" } }
+            tr { th { "有效期" } td { (validity) } }
+            tr { th { "出具机构" } td { (s("issuer")) } }
+            tr { th { "出具时间" } td { (s("issued_at")) } }
+            @for x in &docs {
+                tr {
+                    th { @if x["kind"] == "restored" { "还原保函" } @else { "密文保函" } }
+                    td {
+                        "SM3 " (x["sm3"].as_str().unwrap_or("")) br;
+                        "签名"
+                        @if x["signature_valid"].as_bool().unwrap_or(false) {
+                            span.ok { "验证通过" }
+                        } @else {
+                            span.bad { "验证失败" }
                         }
-                    )
-                })
-                .collect()
-        })
-        .unwrap_or_default();
-    format!(
-        "<table><tr><th>保函编号</th><td>{}</td></tr><tr><th>状态</th><td>{}</td></tr>\
-<tr><th>申请人</th><td>{}（{}）</td></tr><tr><th>担保金额</th><td>{} 元</td></tr>\
-<tr><th>有效期</th><td>{validity}</td></tr><tr><th>出具机构</th><td>{}</td></tr>\
-<tr><th>出具时间</th><td>{}</td></tr>{docs}</table>",
-        s("baohanno"),
-        s("status_text"),
-        s("applicant"),
-        s("applicant_code"),
-        s("amount"),
-        s("issuer"),
-        s("issued_at"),
-    )
+                    }
+                }
+            }
+        }
+    }
 }
 
 fn limited(json_wanted: bool) -> Response {
@@ -186,7 +183,7 @@ fn limited(json_wanted: bool) -> Response {
     } else {
         (
             StatusCode::TOO_MANY_REQUESTS,
-            Html(page(&format!("<p class=\"bad\">{msg}</p>"))),
+            Html(page(message("bad", msg))),
         )
             .into_response()
     }
@@ -208,7 +205,11 @@ async fn lookup(
 ) -> Response {
     let json_wanted = wants_json(&headers, q.format.as_deref());
     let (Some(baohanno), Some(code)) = (q.baohanno.as_deref(), q.code.as_deref()) else {
-        return Html(page("<p>请输入保函编号和验证码，或上传保函文件。</p>")).into_response();
+        return Html(page(message(
+            "",
+            "请输入保函编号和验证码，或上传保函文件。",
+        )))
+        .into_response();
     };
     if v.limiter.check(&peer.ip().to_string()).is_err() {
         return limited(json_wanted);
@@ -241,17 +242,13 @@ async fn lookup(
                 )
                     .into_response()
             } else {
-                (
-                    StatusCode::NOT_FOUND,
-                    Html(page(&format!("<p class=\"bad\">{NOT_FOUND}</p>"))),
-                )
-                    .into_response()
+                (StatusCode::NOT_FOUND, Html(page(message("bad", NOT_FOUND)))).into_response()
             };
         }
     };
     match describe(&v, &g).await {
         Ok(d) if json_wanted => Json(d).into_response(),
-        Ok(d) => Html(page(&html_of(&d))).into_response(),
+        Ok(d) => Html(page(html_of(&d))).into_response(),
         Err(e) => {
             tracing::error!(error = %e, "verification lookup failed");
             unavailable()
@@ -352,14 +349,11 @@ async fn file(
         return Json(result).into_response();
     }
     let body = if result["genuine"].as_bool().unwrap_or(false) {
-        format!(
-            "<p class=\"ok\">文件真实有效，未被修改。</p>{}",
-            html_of(&result["guarantee"])
-        )
+        html! { p.ok { "文件真实有效，未被修改。" } (html_of(&result["guarantee"])) }
     } else {
-        "<p class=\"bad\">不是本机构出具的保函，或文件已被修改。</p>".to_owned()
+        message("bad", "不是本机构出具的保函，或文件已被修改。")
     };
-    Html(page(&body)).into_response()
+    Html(page(body)).into_response()
 }
 
 pub fn routes(db: Db, signer: Signer, per_minute: u32) -> Router {

@@ -10,21 +10,16 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Json, Response};
 use axum::routing::{get, post};
-use chrono::Utc;
-use gw_bus::events;
-use gw_protocol::messages::ApplicationEvent;
-use gw_storage::payments::{self, status};
-use gw_storage::sea_orm::TransactionTrait;
-use gw_storage::{Db, applications};
+use gw_contract::EventKey;
+use gw_lifecycle::PaymentStatus;
+use gw_storage::payments;
+use gw_workflow::{DbResultExt, Workflow};
 use secrecy::SecretString;
 use serde::Deserialize;
-use std::sync::Arc;
-use tokio::sync::Notify;
 
 #[derive(Clone)]
 struct Admin {
-    db: Db,
-    relay: Arc<Notify>,
+    flow: Workflow,
 }
 
 fn problem(status: StatusCode, msg: impl Into<String>) -> Response {
@@ -54,7 +49,16 @@ fn view(p: &payments::Payment) -> serde_json::Value {
 }
 
 async fn list(State(a): State<Admin>, Query(q): Query<ListQuery>) -> Response {
-    match payments::list(a.db.conn(), q.applyno.as_deref(), q.status.as_deref()).await {
+    let status = match q
+        .status
+        .as_deref()
+        .map(str::parse::<PaymentStatus>)
+        .transpose()
+    {
+        Ok(s) => s,
+        Err(e) => return problem(StatusCode::BAD_REQUEST, e.to_string()),
+    };
+    match payments::list(a.flow.db().conn(), q.applyno.as_deref(), status).await {
         Ok(v) => Json(v.iter().map(view).collect::<Vec<_>>()).into_response(),
         Err(e) => internal(e),
     }
@@ -62,57 +66,56 @@ async fn list(State(a): State<Admin>, Query(q): Query<ListQuery>) -> Response {
 
 async fn refund(State(a): State<Admin>, Path(paynumber): Path<String>) -> Response {
     let run = async {
-        let txn = a.db.conn().begin().await?;
-        let Some(p) = payments::find(&txn, &paynumber).await? else {
+        let tx = a.flow.begin().await?;
+        let Some(p) = payments::find(tx.conn(), &paynumber).await.transient()? else {
             return Ok(Err(problem(StatusCode::NOT_FOUND, "no such payment")));
         };
-        if p.status != status::HELD {
+        if p.status != PaymentStatus::Held {
             return Ok(Err(problem(
                 StatusCode::CONFLICT,
                 format!("the payment is {}, not held", p.status),
             )));
         }
         payments::set_status(
-            &txn,
+            tx.conn(),
             &paynumber,
-            status::REFUND_REQUESTED,
+            PaymentStatus::RefundRequested,
             Some("退款（人工确认）"),
         )
-        .await?;
-        let app = applications::find(&txn, &p.applyno).await?;
-        let event = ApplicationEvent {
-            applyno: p.applyno.clone(),
-            counterpart: app
-                .as_ref()
-                .map(|a| a.counterpart.clone())
-                .unwrap_or_default(),
-            state: app.map(|a| a.state).unwrap_or_default(),
-            details: serde_json::json!({"paynumber": paynumber, "paymoney_cents": p.paymoney_cents, "reason": "held payment refunded by an operator"}),
-            at: Utc::now(),
-        };
-        gw_service::effects::emit(&txn, events::REFUND_NEEDED, &event).await?;
-        txn.commit().await?;
-        Ok::<_, gw_storage::sea_orm::DbErr>(Ok(()))
+        .await
+        .transient()?;
+        if let Some(app) = tx.application(&p.applyno).await? {
+            let details = serde_json::json!({"paynumber": paynumber, "paymoney_cents": p.paymoney_cents, "reason": "held payment refunded by an operator"});
+            tx.emit_application(
+                EventKey::RefundNeeded,
+                &app.applyno,
+                &app.counterpart,
+                app.state,
+                details,
+            )
+            .await?;
+        }
+        tx.commit().await?;
+        Ok::<_, gw_bus::Failure>(Ok(()))
     };
     match run.await {
         Ok(Ok(())) => {
-            a.relay.notify_one();
             tracing::info!(paynumber = %paynumber, "held payment marked for refund");
-            match payments::find(a.db.conn(), &paynumber).await {
+            match payments::find(a.flow.db().conn(), &paynumber).await {
                 Ok(Some(p)) => Json(view(&p)).into_response(),
                 Ok(None) => problem(StatusCode::NOT_FOUND, "no such payment"),
                 Err(e) => internal(e),
             }
         }
         Ok(Err(response)) => response,
-        Err(e) => internal(e),
+        Err(e) => internal(format!("{e:?}")),
     }
 }
 
-pub fn routes(db: Db, relay: Arc<Notify>, token: &SecretString) -> Router {
+pub fn routes(flow: Workflow, token: &SecretString) -> Router {
     let router = Router::new()
         .route("/admin/payments", get(list))
         .route("/admin/payments/{paynumber}/refund", post(refund))
-        .with_state(Admin { db, relay });
-    gw_service::require_admin_token(router, token)
+        .with_state(Admin { flow });
+    gw_web::require_admin_token(router, token)
 }

@@ -14,9 +14,10 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Json, Response};
 use axum::routing::{get, post, put};
-use gw_bus::{Bus, Message, queues};
+use gw_bus::Bus;
+use gw_contract::{ReviewDecision, ReviewVerdict};
 use gw_lifecycle::State as AppState;
-use gw_protocol::messages::{REVIEW_KIND, REVIEW_SCHEMA, ReviewDecision, ReviewVerdict};
+use gw_protocol::ApplyNo;
 use gw_storage::{Db, applications, underwriting};
 use secrecy::SecretString;
 use serde::Deserialize;
@@ -100,6 +101,9 @@ async fn unblock(State(a): State<Admin>, Path(code): Path<String>) -> Response {
 }
 
 async fn application(State(a): State<Admin>, Path(applyno): Path<String>) -> Response {
+    let Ok(applyno) = ApplyNo::try_from(applyno.as_str()) else {
+        return problem(StatusCode::BAD_REQUEST, "not an applyno");
+    };
     let app = match applications::find(a.db.conn(), &applyno).await {
         Ok(Some(app)) => app,
         Ok(None) => return problem(StatusCode::NOT_FOUND, "no such application"),
@@ -149,8 +153,8 @@ async fn decide(
         Ok(d) => d,
         Err(e) => return problem(StatusCode::BAD_REQUEST, e.to_string()),
     };
-    match applications::find(a.db.conn(), &applyno).await {
-        Ok(Some(app)) if app.state == AppState::Referred.as_str() => {}
+    match applications::find(a.db.conn(), &decision.applyno).await {
+        Ok(Some(app)) if app.state == AppState::Referred => {}
         Ok(Some(app)) => {
             return problem(
                 StatusCode::CONFLICT,
@@ -160,11 +164,11 @@ async fn decide(
         Ok(None) => return problem(StatusCode::NOT_FOUND, "no such application"),
         Err(e) => return internal(e),
     }
-    let m = match Message::json(REVIEW_KIND, REVIEW_SCHEMA, Some(&applyno), &decision) {
+    let (to, m) = match gw_contract::message(&decision) {
         Ok(m) => m,
         Err(e) => return internal(e),
     };
-    match a.bus.send(queues::UNDERWRITING_DECISIONS, &m).await {
+    match a.bus.publish(&to, &m).await {
         Ok(()) => (
             StatusCode::ACCEPTED,
             Json(serde_json::json!({"queued": m.id})),
@@ -188,5 +192,5 @@ pub fn routes(db: Db, bus: Bus, rules: RulesHandle, token: &SecretString) -> Rou
         .route("/admin/applications/{applyno}", get(application))
         .route("/admin/applications/{applyno}/decision", post(decide))
         .with_state(Admin { db, bus, rules });
-    gw_service::require_admin_token(router, token)
+    gw_web::require_admin_token(router, token)
 }

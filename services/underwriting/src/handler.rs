@@ -1,43 +1,26 @@
 //! The consumers of `underwriting.baohanapply` and `underwriting.decisions`.
 //!
-//! Each message is one transaction: the inbox row (idempotency), the
-//! lifecycle change (versioned), the decision record, and the notice and
-//! events through the outbox. The lifecycle rules come from
-//! `gw_lifecycle::step`; the underwriting rules from [`crate::rules`].
-
-use std::sync::Arc;
+//! Each message is one transaction (see `gw-workflow`): the inbox row, the
+//! lifecycle change, the decision record, and the notice and events through
+//! the outbox. The lifecycle rules come from `gw_lifecycle::step`; the
+//! underwriting rules from [`crate::rules`].
 
 use async_trait::async_trait;
-use gw_bus::{Failure, Handler, Message, events};
-use gw_lifecycle::{Decision, Effect, Event, State, Verdict, step};
-use gw_protocol::messages::{
-    INBOUND_SCHEMA, InboundEnvelope, REVIEW_SCHEMA, ReviewDecision, ReviewVerdict,
-};
-use gw_protocol::{Amount, ApplyStatus, BaohanApply, Notice, ProcessNotice, Rate, Text};
-use gw_service::effects;
-use gw_service::worker::{db_failure as db_err, decode, save_failure as save_err};
-use gw_storage::applications::{self, Application, Changes};
-use gw_storage::sea_orm::{Set, TransactionTrait};
-use gw_storage::{Db, inbox, underwriting};
+use gw_bus::Failure;
+use gw_contract::{EventKey, InboundEnvelope, ReviewDecision, ReviewVerdict};
+use gw_lifecycle::{Decision, Effect, Event, State, Verdict};
+use gw_protocol::{Amount, ApplyNo, ApplyStatus, BaohanApply, Notice, ProcessNotice, Rate, Text};
+use gw_storage::sea_orm::Set;
+use gw_storage::underwriting;
+use gw_workflow::{ConsumeOnce, DbResultExt, Outcome, Transition, Tx, Workflow};
 use rust_decimal::Decimal;
-use tokio::sync::Notify;
 
-use crate::rules::{Check, Context, RulesHandle};
-
-const APPLY_CONSUMER: &str = "underwriting.baohanapply";
-const REVIEW_CONSUMER: &str = "underwriting.decisions";
+use crate::rules::{Check, Context, Evaluation, Rules, RulesHandle};
 
 /// What both consumers share.
 pub struct Underwriter {
-    pub db: Db,
+    pub flow: Workflow,
     pub rules: RulesHandle,
-    pub relay: Arc<Notify>,
-}
-
-fn state_of(app: Option<&Application>) -> Result<Option<State>, Failure> {
-    app.map(|a| a.state.parse::<State>())
-        .transpose()
-        .map_err(Failure::permanent)
 }
 
 /// SM3 of the request's canonical JSON: tells a re-push from a change.
@@ -54,360 +37,350 @@ fn cents(a: &Amount) -> Result<i64, Failure> {
         .ok_or_else(|| Failure::permanent(anyhow::anyhow!("amount {a} is out of range")))
 }
 
-fn text<const N: usize>(s: &str) -> Result<Text<N>, Failure> {
-    Text::try_from(s).map_err(|r| {
-        Failure::permanent(anyhow::anyhow!(
-            "{}",
-            gw_protocol::FieldError::new("remark", r)
-        ))
-    })
+fn stored<T>(what: &str, r: Result<T, gw_protocol::Rule>) -> Result<T, Failure> {
+    r.map_err(|_| Failure::permanent(anyhow::anyhow!("the stored {what} is invalid")))
 }
 
-/// The `processnotice` for an application in `state` (approved or rejected).
+/// The `processnotice` of a decision now in `state` (approved or rejected).
 fn process_notice(
-    applyno: &str,
+    applyno: &ApplyNo,
     state: State,
     remark: &str,
-    rate: Option<&str>,
-    cost_cents: Option<i64>,
+    rate: Option<Rate>,
+    cost: Option<Amount>,
 ) -> Result<Notice, Failure> {
-    let applystatus = match state {
-        State::Approved => ApplyStatus::Approved,
-        State::Rejected => ApplyStatus::Rejected,
+    let approved = match state {
+        State::Approved => true,
+        State::Rejected => false,
         other => {
             return Err(Failure::permanent(anyhow::anyhow!(
                 "no decision to notify in state {other}"
             )));
         }
     };
-    let approved = applystatus == ApplyStatus::Approved;
-    let rate = match (approved, rate) {
-        (true, Some(r)) => Some(
-            Rate::try_from(r)
-                .map_err(|_| Failure::permanent(anyhow::anyhow!("stored rate {r} is invalid")))?,
-        ),
-        _ => None,
-    };
-    let cost = match (approved, cost_cents) {
-        (true, Some(c)) => Some(
-            Amount::from_cents(c)
-                .map_err(|_| Failure::permanent(anyhow::anyhow!("stored cost {c} is invalid")))?,
-        ),
-        _ => None,
-    };
-    let applyno = gw_protocol::ApplyNo::try_from(applyno)
-        .map_err(|_| Failure::permanent(anyhow::anyhow!("bad applyno")))?;
     Ok(Notice::ProcessNotice(ProcessNotice {
-        applyno,
-        applystatus,
-        remark: text(remark)?,
-        rate,
-        cost,
+        applyno: applyno.clone(),
+        applystatus: if approved {
+            ApplyStatus::Approved
+        } else {
+            ApplyStatus::Rejected
+        },
+        remark: stored("remark", Text::try_from(remark))?,
+        rate: rate.filter(|_| approved),
+        cost: cost.filter(|_| approved),
     }))
 }
 
-fn event_key(state: State) -> Option<&'static str> {
+fn event_key(state: State) -> Option<EventKey> {
     match state {
-        State::Approved => Some(events::APPLICATION_APPROVED),
-        State::Rejected => Some(events::APPLICATION_REJECTED),
-        State::Referred => Some(events::APPLICATION_REFERRED),
+        State::Approved => Some(EventKey::ApplicationApproved),
+        State::Rejected => Some(EventKey::ApplicationRejected),
+        State::Referred => Some(EventKey::ApplicationReferred),
         _ => None,
+    }
+}
+
+fn decision_name(d: Decision) -> &'static str {
+    match d {
+        Decision::Approve => "approve",
+        Decision::Reject => "reject",
+        Decision::Refer => "refer",
     }
 }
 
 impl Underwriter {
-    /// One `baohanapply`.
-    pub async fn on_apply(
+    /// Applies the rules to a new or changed application.
+    async fn evaluate(
         &self,
-        message_id: &str,
-        env: InboundEnvelope<BaohanApply>,
+        tx: &Tx,
+        req: &BaohanApply,
+        rules: &Rules,
+    ) -> Result<Evaluation, Failure> {
+        let code = req.biddercode.as_str();
+        let blocked = underwriting::is_blocked(tx.conn(), code)
+            .await
+            .transient()?;
+        let exposure = gw_storage::applications::exposure_cents(
+            tx.conn(),
+            code,
+            &State::OPEN_EXPOSURE,
+            &req.applyno,
+        )
+        .await
+        .transient()?;
+        Ok(rules.evaluate(
+            req,
+            Context {
+                blocked,
+                exposure: Decimal::new(exposure, 2),
+            },
+        ))
+    }
+
+    /// The application's columns after a fresh evaluation.
+    fn record_request(
+        t: &mut Transition,
+        env: &InboundEnvelope<BaohanApply>,
+        e: &Evaluation,
+        hash: String,
     ) -> Result<(), Failure> {
         let req = &env.request;
-        let applyno = req.applyno.as_str();
-        let txn = self.db.conn().begin().await.map_err(db_err)?;
-        if !inbox::first_time(&txn, APPLY_CONSUMER, message_id)
-            .await
-            .map_err(db_err)?
-        {
-            tracing::info!(applyno, "already handled");
-            return txn.commit().await.map_err(db_err);
+        let c = &mut t.changes;
+        if t.app.is_none() {
+            c.applyno = Set(req.applyno.clone());
+            c.counterpart = Set(env.counterpart.clone());
         }
-        let existing = applications::find(&txn, applyno).await.map_err(db_err)?;
+        c.biddername = Set(req.biddername.to_string());
+        c.biddercode = Set(req.biddercode.to_string());
+        c.bzjamount_cents = Set(cents(&req.bzjamount)?);
+        c.jbrname = Set(req.jbrname.expose().to_owned());
+        c.jbrphone = Set(req.jbrphone.expose().to_owned());
+        c.content_hash = Set(hash);
+        c.remark = Set(Some(e.reason.clone()));
+        let approved = e.decision == Decision::Approve;
+        c.rate = Set(approved.then(|| e.rate.to_string()));
+        c.cost_cents = Set(if approved {
+            Some(cents(&e.cost)?)
+        } else {
+            None
+        });
+        if approved {
+            let token = t.app.as_ref().and_then(|a| a.cashier_token.clone());
+            c.cashier_token = Set(Some(token.unwrap_or_else(new_cashier_token)));
+        }
+        Ok(())
+    }
+
+    /// The `processnotice` the transition sends, if any.
+    fn decision_notice(
+        t: &Transition,
+        applyno: &ApplyNo,
+        e: Option<&Evaluation>,
+    ) -> Result<Option<Notice>, Failure> {
+        match (t.effect, e) {
+            (Effect::NotifyDecision, Some(e)) => {
+                process_notice(applyno, t.next, &e.reason, Some(e.rate), Some(e.cost)).map(Some)
+            }
+            (Effect::ResendDecision, _) => {
+                let a = t.app()?;
+                let rate = a.rate.as_deref().map(Rate::try_from).transpose();
+                let cost = a.cost_cents.map(Amount::from_cents).transpose();
+                let remark = a.remark.as_deref().unwrap_or("审核通过");
+                process_notice(
+                    applyno,
+                    t.next,
+                    remark,
+                    stored("rate", rate)?,
+                    stored("cost", cost)?,
+                )
+                .map(Some)
+            }
+            _ => Ok(None),
+        }
+    }
+
+    /// The decision row and its event.
+    async fn record_decision(
+        tx: &Tx,
+        env: &InboundEnvelope<BaohanApply>,
+        next: State,
+        e: &Evaluation,
+        rules: &Rules,
+    ) -> Result<(), Failure> {
+        let req = &env.request;
+        let approved = e.decision == Decision::Approve;
+        underwriting::record_decision(
+            tx.conn(),
+            underwriting::NewDecision {
+                applyno: &req.applyno,
+                decision: decision_name(e.decision),
+                reason: &e.reason,
+                rate: approved.then(|| e.rate.to_string()),
+                cost_cents: approved.then(|| e.cost.to_cents()).flatten(),
+                checks: serde_json::to_value(&e.checks).unwrap_or_default(),
+                rules_version: &rules.version,
+                decided_by: "rules",
+            },
+        )
+        .await
+        .transient()?;
+        let Some(key) = event_key(next) else {
+            return Ok(());
+        };
+        let details = serde_json::json!({
+            "decision": decision_name(e.decision), "reason": e.reason, "decided_by": "rules",
+            "bzjamount": req.bzjamount.to_cents_string(), "biddername": req.biddername.as_str(),
+            "biddercode": req.biddercode.as_str(), "rate": e.rate.to_string(),
+            "cost": e.cost.to_cents_string(), "checks": e.checks,
+        });
+        tx.emit_application(key, &req.applyno, &env.counterpart, next, details)
+            .await
+    }
+}
+
+/// One `baohanapply`.
+#[async_trait]
+impl ConsumeOnce<InboundEnvelope<BaohanApply>> for Underwriter {
+    async fn consume(&self, tx: Tx, env: InboundEnvelope<BaohanApply>) -> Result<(), Failure> {
+        let req = &env.request;
+        let existing = tx.application(&req.applyno).await?;
         if let Some(a) = &existing
             && a.counterpart != env.counterpart
         {
             return Err(Failure::permanent(anyhow::anyhow!(
-                "applyno {applyno} belongs to counterpart {}, not {}",
+                "applyno {} belongs to counterpart {}, not {}",
+                req.applyno,
                 a.counterpart,
                 env.counterpart
             )));
         }
-        let state = state_of(existing.as_ref())?;
         let hash = content_hash(req);
         let rules = self.rules.get();
-        let (event, evaluation) = if existing.as_ref().is_some_and(|a| a.content_hash == hash) {
-            (Event::Repeat, None)
-        } else {
-            let code = req.biddercode.as_str();
-            let blocked = underwriting::is_blocked(&txn, code).await.map_err(db_err)?;
-            let open: Vec<&str> = State::OPEN_EXPOSURE.iter().map(State::as_str).collect();
-            let exposure = applications::exposure_cents(&txn, code, &open, applyno)
-                .await
-                .map_err(db_err)?;
-            let e = rules.evaluate(
-                req,
-                Context {
-                    blocked,
-                    exposure: Decimal::new(exposure, 2),
-                },
-            );
-            (Event::Underwritten(e.decision), Some(e))
+        let evaluation = match &existing {
+            Some(a) if a.content_hash == hash => None,
+            _ => Some(self.evaluate(&tx, req, &rules).await?),
         };
-        let (next, effect) = match step(state, event) {
-            Ok(t) => t,
-            Err(refusal) => {
-                tracing::info!(applyno, state = ?state, %refusal, "baohanapply left unchanged");
-                return txn.commit().await.map_err(db_err);
+        let event = evaluation
+            .as_ref()
+            .map_or(Event::Repeat, |e| Event::Underwritten(e.decision));
+        let mut t = match Tx::step(existing, event) {
+            Outcome::Moved(t) => t,
+            Outcome::Refused { app, refusal } => {
+                let state = app.map(|a| a.state);
+                tracing::info!(applyno = %req.applyno, ?state, %refusal, "baohanapply left unchanged");
+                return tx.commit().await;
             }
         };
-
-        let mut changes = Changes {
-            state: Set(next.as_str().to_owned()),
-            ..Default::default()
-        };
-        let mut token = existing.as_ref().and_then(|a| a.cashier_token.clone());
         if let Some(e) = &evaluation {
-            changes.biddername = Set(req.biddername.to_string());
-            changes.biddercode = Set(req.biddercode.to_string());
-            changes.bzjamount_cents = Set(cents(&req.bzjamount)?);
-            changes.jbrname = Set(req.jbrname.expose().to_owned());
-            changes.jbrphone = Set(req.jbrphone.expose().to_owned());
-            changes.content_hash = Set(hash.clone());
-            changes.remark = Set(Some(e.reason.clone()));
-            if e.decision == Decision::Approve {
-                token.get_or_insert_with(new_cashier_token);
-                changes.rate = Set(Some(e.rate.to_string()));
-                changes.cost_cents = Set(Some(cents(&e.cost)?));
-                changes.cashier_token = Set(token.clone());
-            } else {
-                changes.rate = Set(None);
-                changes.cost_cents = Set(None);
-            }
+            Self::record_request(&mut t, &env, e, hash)?;
         }
-        let notice = match effect {
-            Effect::NotifyDecision => {
-                let e = evaluation.as_ref();
-                let remark = e.map(|e| e.reason.clone()).unwrap_or_default();
-                let cost = match e {
-                    Some(e) => Some(cents(&e.cost)?),
-                    None => None,
-                };
-                Some(process_notice(
-                    applyno,
-                    next,
-                    &remark,
-                    e.map(|e| e.rate.to_string()).as_deref(),
-                    cost,
-                )?)
-            }
-            Effect::ResendDecision => {
-                let a = existing
-                    .as_ref()
-                    .ok_or_else(|| Failure::permanent(anyhow::anyhow!("nothing to re-send")))?;
-                Some(process_notice(
-                    applyno,
-                    next,
-                    a.remark.as_deref().unwrap_or("审核通过"),
-                    a.rate.as_deref(),
-                    a.cost_cents,
-                )?)
-            }
-            _ => None,
-        };
-        if let Some(n) = &notice {
-            let after = existing.as_ref().and_then(|a| a.last_notice_id.clone());
-            let id = effects::queue_notice(&txn, &env.counterpart, n, after)
-                .await
-                .map_err(db_err)?;
-            changes.last_notice_id = Set(Some(id));
-        }
-        match &existing {
-            None => {
-                changes.applyno = Set(applyno.to_owned());
-                changes.counterpart = Set(env.counterpart.clone());
-                applications::create(&txn, changes).await.map_err(db_err)?;
-            }
-            Some(a) => applications::save(&txn, applyno, a.version, changes)
-                .await
-                .map_err(save_err)?,
+        if let Some(notice) = Self::decision_notice(&t, &req.applyno, evaluation.as_ref())? {
+            tx.notify(&mut t, &notice).await?;
         }
         if let Some(e) = &evaluation {
-            let decision = match e.decision {
-                Decision::Approve => "approve",
-                Decision::Reject => "reject",
-                Decision::Refer => "refer",
-            };
-            underwriting::record_decision(
-                &txn,
-                underwriting::NewDecision {
-                    applyno,
-                    decision,
-                    reason: &e.reason,
-                    rate: (e.decision == Decision::Approve).then(|| e.rate.to_string()),
-                    cost_cents: (e.decision == Decision::Approve)
-                        .then(|| e.cost.to_cents())
-                        .flatten(),
-                    checks: serde_json::to_value(&e.checks).unwrap_or_default(),
-                    rules_version: &rules.version,
-                    decided_by: "rules",
-                },
-            )
-            .await
-            .map_err(db_err)?;
-            if let Some(key) = event_key(next) {
-                let details = serde_json::json!({
-                    "decision": decision, "reason": e.reason, "decided_by": "rules",
-                    "bzjamount": req.bzjamount.to_cents_string(), "biddername": req.biddername.as_str(),
-                    "biddercode": req.biddercode.as_str(), "rate": e.rate.to_string(),
-                    "cost": e.cost.to_cents_string(), "checks": e.checks,
-                });
-                effects::emit_application(
-                    &txn,
-                    key,
-                    applyno,
-                    &env.counterpart,
-                    next.as_str(),
-                    details,
-                )
-                .await
-                .map_err(db_err)?;
-            }
+            Self::record_decision(&tx, &env, t.next, e, &rules).await?;
         }
-        txn.commit().await.map_err(db_err)?;
-        self.relay.notify_one();
-        tracing::info!(applyno, state = %next, effect = ?effect, "baohanapply handled");
+        let (next, effect) = (t.next, t.effect);
+        tx.save(t).await?;
+        tx.commit().await?;
+        tracing::info!(applyno = %req.applyno, state = %next, ?effect, "baohanapply handled");
         Ok(())
     }
+}
 
-    /// One decision on a referred application.
-    pub async fn on_review(&self, message_id: &str, d: ReviewDecision) -> Result<(), Failure> {
-        let applyno = d.applyno.as_str();
-        let txn = self.db.conn().begin().await.map_err(db_err)?;
-        if !inbox::first_time(&txn, REVIEW_CONSUMER, message_id)
-            .await
-            .map_err(db_err)?
-        {
-            return txn.commit().await.map_err(db_err);
-        }
-        let Some(app) = applications::find(&txn, applyno).await.map_err(db_err)? else {
-            return Err(Failure::permanent(anyhow::anyhow!(
-                "no application {applyno}"
-            )));
-        };
+/// One decision on a referred application.
+#[async_trait]
+impl ConsumeOnce<ReviewDecision> for Underwriter {
+    async fn consume(&self, tx: Tx, d: ReviewDecision) -> Result<(), Failure> {
         let verdict = match d.verdict {
             ReviewVerdict::Approve => Verdict::Approve,
             ReviewVerdict::Reject => Verdict::Reject,
         };
-        let (next, effect) =
-            step(state_of(Some(&app))?, Event::Reviewed(verdict)).map_err(|r| {
-                Failure::permanent(anyhow::anyhow!("decision on {applyno} refused: {r}"))
-            })?;
-        let rules = self.rules.get();
-        let mut changes = Changes {
-            state: Set(next.as_str().to_owned()),
-            ..Default::default()
-        };
-        let (remark, rate, cost) = match verdict {
-            Verdict::Approve => {
-                let amount = Amount::from_cents(app.bzjamount_cents)
-                    .map_err(|_| Failure::permanent(anyhow::anyhow!("stored amount is invalid")))?;
-                let (rate, cost) = rules.premium(amount.value());
-                changes.rate = Set(Some(rate.to_string()));
-                changes.cost_cents = Set(Some(cents(&cost)?));
-                changes.cashier_token = Set(Some(
-                    app.cashier_token.clone().unwrap_or_else(new_cashier_token),
-                ));
-                (
-                    "审核通过".to_owned(),
-                    Some(rate.to_string()),
-                    Some(cents(&cost)?),
-                )
+        let event = Event::Reviewed(verdict);
+        let mut t = match tx.transition(&d.applyno, None, event).await? {
+            Outcome::Moved(t) => t,
+            Outcome::Refused { refusal, .. } => {
+                return Err(Failure::permanent(anyhow::anyhow!(
+                    "decision on {} refused: {refusal}",
+                    d.applyno
+                )));
             }
-            Verdict::Reject => (d.remark.to_string(), None, None),
         };
-        changes.remark = Set(Some(remark.clone()));
-        if effect == Effect::NotifyDecision {
-            let n = process_notice(applyno, next, &remark, rate.as_deref(), cost)?;
-            let id = effects::queue_notice(&txn, &app.counterpart, &n, app.last_notice_id.clone())
-                .await
-                .map_err(db_err)?;
-            changes.last_notice_id = Set(Some(id));
+        let rules = self.rules.get();
+        let review = Review::of(&mut t, &d, verdict, &rules)?;
+        if t.effect == Effect::NotifyDecision {
+            let n = process_notice(&d.applyno, t.next, &review.remark, review.rate, review.cost)?;
+            tx.notify(&mut t, &n).await?;
         }
-        applications::save(&txn, applyno, app.version, changes)
-            .await
-            .map_err(save_err)?;
-        let decision = match verdict {
-            Verdict::Approve => "approve",
-            Verdict::Reject => "reject",
-        };
-        let checks = vec![Check {
-            rule: "review",
-            outcome: if verdict == Verdict::Approve {
-                "pass"
-            } else {
-                "fail"
-            },
-            detail: d.remark.to_string(),
-        }];
-        underwriting::record_decision(
-            &txn,
-            underwriting::NewDecision {
-                applyno,
-                decision,
-                reason: &remark,
-                rate: rate.clone(),
-                cost_cents: cost,
-                checks: serde_json::to_value(&checks).unwrap_or_default(),
-                rules_version: &rules.version,
-                decided_by: d.decided_by.as_str(),
-            },
-        )
-        .await
-        .map_err(db_err)?;
-        if let Some(key) = event_key(next) {
-            let details = serde_json::json!({
-                "decision": decision, "reason": remark, "decided_by": d.decided_by.as_str(),
-                "rate": rate, "cost": cost.map(|c| Amount::from_cents(c).map(|a| a.to_cents_string()).unwrap_or_default()),
-            });
-            effects::emit_application(&txn, key, applyno, &app.counterpart, next.as_str(), details)
-                .await
-                .map_err(db_err)?;
-        }
-        txn.commit().await.map_err(db_err)?;
-        self.relay.notify_one();
-        tracing::info!(applyno, state = %next, decided_by = d.decided_by.as_str(), "review decision applied");
+        review.record(&tx, &t, &d, &rules).await?;
+        let next = t.next;
+        tx.save(t).await?;
+        tx.commit().await?;
+        tracing::info!(applyno = %d.applyno, state = %next, decided_by = d.decided_by.as_str(), "review decision applied");
         Ok(())
     }
 }
 
-/// Consumer of `underwriting.baohanapply`.
-pub struct ApplyHandler(pub Arc<Underwriter>);
-
-#[async_trait]
-impl Handler for ApplyHandler {
-    async fn handle(&self, m: &Message) -> Result<(), Failure> {
-        let env: InboundEnvelope<BaohanApply> = decode(m, INBOUND_SCHEMA)?;
-        self.0.on_apply(&m.id, env).await
-    }
+/// What a person's or a risk system's decision amounts to.
+struct Review {
+    verdict: Verdict,
+    remark: String,
+    rate: Option<Rate>,
+    cost: Option<Amount>,
 }
 
-/// Consumer of `underwriting.decisions`.
-pub struct ReviewHandler(pub Arc<Underwriter>);
+impl Review {
+    /// The decision's terms, written into the transition's changes.
+    fn of(
+        t: &mut Transition,
+        d: &ReviewDecision,
+        verdict: Verdict,
+        rules: &Rules,
+    ) -> Result<Self, Failure> {
+        let app = t.app()?.clone();
+        let review = match verdict {
+            Verdict::Approve => {
+                let amount = stored("amount", Amount::from_cents(app.bzjamount_cents))?;
+                let (rate, cost) = rules.premium(amount.value());
+                t.changes.rate = Set(Some(rate.to_string()));
+                t.changes.cost_cents = Set(Some(cents(&cost)?));
+                let token = app.cashier_token.clone().unwrap_or_else(new_cashier_token);
+                t.changes.cashier_token = Set(Some(token));
+                Self {
+                    verdict,
+                    remark: "审核通过".to_owned(),
+                    rate: Some(rate),
+                    cost: Some(cost),
+                }
+            }
+            Verdict::Reject => Self {
+                verdict,
+                remark: d.remark.to_string(),
+                rate: None,
+                cost: None,
+            },
+        };
+        t.changes.remark = Set(Some(review.remark.clone()));
+        Ok(review)
+    }
 
-#[async_trait]
-impl Handler for ReviewHandler {
-    async fn handle(&self, m: &Message) -> Result<(), Failure> {
-        let d: ReviewDecision = decode(m, REVIEW_SCHEMA)?;
-        self.0.on_review(&m.id, d).await
+    /// The decision row (with who decided) and its event.
+    async fn record(
+        &self,
+        tx: &Tx,
+        t: &Transition,
+        d: &ReviewDecision,
+        rules: &Rules,
+    ) -> Result<(), Failure> {
+        let approved = self.verdict == Verdict::Approve;
+        let decision = if approved { "approve" } else { "reject" };
+        let checks = vec![Check {
+            rule: "review",
+            outcome: if approved { "pass" } else { "fail" },
+            detail: d.remark.to_string(),
+        }];
+        let new = underwriting::NewDecision {
+            applyno: &d.applyno,
+            decision,
+            reason: &self.remark,
+            rate: self.rate.map(|r| r.to_string()),
+            cost_cents: self.cost.as_ref().map(cents).transpose()?,
+            checks: serde_json::to_value(&checks).unwrap_or_default(),
+            rules_version: &rules.version,
+            decided_by: d.decided_by.as_str(),
+        };
+        underwriting::record_decision(tx.conn(), new)
+            .await
+            .transient()?;
+        let Some(key) = event_key(t.next) else {
+            return Ok(());
+        };
+        let details = serde_json::json!({
+            "decision": decision, "reason": self.remark, "decided_by": d.decided_by.as_str(),
+            "rate": self.rate.map(|r| r.to_string()), "cost": self.cost.map(|c| c.to_cents_string()),
+        });
+        let app = t.app()?;
+        tx.emit_application(key, &app.applyno, &app.counterpart, t.next, details)
+            .await
     }
 }

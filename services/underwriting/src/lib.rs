@@ -16,127 +16,61 @@ pub mod rules;
 
 use std::sync::Arc;
 
-use anyhow::Context;
-use gw_bus::{Bus, queues};
-use gw_config::Settings;
-use gw_storage::Db;
-use gw_storage::outbox::Relay;
-use tokio_util::sync::CancellationToken;
+use anyhow::Context as _;
+use async_trait::async_trait;
+use gw_contract::{InboundEnvelope, ReviewDecision};
+use gw_host::{Build, Context, Parts};
+use gw_protocol::BaohanApply;
+use gw_workflow::once;
 
-use crate::handler::{ApplyHandler, ReviewHandler, Underwriter};
+use crate::handler::Underwriter;
 use crate::rules::{Rules, RulesHandle};
 
-pub struct Application {
-    /// Whether stopping closes the bus and the database (not when shared).
-    owns_connections: bool,
-    settings: Settings,
-    bus: Bus,
-    db: Db,
-    relay: Relay,
-    rules: RulesHandle,
-    underwriter: Arc<Underwriter>,
-    admin: tokio::net::TcpListener,
-}
+gw_host::service!(
+    /// The underwriting service.
+    Underwriting, "underwriting", admin: underwriting.admin_listen
+);
 
-impl Application {
-    /// Connects to the configured broker (or the embedded bus) and database.
-    pub async fn build(settings: Settings) -> anyhow::Result<Self> {
-        let (bus, db) = gw_service::connect(&settings, "underwriting").await?;
-        let mut app = Self::build_with(settings, bus, db).await?;
-        app.owns_connections = true;
-        Ok(app)
-    }
-
-    /// Builds on a bus and a database shared with other services of the
-    /// same process (the single-process gateway); they stay open on stop.
-    pub async fn build_with(settings: Settings, bus: Bus, db: Db) -> anyhow::Result<Self> {
-        let rules = match &settings.underwriting.rules_file {
+#[async_trait]
+impl Build for Underwriting {
+    async fn build(&self, ctx: &Context) -> anyhow::Result<Parts> {
+        let s = &ctx.settings.underwriting;
+        let rules = match &s.rules_file {
             Some(path) => RulesHandle::load_file(path).context("underwriting.rules_file")?,
-            None => Rules::try_from(&settings.underwriting.rules).context("underwriting.rules")?,
+            None => Rules::from(&s.rules),
         };
         tracing::info!(version = %rules.version, "underwriting rules in force");
         let rules = RulesHandle::new(rules);
-        let relay = Relay::new(db.clone(), bus.clone());
         let underwriter = Arc::new(Underwriter {
-            db: db.clone(),
+            flow: ctx.flow.clone(),
             rules: rules.clone(),
-            relay: relay.waker(),
         });
-        let admin = gw_service::bind(
-            settings.underwriting.admin_listen,
-            "underwriting.admin_listen",
-        )
-        .await?;
-        Ok(Self {
-            owns_connections: false,
-            settings,
-            bus,
-            db,
-            relay,
-            rules,
-            underwriter,
-            admin,
-        })
-    }
-
-    pub fn admin_port(&self) -> u16 {
-        self.admin.local_addr().map(|a| a.port()).unwrap_or(0)
-    }
-
-    pub async fn run_until_stopped(self) -> anyhow::Result<()> {
-        self.run_until(gw_service::shutdown_on_signal()).await
-    }
-
-    /// Runs until `shutdown`, then drains: consumers finish and ack what they
-    /// hold, the relay publishes what is committed, the admin API stops.
-    pub async fn run_until(self, shutdown: CancellationToken) -> anyhow::Result<()> {
-        let s = &self.settings;
-        let router = admin::routes(
-            self.db.clone(),
-            self.bus.clone(),
-            self.rules.clone(),
-            &s.admin.token,
-        )
-        .merge(gw_service::health_routes(&self.bus, &self.db));
-        let mut tasks = vec![
-            gw_service::consume(
-                s,
-                &self.bus,
-                queues::BAOHANAPPLY,
-                Arc::new(ApplyHandler(self.underwriter.clone())),
-                shutdown.clone(),
-            ),
-            gw_service::consume(
-                s,
-                &self.bus,
-                queues::UNDERWRITING_DECISIONS,
-                Arc::new(ReviewHandler(self.underwriter.clone())),
-                shutdown.clone(),
-            ),
-            gw_service::serve(self.admin, router, shutdown.clone()),
-        ];
-        tasks.push(gw_service::worker::spawn_relay(
-            self.relay.clone(),
-            shutdown.clone(),
-        ));
-        if let Some(path) = s.underwriting.rules_file.clone() {
-            let watcher = self.rules.clone().watch(
-                path,
-                s.underwriting.rules_reload_interval,
-                shutdown.clone(),
-            );
-            tasks.push(tokio::spawn(async move {
-                watcher.await;
-                Ok(())
+        let mut tasks: Vec<gw_host::Task> = Vec::new();
+        if let Some(path) = s.rules_file.clone() {
+            let (watcher, interval) = (rules.clone(), s.rules_reload_interval);
+            tasks.push(Box::new(move |stop| {
+                Box::pin(async move {
+                    watcher.watch(path, interval, stop).await;
+                    Ok(())
+                })
             }));
         }
-        tracing::info!("underwriting running");
-        let r = gw_service::join_all(tasks).await;
-        if self.owns_connections {
-            self.bus.close().await;
-            self.db.close().await;
-        }
-        tracing::info!("underwriting stopped");
-        r
+        Ok(Parts {
+            admin: Some(admin::routes(
+                ctx.db.clone(),
+                ctx.bus.clone(),
+                rules,
+                &ctx.settings.admin.token,
+            )),
+            consumers: vec![
+                ctx.consumer(once::<InboundEnvelope<BaohanApply>, _>(
+                    &ctx.flow,
+                    underwriter.clone(),
+                )),
+                ctx.consumer(once::<ReviewDecision, _>(&ctx.flow, underwriter)),
+            ],
+            tasks,
+            ..Parts::default()
+        })
     }
 }

@@ -42,38 +42,32 @@ pub struct Rules {
 #[error("invalid underwriting rules: {}", .0.join("; "))]
 pub struct RulesError(pub Vec<String>);
 
-fn money(s: &str) -> Result<Decimal, String> {
-    Amount::try_from(s)
-        .map(|a| a.value())
-        .map_err(|_| format!("{s:?} is not an amount"))
+impl From<&UnderwritingRules> for Rules {
+    /// The rules were parsed and checked when read (`gw-config`); this
+    /// only lays them out for evaluation and stamps their version.
+    fn from(r: &UnderwritingRules) -> Self {
+        let canonical = serde_json::to_string(r).unwrap_or_default();
+        Self {
+            require_valid_credit_code: r.require_valid_credit_code,
+            max_amount: r.max_amount_per_application.value(),
+            max_exposure: r.max_exposure_per_bidder.value(),
+            minimum_premium: r.minimum_premium.value(),
+            refer_from: r.refer_from.map(|a| a.value()),
+            bands: r
+                .rate_bands
+                .iter()
+                .map(|b| (b.up_to.map(|a| a.value()), b.rate))
+                .collect(),
+            version: gw_envelope::sign::sm3_hex(canonical.as_bytes()),
+        }
+    }
 }
 
-impl TryFrom<&UnderwritingRules> for Rules {
-    type Error = RulesError;
-    fn try_from(r: &UnderwritingRules) -> Result<Self, RulesError> {
-        let problems = gw_config::validate_rules(r);
-        if !problems.is_empty() {
-            return Err(RulesError(problems));
-        }
-        let e = |m: String| RulesError(vec![m]);
-        let mut bands = Vec::new();
-        for b in &r.rate_bands {
-            let up_to = b.up_to.as_deref().map(money).transpose().map_err(e)?;
-            let rate = Rate::try_from(b.rate.as_str())
-                .map_err(|_| e(format!("{:?} is not a rate", b.rate)))?;
-            bands.push((up_to, rate));
-        }
-        let canonical = serde_json::to_string(r).unwrap_or_default();
-        Ok(Self {
-            require_valid_credit_code: r.require_valid_credit_code,
-            max_amount: money(&r.max_amount_per_application).map_err(e)?,
-            max_exposure: money(&r.max_exposure_per_bidder).map_err(e)?,
-            minimum_premium: money(&r.minimum_premium).map_err(e)?,
-            refer_from: r.refer_from.as_deref().map(money).transpose().map_err(e)?,
-            bands,
-            version: gw_envelope::sign::sm3_hex(canonical.as_bytes()),
-        })
-    }
+/// Parses and checks rules written as TOML.
+pub fn parse(text: &str) -> Result<Rules, RulesError> {
+    UnderwritingRules::from_toml(text)
+        .map(|r| Rules::from(&r))
+        .map_err(RulesError)
 }
 
 /// One rule's outcome.
@@ -272,9 +266,7 @@ impl RulesHandle {
     pub fn load_file(path: &PathBuf) -> Result<Rules, RulesError> {
         let text = std::fs::read_to_string(path)
             .map_err(|e| RulesError(vec![format!("cannot read {}: {e}", path.display())]))?;
-        let raw: UnderwritingRules = toml::from_str(&text)
-            .map_err(|e| RulesError(vec![format!("{}: {e}", path.display())]))?;
-        Rules::try_from(&raw)
+        parse(&text).map_err(|e| RulesError(vec![format!("{}: {e}", path.display())]))
     }
 
     /// Re-reads `path` every `interval`; a valid change replaces the rules, an
@@ -302,10 +294,7 @@ impl RulesHandle {
                 continue;
             }
             last_seen = Some(key);
-            match toml::from_str::<UnderwritingRules>(&text)
-                .map_err(|e| RulesError(vec![e.to_string()]))
-                .and_then(|raw| Rules::try_from(&raw))
-            {
+            match parse(&text) {
                 Ok(rules) if rules != *self.get() => {
                     tracing::info!(file = %path.display(), version = %rules.version, "underwriting rules reloaded");
                     self.set(rules);
@@ -324,24 +313,16 @@ mod tests {
     use super::*;
 
     fn rules() -> Rules {
-        let raw = UnderwritingRules {
-            require_valid_credit_code: true,
-            max_amount_per_application: "5000000.00".into(),
-            max_exposure_per_bidder: "8000000.00".into(),
-            minimum_premium: "100.00".into(),
-            refer_from: Some("3000000.00".into()),
-            rate_bands: vec![
-                gw_config::RateBand {
-                    up_to: Some("1000000.00".into()),
-                    rate: "0.0015".into(),
-                },
-                gw_config::RateBand {
-                    up_to: None,
-                    rate: "0.0010".into(),
-                },
-            ],
-        };
-        Rules::try_from(&raw).unwrap()
+        parse(
+            r#"
+            max_amount_per_application = "5000000.00"
+            max_exposure_per_bidder = "8000000.00"
+            minimum_premium = "100.00"
+            refer_from = "3000000.00"
+            rate_bands = [{ up_to = "1000000.00", rate = "0.0015" }, { rate = "0.0010" }]
+            "#,
+        )
+        .unwrap()
     }
 
     fn app(code: &str, amount: &str) -> BaohanApply {
@@ -481,24 +462,20 @@ mod tests {
 
     #[test]
     fn invalid_rules_are_refused_with_their_reasons() {
-        let mut raw = UnderwritingRules {
-            require_valid_credit_code: true,
-            max_amount_per_application: "x".into(),
-            max_exposure_per_bidder: "1.00".into(),
-            minimum_premium: "1.00".into(),
-            refer_from: None,
-            rate_bands: vec![gw_config::RateBand {
-                up_to: None,
-                rate: "2".into(),
-            }],
-        };
-        let e = Rules::try_from(&raw).unwrap_err().to_string();
+        let text = r#"
+            max_amount_per_application = "x"
+            max_exposure_per_bidder = "1.00"
+            minimum_premium = "1.00"
+            rate_bands = [{ rate = "2" }]
+            "#;
+        let e = parse(text).unwrap_err().to_string();
         assert!(
             e.contains("max_amount_per_application") && e.contains("rate_bands[0].rate"),
             "{e}"
         );
-        raw.max_amount_per_application = "1.00".into();
-        raw.rate_bands[0].rate = "0.001".into();
-        assert!(Rules::try_from(&raw).is_ok());
+        let text = text
+            .replace("\"x\"", "\"1.00\"")
+            .replace("\"2\"", "\"0.001\"");
+        assert!(parse(&text).is_ok());
     }
 }

@@ -392,7 +392,7 @@ impl Transport for AmqpTransport {
         for logical in t.work_queues() {
             let mut args = queue_args(t);
             dead_lettering(t, &mut args, &t.dead_letter_exchange());
-            args.insert(ss("x-dead-letter-routing-key"), long(logical));
+            args.insert(ss("x-dead-letter-routing-key"), long(logical.as_str()));
             args.insert(ss("x-overflow"), long("reject-publish"));
             if t.queue_type == QueueType::Quorum {
                 args.insert(
@@ -406,7 +406,7 @@ impl Transport for AmqpTransport {
             bind(
                 t.queue(logical),
                 t.work_exchange(),
-                (*logical).to_owned(),
+                logical.clone(),
                 FieldTable::default(),
             )
             .await?;
@@ -420,16 +420,7 @@ impl Transport for AmqpTransport {
             bind(
                 t.dead_letter_queue(logical),
                 t.dead_letter_exchange(),
-                (*logical).to_owned(),
-                FieldTable::default(),
-            )
-            .await?;
-        }
-        for (logical, pattern) in t.event_bindings() {
-            bind(
-                t.queue(logical),
-                t.events_exchange(),
-                (*pattern).to_owned(),
+                logical.clone(),
                 FieldTable::default(),
             )
             .await?;

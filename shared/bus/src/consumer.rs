@@ -95,10 +95,10 @@ impl ConsumerSettings {
 }
 
 /// Consumes `settings.queue` until `shutdown` fires, then drains in-flight work.
-pub async fn run<H: Handler>(
+pub async fn run(
     bus: Bus,
     settings: ConsumerSettings,
-    handler: Arc<H>,
+    handler: Arc<dyn Handler>,
     shutdown: CancellationToken,
 ) -> Result<(), BusError> {
     let mut subscription = bus
@@ -137,10 +137,10 @@ pub async fn run<H: Handler>(
     Ok(())
 }
 
-async fn process<H: Handler>(
+async fn process(
     bus: &Bus,
     settings: &ConsumerSettings,
-    handler: &H,
+    handler: &dyn Handler,
     delivery: Box<dyn Delivery>,
 ) {
     let message = delivery.message();

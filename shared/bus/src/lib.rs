@@ -17,7 +17,7 @@ use std::time::Duration;
 
 pub use consumer::{ConsumerSettings, Failure, Handler};
 pub use message::{DecodeError, Message, headers};
-pub use topology::{QueueType, Topology, events, queues};
+pub use topology::{QueueType, Topology};
 pub use transport::{BusError, Delivery, Destination, Subscription, Transport};
 
 /// A handle on the bus. Cheap to clone.

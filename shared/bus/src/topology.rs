@@ -5,7 +5,7 @@
 //! | what | name | notes |
 //! |---|---|---|
 //! | work exchange | `p.work` (direct) | routes a message to the queue named by its routing key |
-//! | work queue | `p.<logical>` | durable quorum queue; dead-letters to `p.dlx` |
+//! | work queue | `p.<logical>` | durable quorum queue; dead-letters to `p.dlx`; the names come from the caller (the message contract) |
 //! | dead-letter exchange | `p.dlx` (direct) | |
 //! | dead-letter queue | `p.<logical>.dlq` | one per work queue |
 //! | retry exchange | `p.retry` (headers) | routes on the `retry-tier` header |
@@ -14,70 +14,6 @@
 //! | event journal | `p.events.journal` | bound to `#`, capped; keeps mandatory publishes routable |
 
 use std::time::Duration;
-
-/// Logical names of the work queues. The broker name is `<prefix>.<logical>`.
-pub mod queues {
-    /// `baohanapply` requests, for underwriting.
-    pub const BAOHANAPPLY: &str = "underwriting.baohanapply";
-    /// Decisions on referred applications, from a risk system or a person.
-    pub const UNDERWRITING_DECISIONS: &str = "underwriting.decisions";
-    /// `payapply` requests (recorded by payment; answered by ingress).
-    pub const PAYAPPLY: &str = "payment.payapply";
-    /// `cancelapply` requests.
-    pub const CANCELAPPLY: &str = "payment.cancelapply";
-    /// Payment confirmations from the bank's payment gateway.
-    pub const PAYMENT_CONFIRMATIONS: &str = "payment.confirmations";
-    /// Issue a guarantee for a paid application.
-    pub const ISSUANCE_ISSUE: &str = "issuance.issue";
-    /// `revertapply` requests: their own queue, never behind other work.
-    pub const REVERTAPPLY: &str = "issuance.revertapply";
-    /// `invoiceapply` requests.
-    pub const INVOICEAPPLY: &str = "invoice.invoiceapply";
-    /// `quitapply` requests.
-    pub const QUITAPPLY: &str = "claims.quitapply";
-    /// `claimapply` requests.
-    pub const CLAIMAPPLY: &str = "claims.claimapply";
-    /// `logoutapply` requests.
-    pub const LOGOUTAPPLY: &str = "claims.logoutapply";
-    /// Outbound notices to send to a platform.
-    pub const NOTICES: &str = "egress.notices";
-
-    /// Every work queue.
-    pub const ALL: &[&str] = &[
-        BAOHANAPPLY,
-        UNDERWRITING_DECISIONS,
-        PAYAPPLY,
-        CANCELAPPLY,
-        PAYMENT_CONFIRMATIONS,
-        ISSUANCE_ISSUE,
-        REVERTAPPLY,
-        INVOICEAPPLY,
-        QUITAPPLY,
-        CLAIMAPPLY,
-        LOGOUTAPPLY,
-        NOTICES,
-    ];
-}
-
-/// Routing keys of domain events on the events exchange.
-pub mod events {
-    pub const APPLICATION_RECEIVED: &str = "application.received";
-    pub const APPLICATION_APPROVED: &str = "application.approved";
-    pub const APPLICATION_REJECTED: &str = "application.rejected";
-    pub const APPLICATION_REFERRED: &str = "application.referred";
-    pub const APPLICATION_CANCELLED: &str = "application.cancelled";
-    pub const PAYMENT_RECEIVED: &str = "payment.received";
-    pub const PAYMENT_HELD: &str = "payment.held";
-    pub const REFUND_NEEDED: &str = "payment.refund_needed";
-    pub const GUARANTEE_ISSUED: &str = "guarantee.issued";
-    pub const GUARANTEE_RESTORED: &str = "guarantee.restored";
-    pub const RESTORE_REFUSED: &str = "guarantee.restore_refused";
-    pub const NOTICE_DELIVERED: &str = "notice.delivered";
-    pub const NOTICE_DEAD_LETTERED: &str = "notice.dead_lettered";
-}
-
-/// Event bindings of work queues that follow domain events.
-const EVENT_BINDINGS: &[(&str, &str)] = &[];
 
 /// The kind of queue every work, dead-letter, retry and journal queue is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -98,6 +34,9 @@ pub enum QueueType {
 pub struct Topology {
     prefix: String,
     tiers: Vec<Duration>,
+    /// Logical names of the work queues (the message contract lists them;
+    /// the bus declares whatever it is given).
+    work_queues: Vec<String>,
     /// Quorum queues, unless configured otherwise (`amqp.queue_type`).
     pub queue_type: QueueType,
     /// Deliveries of one message (requeues after consumer crashes) before the
@@ -108,7 +47,8 @@ pub struct Topology {
 }
 
 impl Topology {
-    /// The standard layout with the given retry tiers (deduplicated, sorted).
+    /// The standard layout with the given retry tiers (deduplicated, sorted)
+    /// and no work queues yet (see [`Topology::with_work_queues`]).
     pub fn new(prefix: impl Into<String>, tiers: impl IntoIterator<Item = Duration>) -> Self {
         let mut tiers: Vec<Duration> = tiers.into_iter().filter(|d| !d.is_zero()).collect();
         tiers.sort();
@@ -116,10 +56,17 @@ impl Topology {
         Self {
             prefix: prefix.into(),
             tiers,
+            work_queues: Vec::new(),
             queue_type: QueueType::Quorum,
             delivery_limit: 10,
             journal_max_length: 100_000,
         }
+    }
+
+    /// The same layout with these work queues (logical names).
+    pub fn with_work_queues<S: AsRef<str>>(mut self, queues: impl IntoIterator<Item = S>) -> Self {
+        self.work_queues = queues.into_iter().map(|q| q.as_ref().to_owned()).collect();
+        self
     }
 
     /// The same layout with queues of type `queue_type`.
@@ -136,12 +83,8 @@ impl Topology {
         &self.tiers
     }
 
-    pub fn work_queues(&self) -> &'static [&'static str] {
-        queues::ALL
-    }
-
-    pub fn event_bindings(&self) -> &'static [(&'static str, &'static str)] {
-        EVENT_BINDINGS
+    pub fn work_queues(&self) -> &[String] {
+        &self.work_queues
     }
 
     pub fn work_exchange(&self) -> String {
@@ -212,11 +155,8 @@ mod tests {
     #[test]
     fn names_carry_the_prefix() {
         let t = Topology::new("t1", [Duration::from_secs(5)]);
-        assert_eq!(t.queue(queues::BAOHANAPPLY), "t1.underwriting.baohanapply");
-        assert_eq!(
-            t.dead_letter_queue(queues::NOTICES),
-            "t1.egress.notices.dlq"
-        );
+        assert_eq!(t.queue("a.work"), "t1.a.work");
+        assert_eq!(t.dead_letter_queue("a.work"), "t1.a.work.dlq");
         assert_eq!(t.tier_queue(Duration::from_secs(5)), "t1.retry.5s");
         assert_eq!(t.events_exchange(), "t1.events");
     }

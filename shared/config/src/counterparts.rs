@@ -5,15 +5,48 @@ use std::net::IpAddr;
 use std::sync::Arc;
 
 use gw_envelope::Sm4Key;
+use gw_protocol::CounterpartName;
 use ipnet::IpNet;
 use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
 use subtle::ConstantTimeEq;
 
-use crate::CounterpartSettings;
+use crate::duration::string_or_list;
+
+/// One platform as configured (`[counterparts.<name>]`). Becomes a
+/// [`Counterpart`] (with its SM4 key built once) when the settings load.
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CounterpartSettings {
+    pub appkey: String,
+    /// The 16-character SM4 key the platform issued.
+    pub appsecret: SecretString,
+    /// Where its notice interfaces live, e.g. `http://218.76.24.212:19980`.
+    pub notice_base_url: url::Url,
+    /// Source networks allowed to call us as this counterpart; empty = any.
+    #[serde(default, deserialize_with = "string_or_list")]
+    pub allowed_networks: Vec<String>,
+    /// Hosts (`host` or `host:port`) we may download its files from; empty =
+    /// the host of `notice_base_url`.
+    #[serde(default, deserialize_with = "string_or_list")]
+    pub file_hosts: Vec<String>,
+}
+
+impl std::fmt::Debug for CounterpartSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CounterpartSettings")
+            .field("appkey", &self.appkey)
+            .field("appsecret", &"<redacted>")
+            .field("notice_base_url", &self.notice_base_url.as_str())
+            .field("allowed_networks", &self.allowed_networks)
+            .field("file_hosts", &self.file_hosts)
+            .finish()
+    }
+}
 
 /// One platform: who it is, its key, and where its notices go.
 pub struct Counterpart {
-    pub name: String,
+    pub name: CounterpartName,
     pub appkey: String,
     /// Kept for the HMAC-SM3 `sign` header; never printed.
     pub appsecret: SecretString,
@@ -103,12 +136,10 @@ impl Counterparts {
         let mut list = Vec::new();
         for (name, c) in settings {
             let at = format!("counterparts.{name}");
-            if !name
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
-            {
+            let typed_name = CounterpartName::try_from(name.as_str());
+            if typed_name.is_err() {
                 problems.push(format!(
-                    "{at}: the name may hold letters, digits, '-' and '_' only"
+                    "{at}: the name may hold letters, digits, '-' and '_' only (1 to 64)"
                 ));
             }
             if c.appkey.trim().is_empty() {
@@ -145,9 +176,9 @@ impl Counterparts {
                     problems.push(format!("{at}.file_hosts: {h:?} is not a host or host:port"));
                 }
             }
-            if let Some(key) = key {
+            if let (Some(key), Ok(name)) = (key, typed_name) {
                 list.push(Arc::new(Counterpart {
-                    name: name.clone(),
+                    name,
                     appkey: c.appkey.clone(),
                     appsecret: c.appsecret.clone(),
                     key,
@@ -188,7 +219,7 @@ impl Counterparts {
     }
 
     pub fn by_name(&self, name: &str) -> Option<Arc<Counterpart>> {
-        self.list.iter().find(|c| c.name == name).cloned()
+        self.list.iter().find(|c| c.name.as_str() == name).cloned()
     }
 
     pub fn iter(&self) -> impl Iterator<Item = &Arc<Counterpart>> {

@@ -1,28 +1,24 @@
-//! Durations written as `500ms`, `5s`, `2m`, `1h` or `1d`, and lists given
-//! either as arrays or as comma-separated strings (the form environment
-//! variables allow).
+//! Durations (`500ms`, `5s`, `2m`, `1h`, `1d`: humantime's syntax) and lists
+//! given either as arrays or as comma-separated strings (the form
+//! environment variables allow). A single duration is read by
+//! `humantime_serde`; lists need the comma form `humantime_serde` does not
+//! read, so they are split here and each item parsed by `humantime`.
 
 use std::time::Duration;
 
 use serde::{Deserialize, Deserializer};
 
-/// Parses `500ms`, `5s`, `2m`, `1h`, `1d`; a bare number is seconds.
+/// Parses `500ms`, `5s`, `2m`, `1h`, `1d` (humantime); a bare number is seconds.
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
     let s = s.trim();
-    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
-    let (num, unit) = s.split_at(split);
-    let n: u64 = num
-        .parse()
-        .map_err(|_| format!("{s:?} is not a duration like 500ms, 5s, 2m, 1h"))?;
-    let ms = match unit.trim() {
-        "ms" => n,
-        "" | "s" => n.saturating_mul(1_000),
-        "m" | "min" => n.saturating_mul(60_000),
-        "h" => n.saturating_mul(3_600_000),
-        "d" => n.saturating_mul(86_400_000),
-        _ => return Err(format!("{s:?} is not a duration like 500ms, 5s, 2m, 1h")),
-    };
-    Ok(Duration::from_millis(ms))
+    if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) {
+        return s
+            .parse::<u64>()
+            .map(Duration::from_secs)
+            .map_err(|_| format!("{s:?} is too large a number of seconds"));
+    }
+    humantime::parse_duration(s)
+        .map_err(|e| format!("{s:?} is not a duration like 500ms, 5s, 2m, 1h ({e})"))
 }
 
 #[derive(Deserialize)]
@@ -43,11 +39,6 @@ pub fn string_or_list<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D:
             .map(str::to_owned)
             .collect(),
     })
-}
-
-pub(crate) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
-    let s = String::deserialize(d)?;
-    parse_duration(&s).map_err(serde::de::Error::custom)
 }
 
 pub(crate) fn deserialize_list<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Duration>, D::Error> {

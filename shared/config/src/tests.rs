@@ -1,5 +1,6 @@
 use std::collections::HashMap;
 use std::io::Write;
+use std::time::Duration;
 
 use super::*;
 
@@ -63,9 +64,9 @@ fn a_file_overrides_defaults_and_env_overrides_the_file() {
 fn counterparts_come_from_the_file_or_the_environment() {
     let f = file(HUNAN);
     let s = Settings::load_from(Some(f.path()), env(&[])).unwrap();
-    let cps = s.counterparts().unwrap();
+    let cps = s.counterparts();
     let hunan = cps.by_appkey("hn-appkey").unwrap();
-    assert_eq!(hunan.name, "hunan");
+    assert_eq!(hunan.name.as_str(), "hunan");
     assert_eq!(
         hunan.notice_url("v1/gua/tb/paynotice"),
         "http://218.76.24.212:19980/v1/gua/tb/paynotice"
@@ -92,7 +93,7 @@ fn counterparts_come_from_the_file_or_the_environment() {
         ]),
     )
     .unwrap();
-    let cps = s.counterparts().unwrap();
+    let cps = s.counterparts();
     let test = cps.by_appkey("k").unwrap();
     // All digits, leading zeros: still text, not the number 0.
     assert_eq!(test.appsecret_bytes(), b"0000000000000000");
@@ -106,7 +107,7 @@ fn counterparts_come_from_the_file_or_the_environment() {
 fn without_file_hosts_only_the_notice_host_and_port_serve_files() {
     let f = file(HUNAN);
     let s = Settings::load_from(Some(f.path()), env(&[])).unwrap();
-    let hunan = s.counterparts().unwrap().by_name("hunan").unwrap();
+    let hunan = s.counterparts().by_name("hunan").unwrap();
     assert!(hunan.file_host_allowed("218.76.24.212", Some(19980)));
     assert!(!hunan.file_host_allowed("218.76.24.212", Some(80)));
 }
@@ -165,7 +166,7 @@ fn secrets_never_print() {
         "[database]\nurl = \"postgres://u:db-password@h/db\"\n{HUNAN}"
     ));
     let s = Settings::load_from(Some(f.path()), env(&[])).unwrap();
-    let dump = format!("{s:?} {:?}", s.counterparts().unwrap());
+    let dump = format!("{s:?} {:?}", s.counterparts());
     assert!(!dump.contains("hn2025guarantee1"), "{dump}");
     assert!(!dump.contains("db-password"), "{dump}");
 }
@@ -246,8 +247,29 @@ fn rules_are_checked_and_the_institution_code_must_be_valid() {
     assert!(err.contains("underwriting.rules.minimum_premium"), "{err}");
     assert!(err.contains("institution.code"), "{err}");
     let s = Settings::load_from(None, env(&[])).unwrap();
-    assert!(validate_rules(&s.underwriting.rules).is_empty());
+    assert!(s.underwriting.rules.problems().is_empty());
     let mut r = s.underwriting.rules.clone();
     r.rate_bands.pop();
-    assert!(validate_rules(&r)[0].contains("last band"));
+    assert!(r.problems()[0].contains("last band"));
+}
+
+#[test]
+fn bad_values_name_their_exact_key() {
+    let err = Settings::load_from(
+        None,
+        env(&[
+            ("GW__UNDERWRITING__RULES__MINIMUM_PREMIUM", "lots"),
+            ("GW__AMQP__PUBLISH_TIMEOUT", "soon"),
+            ("GW__INGRESS__LISTEN", "nowhere"),
+        ]),
+    )
+    .unwrap_err()
+    .to_string();
+    for needle in [
+        "underwriting.rules.minimum_premium: \"lots\" is not an amount",
+        "amqp.publish_timeout",
+        "ingress.listen",
+    ] {
+        assert!(err.contains(needle), "{needle} missing from: {err}");
+    }
 }

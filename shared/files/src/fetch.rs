@@ -74,26 +74,27 @@ impl Fetcher {
         }
     }
 
-    /// The decrypted file at `url`, retrying transient failures.
+    /// The decrypted file at `url`, retrying transient failures (with
+    /// exponential backoff and jitter, `fetch_attempts` in all).
     pub async fn fetch(&self, cp: &Counterpart, url: &str) -> Result<Vec<u8>, FetchError> {
-        let mut attempt = 0;
-        loop {
-            attempt += 1;
-            match self.fetch_once(cp, url).await {
-                Ok(encrypted) => {
-                    let key = cp.key.clone();
-                    return tokio::task::spawn_blocking(move || key.decrypt_bytes(&encrypted))
-                        .await
-                        .map_err(|e| FetchError::Network(e.to_string()))?
-                        .map_err(FetchError::Decrypt);
-                }
-                Err(e) if e.is_transient() && attempt < self.attempts => {
-                    tracing::warn!(url, attempt, error = %e, "file download failed; retrying");
-                    tokio::time::sleep(Duration::from_millis(200 * 2u64.pow(attempt.min(6)))).await;
-                }
-                Err(e) => return Err(e),
-            }
-        }
+        use backon::{ExponentialBuilder, Retryable};
+        let backoff = ExponentialBuilder::default()
+            .with_min_delay(Duration::from_millis(200))
+            .with_max_delay(Duration::from_secs(5))
+            .with_jitter()
+            .with_max_times(usize::try_from(self.attempts.saturating_sub(1)).unwrap_or(0));
+        let encrypted = (|| self.fetch_once(cp, url))
+            .retry(backoff)
+            .when(FetchError::is_transient)
+            .notify(|e, wait| {
+                tracing::warn!(url, error = %e, wait_ms = wait.as_millis(), "file download failed; retrying");
+            })
+            .await?;
+        let key = cp.key.clone();
+        tokio::task::spawn_blocking(move || key.decrypt_bytes(&encrypted))
+            .await
+            .map_err(|e| FetchError::Network(e.to_string()))?
+            .map_err(FetchError::Decrypt)
     }
 
     /// Downloads, decrypts and stores the file; returns its token.
@@ -117,7 +118,7 @@ impl Fetcher {
                 NewFile {
                     kind: FileKind::Evidence,
                     applyno: applyno.map(str::to_owned),
-                    counterpart: cp.name.clone(),
+                    counterpart: cp.name.to_string(),
                     content_type: "application/octet-stream".into(),
                 },
                 bytes,

@@ -28,49 +28,96 @@ use std::str::FromStr;
 
 use gw_protocol::PremiumStatus;
 
-/// Where an application stands.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum State {
-    /// Waiting for a decision from a person or a risk system.
-    Referred,
-    /// Approved; waiting for the premium.
-    Approved,
-    /// Refused by underwriting.
-    Rejected,
-    /// Cancelled by the platform before payment.
-    Cancelled,
-    /// Premium received; the guarantee is being issued.
-    Paid,
-    /// The cipher guarantee is issued.
-    Issued,
-    /// The restored guarantee is issued.
-    Restored,
+/// An enum stored and sent by name: `as_str`, `FromStr`, `Display`, serde
+/// as the name, and (feature `sea-orm`) a database column of that name, so
+/// storage reads it back typed and nothing past the boundary parses it.
+macro_rules! named_enum {
+    ($(#[$doc:meta])* $name:ident, $unknown:literal { $($(#[$vdoc:meta])* $variant:ident = $text:literal),+ $(,)? }) => {
+        $(#[$doc])*
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        #[cfg_attr(feature = "sea-orm", derive(sea_orm::DeriveValueType))]
+        #[cfg_attr(feature = "sea-orm", sea_orm(value_type = "String"))]
+        pub enum $name {
+            $($(#[$vdoc])* $variant),+
+        }
+
+        impl $name {
+            pub const ALL: [$name; [$($text),+].len()] = [$($name::$variant),+];
+
+            pub fn as_str(&self) -> &'static str {
+                match self {
+                    $($name::$variant => $text),+
+                }
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+
+        /// Compares with a stored or written name.
+        impl PartialEq<&str> for $name {
+            fn eq(&self, other: &&str) -> bool {
+                self.as_str() == *other
+            }
+        }
+
+        impl FromStr for $name {
+            type Err = UnknownName;
+            fn from_str(s: &str) -> Result<Self, UnknownName> {
+                match s {
+                    $($text => Ok($name::$variant),)+
+                    _ => Err(UnknownName { what: $unknown, name: s.to_owned() }),
+                }
+            }
+        }
+
+        impl serde::Serialize for $name {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.serialize_str(self.as_str())
+            }
+        }
+
+        impl<'de> serde::Deserialize<'de> for $name {
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                let s = String::deserialize(d)?;
+                s.parse().map_err(serde::de::Error::custom)
+            }
+        }
+    };
 }
 
-impl State {
-    pub const ALL: [State; 7] = [
-        State::Referred,
-        State::Approved,
-        State::Rejected,
-        State::Cancelled,
-        State::Paid,
-        State::Issued,
-        State::Restored,
-    ];
+/// A stored or received name that this version does not know.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown {what} {name:?}")]
+pub struct UnknownName {
+    pub what: &'static str,
+    pub name: String,
+}
 
-    pub fn as_str(&self) -> &'static str {
-        match self {
-            State::Referred => "referred",
-            State::Approved => "approved",
-            State::Rejected => "rejected",
-            State::Cancelled => "cancelled",
-            State::Paid => "paid",
-            State::Issued => "issued",
-            State::Restored => "restored",
-        }
+named_enum!(
+    /// Where an application stands.
+    State, "application state" {
+        /// Waiting for a decision from a person or a risk system.
+        Referred = "referred",
+        /// Approved; waiting for the premium.
+        Approved = "approved",
+        /// Refused by underwriting.
+        Rejected = "rejected",
+        /// Cancelled by the platform before payment.
+        Cancelled = "cancelled",
+        /// Premium received; the guarantee is being issued.
+        Paid = "paid",
+        /// The cipher guarantee is issued.
+        Issued = "issued",
+        /// The restored guarantee is issued.
+        Restored = "restored",
     }
+);
 
+impl State {
     /// Whether the premium has been received.
     pub fn is_paid(&self) -> bool {
         matches!(self, State::Paid | State::Issued | State::Restored)
@@ -81,27 +128,62 @@ impl State {
         [State::Approved, State::Paid, State::Issued, State::Restored];
 }
 
-impl fmt::Display for State {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
+named_enum!(
+    /// Where the delivery of one notice stands (egress).
+    NoticeState, "notice state" {
+        /// Known, not yet attempted (or re-sent by an operator).
+        Pending = "pending",
+        /// Parked until the notice before it in its chain is delivered.
+        Waiting = "waiting",
+        /// In an HTTP call now (until its lease ends).
+        Sending = "sending",
+        /// Failed; waiting in a retry tier.
+        Retrying = "retrying",
+        Delivered = "delivered",
+        /// The schedule ran out, or the notice is invalid; an operator may re-send.
+        Dead = "dead",
+        /// Never to be sent (the application was cancelled).
+        Suppressed = "suppressed",
     }
+);
+
+impl NoticeState {
+    /// Whether the notices parked behind this one may go.
+    pub fn lets_successors_go(&self) -> bool {
+        matches!(self, NoticeState::Delivered | NoticeState::Suppressed)
+    }
+
+    /// Whether nothing more will happen to it without an operator.
+    pub fn is_settled(&self) -> bool {
+        matches!(
+            self,
+            NoticeState::Delivered | NoticeState::Suppressed | NoticeState::Dead
+        )
+    }
+
+    /// The states of a notice still on its way.
+    pub const OPEN: [NoticeState; 4] = [
+        NoticeState::Pending,
+        NoticeState::Waiting,
+        NoticeState::Retrying,
+        NoticeState::Sending,
+    ];
 }
 
-/// A stored state name that this version does not know.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown application state {0:?}")]
-pub struct UnknownState(pub String);
-
-impl FromStr for State {
-    type Err = UnknownState;
-    fn from_str(s: &str) -> Result<Self, UnknownState> {
-        State::ALL
-            .iter()
-            .copied()
-            .find(|st| st.as_str() == s)
-            .ok_or_else(|| UnknownState(s.to_owned()))
+named_enum!(
+    /// What became of a premium payment.
+    PaymentStatus, "payment status" {
+        /// The premium of an approved application: it is paid.
+        Accepted = "accepted",
+        /// Waiting for a person: the amount does not match, or the
+        /// application was not payable.
+        Held = "held",
+        /// The money must go back (cancelled, or paid twice).
+        RefundNeeded = "refund_needed",
+        /// A person asked for the refund of a held payment.
+        RefundRequested = "refund_requested",
     }
-}
+);
 
 /// What the underwriting rules decided.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

@@ -17,10 +17,9 @@ pub mod codes;
 pub mod error;
 pub mod inbound;
 pub mod mask;
-pub mod messages;
 pub mod notices;
 pub mod types;
-mod wire;
+pub mod wire;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -30,8 +29,8 @@ pub use error::{FieldError, ProtocolError, Rule};
 pub use inbound::*;
 pub use notices::*;
 pub use types::{
-    Amount, ApplicationNo, ApplyNo, BaohanNo, BidValidDays, CreditCode, FileRef, HttpUrl, Personal,
-    Rate, Text, WireTime,
+    Amount, ApplicationNo, ApplyNo, BaohanNo, BidValidDays, CounterpartName, CreditCode, FileRef,
+    HttpUrl, Personal, Rate, Text, WireTime,
 };
 
 /// The common prefix of every interface path.

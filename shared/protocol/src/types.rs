@@ -55,6 +55,7 @@ macro_rules! identifier {
     ($(#[$doc:meta])* $name:ident, $max:expr) => {
         $(#[$doc])*
         #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        #[cfg_attr(feature = "sea-orm", derive(sea_orm::DeriveValueType))]
         pub struct $name(String);
 
         impl $name {
@@ -93,6 +94,27 @@ macro_rules! identifier {
             }
         }
 
+        impl PartialEq<str> for $name {
+            fn eq(&self, other: &str) -> bool {
+                self.0 == other
+            }
+        }
+
+        impl PartialEq<&str> for $name {
+            fn eq(&self, other: &&str) -> bool {
+                self.0 == *other
+            }
+        }
+
+        /// A text key, never generated from a number (sea-orm asks for it
+        /// of every primary key type).
+        #[cfg(feature = "sea-orm")]
+        impl sea_orm::TryFromU64 for $name {
+            fn try_from_u64(_: u64) -> Result<Self, sea_orm::DbErr> {
+                Err(sea_orm::DbErr::ConvertFromU64(stringify!($name)))
+            }
+        }
+
         text_serde!($name);
     };
 }
@@ -113,6 +135,59 @@ identifier!(
     ApplicationNo,
     50
 );
+
+/// The configured name of a counterpart (a platform we serve, such as
+/// `hunan`): 1 to 64 ASCII letters, digits, `-` or `_`. Not on the wire; it
+/// tells whose keys and whose notice address an application uses.
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[cfg_attr(feature = "sea-orm", derive(sea_orm::DeriveValueType))]
+pub struct CounterpartName(String);
+
+impl CounterpartName {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<&str> for CounterpartName {
+    type Error = Rule;
+    fn try_from(s: &str) -> Result<Self, Rule> {
+        let t = bounded(s, 64)?;
+        if !t
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        {
+            return Err(Rule::ControlChars);
+        }
+        Ok(Self(t.to_owned()))
+    }
+}
+
+impl fmt::Display for CounterpartName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl fmt::Debug for CounterpartName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "CounterpartName({:?})", self.0)
+    }
+}
+
+impl PartialEq<str> for CounterpartName {
+    fn eq(&self, other: &str) -> bool {
+        self.0 == other
+    }
+}
+
+impl PartialEq<&str> for CounterpartName {
+    fn eq(&self, other: &&str) -> bool {
+        self.0 == *other
+    }
+}
+
+text_serde!(CounterpartName);
 
 /// Free text of at most `MAX` characters, non-blank, trimmed.
 #[derive(Clone, PartialEq, Eq, Hash)]

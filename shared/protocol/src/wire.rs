@@ -8,7 +8,7 @@ use serde_json::Value;
 use crate::error::{FieldError, Rule};
 
 /// The text of a scalar field; `None` when absent, `null` or blank.
-pub(crate) fn scalar(field: &'static str, v: Option<Value>) -> Result<Option<String>, FieldError> {
+pub fn scalar(field: &'static str, v: Option<Value>) -> Result<Option<String>, FieldError> {
     match v {
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(s)) if s.trim().is_empty() => Ok(None),
@@ -19,7 +19,7 @@ pub(crate) fn scalar(field: &'static str, v: Option<Value>) -> Result<Option<Str
 }
 
 /// A required field parsed by `parse`.
-pub(crate) fn required<T>(
+pub fn required<T>(
     field: &'static str,
     v: Option<Value>,
     parse: impl FnOnce(&str) -> Result<T, Rule>,
@@ -31,7 +31,7 @@ pub(crate) fn required<T>(
 }
 
 /// An optional field parsed by `parse`; absent or blank gives `None`.
-pub(crate) fn optional<T>(
+pub fn optional<T>(
     field: &'static str,
     v: Option<Value>,
     parse: impl FnOnce(&str) -> Result<T, Rule>,
@@ -45,17 +45,13 @@ pub(crate) fn optional<T>(
 }
 
 /// A field that the standard makes optional but `when` makes required.
-pub(crate) fn needed<T>(
-    field: &'static str,
-    when: &'static str,
-    v: Option<T>,
-) -> Result<T, FieldError> {
+pub fn needed<T>(field: &'static str, when: &'static str, v: Option<T>) -> Result<T, FieldError> {
     v.ok_or(FieldError::new(field, Rule::Conditional { when }))
 }
 
 /// `filelist`: a JSON array of `{"fileurl": "..."}`. Also taken when the
 /// array arrives JSON-encoded inside a string.
-pub(crate) fn file_list(
+pub fn file_list(
     field: &'static str,
     v: Option<Value>,
 ) -> Result<Vec<crate::types::FileRef>, FieldError> {

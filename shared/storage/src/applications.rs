@@ -11,6 +11,9 @@ use sea_orm::{
     QuerySelect, Set,
 };
 
+use gw_lifecycle::State;
+use gw_protocol::ApplyNo;
+
 use crate::entities::applications;
 
 pub use applications::{ActiveModel as Changes, Model as Application};
@@ -19,7 +22,7 @@ pub use applications::{ActiveModel as Changes, Model as Application};
 #[derive(Debug, thiserror::Error)]
 pub enum SaveError {
     #[error("application {applyno} changed meanwhile (expected version {expected})")]
-    Conflict { applyno: String, expected: i64 },
+    Conflict { applyno: ApplyNo, expected: i64 },
     #[error(transparent)]
     Db(#[from] DbErr),
 }
@@ -27,9 +30,9 @@ pub enum SaveError {
 /// The application with this `applyno`, if any.
 pub async fn find<C: ConnectionTrait>(
     conn: &C,
-    applyno: &str,
+    applyno: &ApplyNo,
 ) -> Result<Option<Application>, DbErr> {
-    applications::Entity::find_by_id(applyno.to_owned())
+    applications::Entity::find_by_id(applyno.clone())
         .one(conn)
         .await
 }
@@ -60,7 +63,7 @@ pub async fn create<C: ConnectionTrait>(conn: &C, mut row: Changes) -> Result<()
 /// moves it to the next version.
 pub async fn save<C: ConnectionTrait>(
     conn: &C,
-    applyno: &str,
+    applyno: &ApplyNo,
     expected: i64,
     mut changes: Changes,
 ) -> Result<(), SaveError> {
@@ -69,7 +72,7 @@ pub async fn save<C: ConnectionTrait>(
     changes.updated_at = Set(Utc::now());
     let done = applications::Entity::update_many()
         .set(changes)
-        .filter(applications::Column::Applyno.eq(applyno))
+        .filter(applications::Column::Applyno.eq(applyno.clone()))
         .filter(applications::Column::Version.eq(expected))
         .exec(conn)
         .await?;
@@ -77,7 +80,7 @@ pub async fn save<C: ConnectionTrait>(
         Ok(())
     } else {
         Err(SaveError::Conflict {
-            applyno: applyno.to_owned(),
+            applyno: applyno.clone(),
             expected,
         })
     }
@@ -88,8 +91,8 @@ pub async fn save<C: ConnectionTrait>(
 pub async fn exposure_cents<C: ConnectionTrait>(
     conn: &C,
     biddercode: &str,
-    states: &[&str],
-    except: &str,
+    states: &[State],
+    except: &ApplyNo,
 ) -> Result<i64, DbErr> {
     // A bidder has few open applications: summing here keeps the query
     // portable (SUM(bigint) is NUMERIC on PostgreSQL, INTEGER on SQLite).
@@ -98,7 +101,7 @@ pub async fn exposure_cents<C: ConnectionTrait>(
         .column(applications::Column::BzjamountCents)
         .filter(applications::Column::Biddercode.eq(biddercode))
         .filter(applications::Column::State.is_in(states.iter().copied()))
-        .filter(applications::Column::Applyno.ne(except))
+        .filter(applications::Column::Applyno.ne(except.clone()))
         .into_tuple()
         .all(conn)
         .await?;

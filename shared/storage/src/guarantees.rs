@@ -7,6 +7,8 @@ use sea_orm::{
     Set, Statement,
 };
 
+use gw_protocol::ApplyNo;
+
 use crate::entities::{guarantees, sequences, signing_keys};
 
 pub use guarantees::{ActiveModel as GuaranteeChanges, Model as Guarantee};
@@ -17,8 +19,11 @@ pub async fn insert<C: ConnectionTrait>(conn: &C, g: Guarantee) -> Result<(), Db
     Ok(())
 }
 
-pub async fn find<C: ConnectionTrait>(conn: &C, applyno: &str) -> Result<Option<Guarantee>, DbErr> {
-    guarantees::Entity::find_by_id(applyno.to_owned())
+pub async fn find<C: ConnectionTrait>(
+    conn: &C,
+    applyno: &ApplyNo,
+) -> Result<Option<Guarantee>, DbErr> {
+    guarantees::Entity::find_by_id(applyno.clone())
         .one(conn)
         .await
 }
@@ -50,13 +55,13 @@ pub async fn find_by_sm3<C: ConnectionTrait>(
 
 pub async fn update<C: ConnectionTrait>(
     conn: &C,
-    applyno: &str,
+    applyno: &ApplyNo,
     mut changes: GuaranteeChanges,
 ) -> Result<(), DbErr> {
     changes.applyno = sea_orm::ActiveValue::NotSet;
     guarantees::Entity::update_many()
         .set(changes)
-        .filter(guarantees::Column::Applyno.eq(applyno))
+        .filter(guarantees::Column::Applyno.eq(applyno.clone()))
         .exec(conn)
         .await?;
     Ok(())

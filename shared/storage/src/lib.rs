@@ -6,18 +6,16 @@
 //!   they never build queries themselves.
 //! * The [`inbox`] makes consumers idempotent: a handler records the message
 //!   id in the same transaction as its effect, so a redelivery changes nothing.
-//! * The [`outbox`] carries messages that must leave together with a state
-//!   change: written in the same transaction, published afterwards by the relay.
+//! * The `outbox` and `bus_messages` tables belong to `gw-bus-sql`, which
+//!   turns their rows into messages; this crate knows nothing of messages.
 
 pub mod applications;
-pub mod embedded_bus;
 pub mod entities;
 pub mod files;
 pub mod guarantees;
 pub mod inbox;
 pub mod migration;
 pub mod notices;
-pub mod outbox;
 pub mod payments;
 pub mod underwriting;
 

@@ -8,34 +8,20 @@ use sea_orm::{
     QuerySelect, Set,
 };
 
+use gw_lifecycle::NoticeState;
+use gw_protocol::{ApplyNo, CounterpartName};
+
 use crate::entities::{notice_attempts, notice_chains, notices};
 
 pub use notice_attempts::Model as Attempt;
 pub use notices::Model as NoticeRow;
 
-/// Delivery states of a notice.
-pub mod state {
-    /// Known, not yet attempted (or re-sent by an operator).
-    pub const PENDING: &str = "pending";
-    /// Parked until the notice before it in its chain is delivered.
-    pub const WAITING: &str = "waiting";
-    /// In an HTTP call now (until `sending_until`).
-    pub const SENDING: &str = "sending";
-    /// Failed; waiting in a retry tier.
-    pub const RETRYING: &str = "retrying";
-    pub const DELIVERED: &str = "delivered";
-    /// The schedule ran out, or the notice is invalid; an operator may re-send.
-    pub const DEAD: &str = "dead";
-    /// Never to be sent (the application was cancelled).
-    pub const SUPPRESSED: &str = "suppressed";
-}
-
 /// Takes the lock of `applyno`'s chain until the caller's transaction ends.
 /// Concurrent deliveries of the same application's notices (on any replica)
 /// serialise here; other applications are not affected.
-pub async fn lock_chain<C: ConnectionTrait>(conn: &C, applyno: &str) -> Result<(), DbErr> {
+pub async fn lock_chain<C: ConnectionTrait>(conn: &C, applyno: &ApplyNo) -> Result<(), DbErr> {
     notice_chains::Entity::insert(notice_chains::ActiveModel {
-        applyno: Set(applyno.to_owned()),
+        applyno: Set(applyno.to_string()),
     })
     .on_conflict(
         OnConflict::column(notice_chains::Column::Applyno)
@@ -44,7 +30,7 @@ pub async fn lock_chain<C: ConnectionTrait>(conn: &C, applyno: &str) -> Result<(
     )
     .exec_without_returning(conn)
     .await?;
-    notice_chains::Entity::find_by_id(applyno.to_owned())
+    notice_chains::Entity::find_by_id(applyno.to_string())
         .lock_exclusive()
         .one(conn)
         .await?;
@@ -59,13 +45,13 @@ pub async fn find<C: ConnectionTrait>(conn: &C, id: &str) -> Result<Option<Notic
 #[derive(Debug, Clone)]
 pub struct NewNotice<'a> {
     pub id: &'a str,
-    pub applyno: &'a str,
-    pub counterpart: &'a str,
+    pub applyno: &'a ApplyNo,
+    pub counterpart: &'a CounterpartName,
     pub interface: &'a str,
     pub after_id: Option<&'a str>,
     pub body: &'a str,
     pub body_masked: &'a str,
-    pub state: &'a str,
+    pub state: NoticeState,
     pub last_error: Option<&'a str>,
 }
 
@@ -73,13 +59,13 @@ pub async fn insert<C: ConnectionTrait>(conn: &C, n: NewNotice<'_>) -> Result<No
     let now = Utc::now();
     notices::ActiveModel {
         id: Set(n.id.to_owned()),
-        applyno: Set(n.applyno.to_owned()),
-        counterpart: Set(n.counterpart.to_owned()),
+        applyno: Set(n.applyno.clone()),
+        counterpart: Set(n.counterpart.clone()),
         interface: Set(n.interface.to_owned()),
         after_id: Set(n.after_id.map(str::to_owned)),
         body: Set(n.body.to_owned()),
         body_masked: Set(n.body_masked.to_owned()),
-        state: Set(n.state.to_owned()),
+        state: Set(n.state),
         attempts: Set(0),
         last_error: Set(n.last_error.map(str::to_owned)),
         sending_until: Set(None),
@@ -95,7 +81,7 @@ pub async fn insert<C: ConnectionTrait>(conn: &C, n: NewNotice<'_>) -> Result<No
 pub async fn set_state<C: ConnectionTrait>(
     conn: &C,
     id: &str,
-    state: &str,
+    state: NoticeState,
     last_error: Option<&str>,
 ) -> Result<(), DbErr> {
     let now = Utc::now();
@@ -110,7 +96,7 @@ pub async fn set_state<C: ConnectionTrait>(
             notices::Column::LastError,
             Expr::value(last_error.map(str::to_owned)),
         );
-    if state == state::DELIVERED {
+    if state == NoticeState::Delivered {
         q = q.col_expr(notices::Column::DeliveredAt, Expr::value(now));
     }
     q.filter(notices::Column::Id.eq(id)).exec(conn).await?;
@@ -125,7 +111,7 @@ pub async fn start_sending<C: ConnectionTrait>(
 ) -> Result<i32, DbErr> {
     let attempt = row.attempts + 1;
     notices::Entity::update_many()
-        .col_expr(notices::Column::State, Expr::value(state::SENDING))
+        .col_expr(notices::Column::State, Expr::value(NoticeState::Sending))
         .col_expr(notices::Column::SendingUntil, Expr::value(until))
         .col_expr(notices::Column::Attempts, Expr::value(attempt))
         .col_expr(notices::Column::UpdatedAt, Expr::value(Utc::now()))
@@ -142,7 +128,7 @@ pub async fn waiting_behind<C: ConnectionTrait>(
 ) -> Result<Vec<NoticeRow>, DbErr> {
     notices::Entity::find()
         .filter(notices::Column::AfterId.eq(id))
-        .filter(notices::Column::State.eq(state::WAITING))
+        .filter(notices::Column::State.eq(NoticeState::Waiting))
         .order_by_asc(notices::Column::CreatedAt)
         .all(conn)
         .await
@@ -183,7 +169,7 @@ pub async fn record_attempt<C: ConnectionTrait>(conn: &C, a: NewAttempt<'_>) -> 
 /// Which notices to list.
 #[derive(Debug, Clone, Default)]
 pub struct Filter {
-    pub state: Option<String>,
+    pub state: Option<NoticeState>,
     pub applyno: Option<String>,
     pub limit: u64,
 }
@@ -192,7 +178,7 @@ pub struct Filter {
 pub async fn list<C: ConnectionTrait>(conn: &C, filter: &Filter) -> Result<Vec<NoticeRow>, DbErr> {
     let mut q = notices::Entity::find();
     if let Some(s) = &filter.state {
-        q = q.filter(notices::Column::State.eq(s.clone()));
+        q = q.filter(notices::Column::State.eq(*s));
     }
     if let Some(a) = &filter.applyno {
         q = q.filter(notices::Column::Applyno.eq(a.clone()));
@@ -219,24 +205,19 @@ pub async fn attempts<C: ConnectionTrait>(
 /// application was cancelled: the platform accepts none of them).
 pub async fn suppress_open<C: ConnectionTrait>(
     conn: &C,
-    applyno: &str,
+    applyno: &ApplyNo,
     why: &str,
 ) -> Result<u64, DbErr> {
     let r = notices::Entity::update_many()
-        .col_expr(notices::Column::State, Expr::value(state::SUPPRESSED))
+        .col_expr(notices::Column::State, Expr::value(NoticeState::Suppressed))
         .col_expr(notices::Column::LastError, Expr::value(why))
         .col_expr(
             notices::Column::SendingUntil,
             Expr::value(Option::<DateTime<Utc>>::None),
         )
         .col_expr(notices::Column::UpdatedAt, Expr::value(Utc::now()))
-        .filter(notices::Column::Applyno.eq(applyno))
-        .filter(notices::Column::State.is_in([
-            state::PENDING,
-            state::WAITING,
-            state::RETRYING,
-            state::SENDING,
-        ]))
+        .filter(notices::Column::Applyno.eq(applyno.clone()))
+        .filter(notices::Column::State.is_in(NoticeState::OPEN))
         .exec(conn)
         .await?;
     Ok(r.rows_affected)

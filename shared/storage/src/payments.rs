@@ -4,20 +4,11 @@ use chrono::Utc;
 use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder};
 
+use gw_lifecycle::PaymentStatus;
+
 use crate::entities::payments;
 
 pub use payments::{ActiveModel as NewPayment, Model as Payment};
-
-pub mod status {
-    pub const ACCEPTED: &str = "accepted";
-    /// Waiting for a person: the amount does not match, or the application
-    /// was not payable.
-    pub const HELD: &str = "held";
-    /// The money must go back (cancelled, or paid twice).
-    pub const REFUND_NEEDED: &str = "refund_needed";
-    /// A person asked for the refund of a held payment.
-    pub const REFUND_REQUESTED: &str = "refund_requested";
-}
 
 /// Records a payment unless its payment number is known. Returns `false`
 /// for a duplicate.
@@ -42,7 +33,7 @@ pub async fn find<C: ConnectionTrait>(conn: &C, paynumber: &str) -> Result<Optio
 pub async fn set_status<C: ConnectionTrait>(
     conn: &C,
     paynumber: &str,
-    status: &str,
+    status: PaymentStatus,
     reason: Option<&str>,
 ) -> Result<(), DbErr> {
     payments::Entity::update_many()
@@ -62,7 +53,7 @@ pub async fn set_status<C: ConnectionTrait>(
 pub async fn list<C: ConnectionTrait>(
     conn: &C,
     applyno: Option<&str>,
-    status: Option<&str>,
+    status: Option<PaymentStatus>,
 ) -> Result<Vec<Payment>, DbErr> {
     let mut q = payments::Entity::find();
     if let Some(a) = applyno {

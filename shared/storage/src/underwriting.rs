@@ -6,6 +6,8 @@ use sea_orm::{
     QueryFilter, QueryOrder, Set,
 };
 
+use gw_protocol::ApplyNo;
+
 use crate::entities::{blocklist, underwriting_decisions};
 
 pub use blocklist::Model as BlockedCode;
@@ -14,7 +16,7 @@ pub use underwriting_decisions::Model as DecisionRow;
 /// A decision as recorded.
 #[derive(Debug, Clone)]
 pub struct NewDecision<'a> {
-    pub applyno: &'a str,
+    pub applyno: &'a ApplyNo,
     pub decision: &'a str,
     pub reason: &'a str,
     pub rate: Option<String>,
@@ -29,7 +31,7 @@ pub async fn record_decision<C: ConnectionTrait>(
     d: NewDecision<'_>,
 ) -> Result<(), DbErr> {
     underwriting_decisions::ActiveModel {
-        applyno: Set(d.applyno.to_owned()),
+        applyno: Set(d.applyno.clone()),
         decision: Set(d.decision.to_owned()),
         reason: Set(d.reason.to_owned()),
         rate: Set(d.rate),
@@ -48,10 +50,10 @@ pub async fn record_decision<C: ConnectionTrait>(
 /// The decisions taken on an application, oldest first.
 pub async fn decisions<C: ConnectionTrait>(
     conn: &C,
-    applyno: &str,
+    applyno: &ApplyNo,
 ) -> Result<Vec<DecisionRow>, DbErr> {
     underwriting_decisions::Entity::find()
-        .filter(underwriting_decisions::Column::Applyno.eq(applyno))
+        .filter(underwriting_decisions::Column::Applyno.eq(applyno.clone()))
         .order_by_asc(underwriting_decisions::Column::Id)
         .all(conn)
         .await

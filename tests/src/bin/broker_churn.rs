@@ -81,7 +81,7 @@ async fn once(classic: bool) -> anyhow::Result<Sample> {
         connection_name: "broker-churn".into(),
         connect_timeout: Duration::from_secs(10),
     };
-    let topology = gw_service::topology(&settings);
+    let topology = gw_host::topology(&settings);
     let transport = gw_bus::amqp::AmqpTransport::connect(&options, topology.clone()).await?;
     let connect = t.elapsed();
     let t = Instant::now();

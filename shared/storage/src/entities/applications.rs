@@ -2,16 +2,18 @@
 //! the workers with optimistic locking on `version`. Only the state machine
 //! in `gw-lifecycle` decides transitions; this is where they are recorded.
 
+use gw_lifecycle::State;
+use gw_protocol::{ApplyNo, BaohanNo, CounterpartName};
 use sea_orm::entity::prelude::*;
 
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "applications")]
 pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
-    pub applyno: String,
+    pub applyno: ApplyNo,
     /// Name of the counterpart (platform) the application came from.
-    pub counterpart: String,
-    pub state: String,
+    pub counterpart: CounterpartName,
+    pub state: State,
     /// Incremented by every transition; the per-application causal order.
     pub version: i64,
     pub biddername: String,
@@ -29,7 +31,7 @@ pub struct Model {
     pub cashier_token: Option<String>,
     pub paid_at: Option<DateTimeUtc>,
     #[sea_orm(unique)]
-    pub baohanno: Option<String>,
+    pub baohanno: Option<BaohanNo>,
     /// Id of the last notice produced for this application (notice order).
     pub last_notice_id: Option<String>,
     pub created_at: DateTimeUtc,

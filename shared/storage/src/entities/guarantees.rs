@@ -1,16 +1,17 @@
 //! `guarantees`: one issued guarantee per application, its files, digests
 //! and signatures, and the project details once restored.
 
+use gw_protocol::{ApplyNo, BaohanNo, CounterpartName};
 use sea_orm::entity::prelude::*;
 
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "guarantees")]
 pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
-    pub applyno: String,
+    pub applyno: ApplyNo,
     #[sea_orm(unique)]
-    pub baohanno: String,
-    pub counterpart: String,
+    pub baohanno: BaohanNo,
+    pub counterpart: CounterpartName,
     pub verify_code: String,
     pub amount_cents: i64,
     pub biddername: String,

@@ -1,6 +1,8 @@
 //! `notices`: every outbound notice, its place in its application's chain,
 //! and where its delivery stands.
 
+use gw_lifecycle::NoticeState;
+use gw_protocol::{ApplyNo, CounterpartName};
 use sea_orm::entity::prelude::*;
 
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
@@ -9,8 +11,8 @@ pub struct Model {
     /// The notice id the producing worker assigned.
     #[sea_orm(primary_key, auto_increment = false)]
     pub id: String,
-    pub applyno: String,
-    pub counterpart: String,
+    pub applyno: ApplyNo,
+    pub counterpart: CounterpartName,
     /// `processnotice` ... `logoutnotice`.
     pub interface: String,
     /// The notice of the same application that must be delivered first.
@@ -22,7 +24,7 @@ pub struct Model {
     #[sea_orm(column_type = "Text")]
     pub body_masked: String,
     /// `pending`, `waiting`, `sending`, `retrying`, `delivered`, `dead`, `suppressed`.
-    pub state: String,
+    pub state: NoticeState,
     pub attempts: i32,
     pub last_error: Option<String>,
     /// While set and in the future, one replica holds the notice in an HTTP call.

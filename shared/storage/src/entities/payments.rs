@@ -1,5 +1,7 @@
 //! `payments`: every premium payment received, keyed by its payment number.
 
+use gw_lifecycle::PaymentStatus;
+use gw_protocol::ApplyNo;
 use sea_orm::entity::prelude::*;
 
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel, serde::Serialize)]
@@ -7,7 +9,7 @@ use sea_orm::entity::prelude::*;
 pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
     pub paynumber: String,
-    pub applyno: String,
+    pub applyno: ApplyNo,
     pub paytype: String,
     pub paymoney_cents: i64,
     pub paydate: DateTimeUtc,
@@ -18,7 +20,7 @@ pub struct Model {
     /// `gateway` or `sandbox`.
     pub source: String,
     /// `accepted`, `held`, `refund_needed`, `refund_requested`.
-    pub status: String,
+    pub status: PaymentStatus,
     pub reason: Option<String>,
     pub received_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,

@@ -1,5 +1,6 @@
 //! `underwriting_decisions`: every decision taken, with each rule's outcome.
 
+use gw_protocol::ApplyNo;
 use sea_orm::entity::prelude::*;
 
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel, serde::Serialize)]
@@ -7,7 +8,7 @@ use sea_orm::entity::prelude::*;
 pub struct Model {
     #[sea_orm(primary_key)]
     pub id: i64,
-    pub applyno: String,
+    pub applyno: ApplyNo,
     /// `approve`, `reject` or `refer`.
     pub decision: String,
     pub reason: String,

@@ -25,8 +25,8 @@ use sea_orm::{
 };
 use tokio::sync::Notify;
 
-use crate::Db;
-use crate::entities::bus_messages;
+use gw_storage::Db;
+use gw_storage::entities::bus_messages;
 
 /// Queue of the event journal.
 pub const JOURNAL: &str = "events.journal";

@@ -23,8 +23,8 @@ use sea_orm::{
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
-use crate::Db;
-use crate::entities::outbox;
+use gw_storage::Db;
+use gw_storage::entities::outbox;
 
 /// How long a relay's claim on a batch lasts.
 const CLAIM: chrono::Duration = chrono::Duration::seconds(60);
@@ -94,12 +94,29 @@ pub async fn pending_count<C: ConnectionTrait>(conn: &C) -> Result<u64, DbErr> {
         .await
 }
 
+/// Wakes the relay: a handler calls it after committing outbox rows, so
+/// they leave at once instead of at the relay's next poll.
+#[derive(Clone, Default)]
+pub struct RelayWaker(Arc<Notify>);
+
+impl RelayWaker {
+    pub fn wake(&self) {
+        self.0.notify_one();
+    }
+}
+
+impl std::fmt::Debug for RelayWaker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("RelayWaker")
+    }
+}
+
 /// Publishes outbox rows until cancelled.
 #[derive(Clone)]
 pub struct Relay {
     db: Db,
     bus: Bus,
-    wake: Arc<Notify>,
+    wake: RelayWaker,
     batch: u64,
     idle: Duration,
 }
@@ -109,23 +126,19 @@ impl Relay {
         Self {
             db,
             bus,
-            wake: Arc::new(Notify::new()),
+            wake: RelayWaker::default(),
             batch: 100,
             idle: Duration::from_millis(500),
         }
     }
 
-    /// Wakes the relay now (call after committing an outbox row).
-    pub fn notify(&self) {
-        self.wake.notify_one();
-    }
-
     /// A handle to wake the relay from elsewhere.
-    pub fn waker(&self) -> Arc<Notify> {
+    pub fn waker(&self) -> RelayWaker {
         self.wake.clone()
     }
 
-    /// Runs until `shutdown`; finishes the batch in hand first.
+    /// Runs until `shutdown`, then publishes what is committed by then (the
+    /// last work of draining consumers) and returns.
     pub async fn run(self, shutdown: CancellationToken) {
         loop {
             let published = match self.publish_batch().await {
@@ -141,9 +154,15 @@ impl Relay {
             if published == 0 {
                 tokio::select! {
                     () = shutdown.cancelled() => break,
-                    () = self.wake.notified() => {}
+                    () = self.wake.0.notified() => {}
                     () = tokio::time::sleep(self.idle) => {}
                 }
+            }
+        }
+        // Drain: whatever is left is published at the next start anyway.
+        while let Ok(n) = self.publish_batch().await {
+            if n == 0 {
+                break;
             }
         }
     }

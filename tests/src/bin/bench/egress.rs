@@ -1,9 +1,8 @@
-//! `egress bench`: notices per second delivered to a local sink, and the
+//! `bench egress`: notices per second delivered to a local sink, and the
 //! latency from enqueue to delivery (p50, p99).
 //!
 //! It runs egress in-process against the configured RabbitMQ and database,
-//! under a fresh queue prefix and schema that it removes afterwards, and a
-//! sink on 127.0.0.1 that decrypts every notice and answers `code 200`.
+//! and a sink on 127.0.0.1 that decrypts every notice and answers `code 200`.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -12,15 +11,14 @@ use std::time::{Duration, Instant};
 use axum::extract::State;
 use axum::routing::post;
 use futures::stream::{self, StreamExt};
-use gw_bus::{Message, queues};
-use gw_config::{CounterpartSettings, Settings};
-use gw_protocol::messages::{NOTICE_KIND, NOTICE_SCHEMA, NoticeCommand};
+use gw_contract::NoticeCommand;
 use gw_protocol::{Interface, Notice};
-use secrecy::SecretString;
 use tokio_util::sync::CancellationToken;
 
+use crate::stats::{self, Latencies, SECRET};
+
 #[derive(clap::Args, Debug)]
-pub struct BenchArgs {
+pub struct Args {
     /// How many notices to deliver.
     #[arg(long, default_value_t = 2000)]
     pub notices: usize,
@@ -32,8 +30,6 @@ pub struct BenchArgs {
     #[arg(long)]
     pub rate: Option<f64>,
 }
-
-const SECRET: &str = "bench-secret-16c";
 
 type Arrivals = Arc<Mutex<HashMap<String, Instant>>>;
 
@@ -53,23 +49,7 @@ async fn sink(State(arrivals): State<Arrivals>, body: String) -> axum::Json<serd
     axum::Json(serde_json::json!({"code": 200, "msg": "ok"}))
 }
 
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    if sorted.is_empty() {
-        return Duration::ZERO;
-    }
-    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[i.min(sorted.len() - 1)]
-}
-
-pub async fn run(mut settings: Settings, args: BenchArgs) -> anyhow::Result<()> {
-    let run_id = uuid_suffix();
-    settings.amqp.prefix = format!("bench{run_id}");
-    if settings.database.is_postgres() {
-        settings.database.schema = Some(format!("bench_{run_id}"));
-    }
-    settings.egress.listen = "127.0.0.1:0".parse()?;
-    settings.egress.admin_listen = "127.0.0.1:0".parse()?;
-
+pub async fn run(args: Args) -> anyhow::Result<()> {
     let arrivals: Arrivals = Arc::new(Mutex::new(HashMap::with_capacity(args.notices)));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let sink_url = format!("http://{}", listener.local_addr()?);
@@ -82,22 +62,17 @@ pub async fn run(mut settings: Settings, args: BenchArgs) -> anyhow::Result<()> 
             .with_graceful_shutdown(sink_stop.clone().cancelled_owned())
             .into_future(),
     );
-    settings.counterparts.clear();
-    settings.counterparts.insert(
-        "bench".into(),
-        CounterpartSettings {
-            appkey: "bench".into(),
-            appsecret: SecretString::from(SECRET.to_owned()),
-            notice_base_url: sink_url.parse()?,
-            allowed_networks: vec![],
-            file_hosts: vec![],
-        },
-    );
-
-    let egress = crate::Application::build(settings.clone()).await?;
+    let mut overrides = stats::isolated(&stats::run_id(), &sink_url);
+    overrides.extend([
+        ("GW__EGRESS__LISTEN", "127.0.0.1:0".to_owned()),
+        ("GW__EGRESS__ADMIN_LISTEN", "127.0.0.1:0".to_owned()),
+    ]);
+    let settings = stats::settings(&overrides)?;
+    let egress = gw_host::Application::build(settings.clone(), &[&egress::Egress]).await?;
     let stop = CancellationToken::new();
     let egress_task = tokio::spawn(egress.run_until(stop.clone()));
-    let bus = gw_service::connect_bus(&settings, "bench").await?;
+    let (bus, _db) = gw_host::connect(&settings, "bench").await?;
+    let bench = gw_protocol::CounterpartName::try_from("bench").unwrap();
 
     let load = match args.rate {
         Some(r) => format!("at {r}/s"),
@@ -116,8 +91,8 @@ pub async fn run(mut settings: Settings, args: BenchArgs) -> anyhow::Result<()> 
             "applyno": applyno, "applystatus": "1", "remark": "通过", "rate": "0.0015", "cost": "300.00"
         });
         let notice = Notice::from_value(Interface::ProcessNotice, body)?;
-        let cmd = NoticeCommand::new("bench", &notice, None);
-        let m = Message::json(NOTICE_KIND, NOTICE_SCHEMA, Some(&applyno), &cmd)?;
+        let cmd = NoticeCommand::new(&bench, &notice, None);
+        let (to, m) = gw_contract::message(&cmd)?;
         let bus = bus.clone();
         let due = args
             .rate
@@ -127,7 +102,7 @@ pub async fn run(mut settings: Settings, args: BenchArgs) -> anyhow::Result<()> 
                 tokio::time::sleep_until(tokio::time::Instant::from_std(started_at) + due).await;
             }
             let at = Instant::now();
-            bus.send(queues::NOTICES, &m).await.map(|()| (applyno, at))
+            bus.publish(&to, &m).await.map(|()| (applyno, at))
         });
     }
     let started = Instant::now();
@@ -150,11 +125,12 @@ pub async fn run(mut settings: Settings, args: BenchArgs) -> anyhow::Result<()> 
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let arrived = arrivals.lock().map(|m| m.clone()).unwrap_or_default();
-    let mut latencies: Vec<Duration> = arrived
-        .iter()
-        .filter_map(|(a, t)| enqueued.get(a).map(|e| t.saturating_duration_since(*e)))
-        .collect();
-    latencies.sort();
+    let mut latencies = Latencies::new();
+    for (a, t) in &arrived {
+        if let Some(e) = enqueued.get(a) {
+            latencies.record(t.saturating_duration_since(*e));
+        }
+    }
     let last = arrived.values().max().copied().unwrap_or(started);
     let total = last
         .saturating_duration_since(started)
@@ -173,24 +149,14 @@ pub async fn run(mut settings: Settings, args: BenchArgs) -> anyhow::Result<()> 
         total
     );
     println!("throughput {:.0} notices/s", arrived.len() as f64 / total);
-    println!(
-        "enqueue->delivery latency: p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
-        percentile(&latencies, 0.50).as_secs_f64() * 1e3,
-        percentile(&latencies, 0.99).as_secs_f64() * 1e3,
-        latencies.last().copied().unwrap_or_default().as_secs_f64() * 1e3
-    );
+    println!("enqueue->delivery latency: {}", latencies.summary());
 
     stop.cancel();
     let _ = egress_task.await;
     sink_stop.cancel();
     let _ = sink_task.await;
-    let _ = bus.transport().delete(bus.topology()).await;
     bus.close().await;
-    if settings.database.schema.is_some() {
-        let db = gw_service::connect_db(&settings).await?;
-        db.drop_schema().await?;
-        db.close().await;
-    }
+    stats::cleanup(&settings).await?;
     anyhow::ensure!(
         arrived.len() == args.notices,
         "only {} of {} notices arrived",
@@ -198,8 +164,4 @@ pub async fn run(mut settings: Settings, args: BenchArgs) -> anyhow::Result<()> 
         args.notices
     );
     Ok(())
-}
-
-fn uuid_suffix() -> String {
-    uuid::Uuid::new_v4().simple().to_string()[..10].to_owned()
 }

@@ -1,0 +1,57 @@
+//! `[database]`: PostgreSQL (scale-out) or SQLite (the embedded gateway).
+
+use std::time::Duration;
+
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+
+use crate::Problems;
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DatabaseSettings {
+    /// `postgres://user:pass@host/db` or `sqlite://path?mode=rwc`. Secret: it may hold a password.
+    pub url: SecretString,
+    pub max_connections: u32,
+    #[serde(with = "humantime_serde")]
+    pub connect_timeout: Duration,
+    /// PostgreSQL schema to use (created if missing); tests use a fresh one each.
+    #[serde(default)]
+    pub schema: Option<String>,
+}
+
+impl DatabaseSettings {
+    /// Whether the URL names PostgreSQL (else SQLite).
+    pub fn is_postgres(&self) -> bool {
+        let u = self.url.expose_secret();
+        u.starts_with("postgres://") || u.starts_with("postgresql://")
+    }
+
+    pub(crate) fn check(&self, p: &mut Problems) {
+        let db = self.url.expose_secret();
+        if !(db.starts_with("postgres://")
+            || db.starts_with("postgresql://")
+            || db.starts_with("sqlite:"))
+        {
+            p.push(
+                "database.url",
+                "must start with postgres://, postgresql:// or sqlite:",
+            );
+        }
+        if self.max_connections == 0 {
+            p.push("database.max_connections", "must be at least 1");
+        }
+        if let Some(schema) = &self.schema
+            && (schema.is_empty()
+                || !schema
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'_')
+                || schema.as_bytes()[0].is_ascii_digit())
+        {
+            p.push(
+                "database.schema",
+                "letters, digits and _ only, not starting with a digit",
+            );
+        }
+    }
+}

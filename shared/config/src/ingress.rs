@@ -1,0 +1,39 @@
+//! `[ingress]`: the inbound API the platform calls.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use crate::Problems;
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IngressSettings {
+    pub listen: SocketAddr,
+    /// Largest accepted request body.
+    pub body_limit_bytes: usize,
+    #[serde(with = "humantime_serde")]
+    pub request_timeout: Duration,
+    /// Sustained requests per second allowed per appkey.
+    pub rate_limit_per_second: u32,
+    /// Burst allowed per appkey above the sustained rate.
+    pub rate_limit_burst: u32,
+}
+
+impl IngressSettings {
+    pub(crate) fn check(&self, p: &mut Problems) {
+        if self.body_limit_bytes < 1024 {
+            p.push("ingress.body_limit_bytes", "must be at least 1024");
+        }
+        if self.request_timeout.is_zero() {
+            p.push("ingress.request_timeout", "must be positive");
+        }
+        if self.rate_limit_per_second == 0 || self.rate_limit_burst == 0 {
+            p.push(
+                "ingress.rate_limit_per_second and rate_limit_burst",
+                "must be at least 1",
+            );
+        }
+    }
+}

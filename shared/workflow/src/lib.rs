@@ -1,0 +1,283 @@
+//! The transaction of a worker's handler, written once.
+//!
+//! Every handler that moves an application on does the same things in one
+//! database transaction: skip a message already handled (the inbox), read
+//! the application with its state and version, ask the lifecycle what the
+//! event does, queue the notice behind the application's previous one,
+//! save the change if nobody else changed the application meanwhile, write
+//! the commands and events to the outbox, commit, and wake the relay. This
+//! crate does all of that; a handler says only what to decide and what to
+//! send.
+//!
+//! ```ignore
+//! // In a `ConsumeOnce` handler, `tx` has the message's inbox row already.
+//! let mut t = match tx.transition(&applyno, Some(&counterpart), Event::Cancel).await? {
+//!     Outcome::Moved(t) => t,
+//!     Outcome::Refused { refusal, .. } => return tx.commit().await, // or a notice saying why
+//! };
+//! tx.notify(&mut t, notice).await?;      // chained after the previous notice
+//! tx.emit_application(EventKey::ApplicationCancelled, &t, details).await?;
+//! tx.save(t).await?;                     // versioned: a lost race is retried
+//! tx.commit().await                      // and the relay publishes
+//! ```
+
+mod failure;
+mod once;
+
+pub use failure::{DbResultExt, db_failure};
+pub use once::{ConsumeOnce, once};
+
+use gw_bus::Failure;
+use gw_bus_sql::RelayWaker;
+use gw_bus_sql::outbox;
+use gw_contract::events::EventPayload;
+use gw_contract::{ApplicationEvent, Contract, EventKey, NoticeCommand};
+use gw_lifecycle::{Effect, Event, Refusal, State};
+use gw_protocol::{ApplyNo, CounterpartName, Notice};
+use gw_storage::Db;
+use gw_storage::applications::{self, Application, Changes, SaveError};
+use gw_storage::inbox;
+use gw_storage::sea_orm::{DatabaseTransaction, Set, TransactionTrait};
+
+/// What handlers share: the database and the relay to wake.
+#[derive(Clone, Debug)]
+pub struct Workflow {
+    db: Db,
+    relay: RelayWaker,
+}
+
+impl Workflow {
+    pub fn new(db: Db, relay: RelayWaker) -> Self {
+        Self { db, relay }
+    }
+
+    pub fn db(&self) -> &Db {
+        &self.db
+    }
+
+    /// Wakes the relay (after committing outbox rows outside a [`Tx`]).
+    pub fn wake(&self) {
+        self.relay.wake();
+    }
+
+    /// Starts a transaction.
+    pub async fn begin(&self) -> Result<Tx, Failure> {
+        Ok(Tx {
+            txn: self.db.conn().begin().await.transient()?,
+            relay: self.relay.clone(),
+        })
+    }
+
+    /// Starts a transaction for message `message_id` of `consumer`, or
+    /// `None` when it was handled before (the inbox row is part of the
+    /// transaction, so the message counts as handled only if it commits).
+    pub async fn begin_once(
+        &self,
+        consumer: &str,
+        message_id: &str,
+    ) -> Result<Option<Tx>, Failure> {
+        let tx = self.begin().await?;
+        if inbox::first_time(&tx.txn, consumer, message_id)
+            .await
+            .transient()?
+        {
+            Ok(Some(tx))
+        } else {
+            tracing::info!(consumer, message_id, "already handled");
+            tx.commit().await?;
+            Ok(None)
+        }
+    }
+}
+
+/// An application moved on by an event, not yet saved: the state before,
+/// the state after, what to do, and the changes to record with it.
+#[derive(Debug)]
+pub struct Transition {
+    /// The application as read (`None`: the event creates it).
+    pub app: Option<Application>,
+    pub next: State,
+    pub effect: Effect,
+    /// Further columns to change with the state.
+    pub changes: Changes,
+    /// The application's last notice, including those queued in this transition.
+    last_notice: Option<String>,
+}
+
+impl Transition {
+    /// The state before the event.
+    pub fn from(&self) -> Option<State> {
+        self.app.as_ref().map(|a| a.state)
+    }
+
+    /// The application as read; an event on an unknown application has none.
+    pub fn app(&self) -> Result<&Application, Failure> {
+        self.app
+            .as_ref()
+            .ok_or_else(|| Failure::permanent(anyhow::anyhow!("no application to change")))
+    }
+}
+
+/// What an event does to an application.
+#[derive(Debug)]
+pub enum Outcome {
+    Moved(Box<Transition>),
+    /// The lifecycle refuses the event in this state.
+    Refused {
+        app: Option<Box<Application>>,
+        refusal: Refusal,
+    },
+}
+
+/// One handler's transaction. Dropped without [`Tx::commit`], it rolls back.
+pub struct Tx {
+    txn: DatabaseTransaction,
+    relay: RelayWaker,
+}
+
+impl Tx {
+    /// The connection, for the handler's own repository calls.
+    pub fn conn(&self) -> &DatabaseTransaction {
+        &self.txn
+    }
+
+    /// The application `applyno`, if any.
+    pub async fn application(&self, applyno: &ApplyNo) -> Result<Option<Application>, Failure> {
+        applications::find(&self.txn, applyno).await.transient()
+    }
+
+    /// Reads the application and asks the lifecycle what `event` does to it.
+    /// With `counterpart`, an application of another counterpart counts as
+    /// unknown (one platform never sees another's applications).
+    pub async fn transition(
+        &self,
+        applyno: &ApplyNo,
+        counterpart: Option<&CounterpartName>,
+        event: Event,
+    ) -> Result<Outcome, Failure> {
+        let app = self
+            .application(applyno)
+            .await?
+            .filter(|a| counterpart.is_none_or(|c| &a.counterpart == c));
+        Ok(Self::step(app, event))
+    }
+
+    /// The lifecycle step of `event` on `app` (read by the caller).
+    pub fn step(app: Option<Application>, event: Event) -> Outcome {
+        match gw_lifecycle::step(app.as_ref().map(|a| a.state), event) {
+            Ok((next, effect)) => Outcome::Moved(Box::new(Transition {
+                last_notice: app.as_ref().and_then(|a| a.last_notice_id.clone()),
+                app,
+                next,
+                effect,
+                changes: Changes::default(),
+            })),
+            Err(refusal) => Outcome::Refused {
+                app: app.map(Box::new),
+                refusal,
+            },
+        }
+    }
+
+    /// Queues `notice` for egress, behind the application's previous notice
+    /// (egress keeps that order), as part of the transition.
+    pub async fn notify(&self, t: &mut Transition, notice: &Notice) -> Result<String, Failure> {
+        let counterpart = match &t.app {
+            Some(a) => a.counterpart.clone(),
+            None => match &t.changes.counterpart {
+                gw_storage::sea_orm::ActiveValue::Set(c)
+                | gw_storage::sea_orm::ActiveValue::Unchanged(c) => c.clone(),
+                gw_storage::sea_orm::ActiveValue::NotSet => {
+                    return Err(Failure::permanent(anyhow::anyhow!(
+                        "a notice for an application without a counterpart"
+                    )));
+                }
+            },
+        };
+        let id = self
+            .notify_detached(&counterpart, notice, t.last_notice.clone())
+            .await?;
+        t.last_notice = Some(id.clone());
+        Ok(id)
+    }
+
+    /// Queues a notice outside a transition, behind `after`.
+    pub async fn notify_detached(
+        &self,
+        counterpart: &CounterpartName,
+        notice: &Notice,
+        after: Option<String>,
+    ) -> Result<String, Failure> {
+        let cmd = NoticeCommand::new(counterpart, notice, after);
+        self.send(&cmd).await?;
+        Ok(cmd.notice_id)
+    }
+
+    /// Records the transition: the new state, the last notice and the
+    /// changes, if the application is still at the version read (else the
+    /// message is retried from a fresh read); or creates the application.
+    pub async fn save(&self, t: Box<Transition>) -> Result<(), Failure> {
+        let Transition {
+            app,
+            next,
+            mut changes,
+            last_notice,
+            ..
+        } = *t;
+        changes.state = Set(next);
+        if last_notice != app.as_ref().and_then(|a| a.last_notice_id.clone()) {
+            changes.last_notice_id = Set(last_notice);
+        }
+        match app {
+            Some(a) => applications::save(&self.txn, &a.applyno, a.version, changes)
+                .await
+                .map_err(|e| match e {
+                    SaveError::Conflict { .. } => Failure::Transient(e.into()),
+                    SaveError::Db(e) => db_failure(e),
+                }),
+            None => applications::create(&self.txn, changes).await.transient(),
+        }
+    }
+
+    /// Writes a command for another service to the outbox.
+    pub async fn send<C: Contract>(&self, command: &C) -> Result<(), Failure> {
+        let (to, m) = gw_contract::message(command).map_err(Failure::permanent)?;
+        outbox::add(&self.txn, &to, &m).await.transient()
+    }
+
+    /// Writes a domain event to the outbox.
+    pub async fn emit<E: EventPayload>(&self, key: EventKey, payload: &E) -> Result<(), Failure> {
+        let (to, m) = gw_contract::events::message(key, payload).map_err(Failure::permanent)?;
+        outbox::add(&self.txn, &to, &m).await.transient()
+    }
+
+    /// Writes an [`ApplicationEvent`] about an application now in `state`,
+    /// stamped now.
+    pub async fn emit_application(
+        &self,
+        key: EventKey,
+        applyno: &ApplyNo,
+        counterpart: &CounterpartName,
+        state: State,
+        details: serde_json::Value,
+    ) -> Result<(), Failure> {
+        self.emit(
+            key,
+            &ApplicationEvent {
+                applyno: applyno.clone(),
+                counterpart: counterpart.clone(),
+                state,
+                details,
+                at: chrono::Utc::now(),
+            },
+        )
+        .await
+    }
+
+    /// Commits, then wakes the relay so that what was written leaves now.
+    pub async fn commit(self) -> Result<(), Failure> {
+        self.txn.commit().await.transient()?;
+        self.relay.wake();
+        Ok(())
+    }
+}
