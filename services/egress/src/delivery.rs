@@ -208,6 +208,30 @@ pub fn command_of(row: &NoticeRow) -> anyhow::Result<NoticeCommand> {
     })
 }
 
+/// Records the notice of `cmd` (its body, and the body masked for operators).
+async fn insert(
+    tx: &Tx,
+    cmd: &NoticeCommand,
+    body: &serde_json::Value,
+    masked: &serde_json::Value,
+    state: NoticeState,
+    error: Option<&str>,
+) -> Result<NoticeRow, Failure> {
+    let (body, masked) = (body.to_string(), masked.to_string());
+    let new = NewNotice {
+        id: &cmd.notice_id,
+        applyno: &cmd.applyno,
+        counterpart: &cmd.counterpart,
+        interface: cmd.interface.name(),
+        after_id: cmd.after.as_deref(),
+        body: &body,
+        body_masked: &masked,
+        state,
+        last_error: error,
+    };
+    notices::insert(tx.conn(), new).await.transient()
+}
+
 /// The `notice.*` event of `row`, now in `state`.
 async fn emit(
     tx: &Tx,
@@ -243,24 +267,8 @@ impl NoticeHandler {
             .transient()?
             .is_none()
         {
-            let body = cmd.body.to_string();
-            let masked = gw_protocol::mask::mask_json(&cmd.body).to_string();
-            let row = notices::insert(
-                tx.conn(),
-                NewNotice {
-                    id: &cmd.notice_id,
-                    applyno: &cmd.applyno,
-                    counterpart: &cmd.counterpart,
-                    interface: cmd.interface.name(),
-                    after_id: cmd.after.as_deref(),
-                    body: &body,
-                    body_masked: &masked,
-                    state: NoticeState::Dead,
-                    last_error: Some(why),
-                },
-            )
-            .await
-            .transient()?;
+            let masked = gw_protocol::mask::mask_json(&cmd.body);
+            let row = insert(&tx, cmd, &cmd.body, &masked, NoticeState::Dead, Some(why)).await?;
             emit(
                 &tx,
                 EventKey::NoticeDeadLettered,
@@ -281,24 +289,8 @@ impl NoticeHandler {
         let row = match notices::find(tx.conn(), &cmd.notice_id).await.transient()? {
             Some(r) => r,
             None => {
-                let body = notice.to_json().to_string();
-                let masked = notice.masked_json().to_string();
-                notices::insert(
-                    tx.conn(),
-                    NewNotice {
-                        id: &cmd.notice_id,
-                        applyno: &cmd.applyno,
-                        counterpart: &cmd.counterpart,
-                        interface: cmd.interface.name(),
-                        after_id: cmd.after.as_deref(),
-                        body: &body,
-                        body_masked: &masked,
-                        state: NoticeState::Pending,
-                        last_error: None,
-                    },
-                )
-                .await
-                .transient()?
+                let (body, masked) = (notice.to_json(), notice.masked_json());
+                insert(&tx, cmd, &body, &masked, NoticeState::Pending, None).await?
             }
         };
         let cancelled =
