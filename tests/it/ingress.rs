@@ -21,6 +21,11 @@ async fn setup(extra: &[(&str, &str)]) -> (Harness, Running) {
 
 /// Seeds an approved application, as underwriting would leave it.
 async fn seed_approved(h: &Harness, applyno: &str, state: &str) {
+    seed(h, applyno, state, None).await
+}
+
+/// Seeds an application in `state`, with its guarantee number once issued.
+async fn seed(h: &Harness, applyno: &str, state: &str, baohanno: Option<&str>) {
     let now = chrono::Utc::now();
     applications::ActiveModel {
         applyno: Set(gw_tests::applyno(applyno)),
@@ -38,8 +43,10 @@ async fn seed_approved(h: &Harness, applyno: &str, state: &str) {
         remark: Set(None),
         cashier_token: Set(Some(format!("tok{applyno}"))),
         paid_at: Set(None),
-        baohanno: Set(None),
+        baohanno: Set(baohanno.map(|b| gw_protocol::BaohanNo::try_from(b).unwrap())),
         last_notice_id: Set(None),
+        claimed_cents: Set(0),
+        claim_pending_cents: Set(0),
         created_at: Set(now),
         updated_at: Set(now),
     }
@@ -58,13 +65,20 @@ async fn assert_nothing_published(h: &Harness) {
 async fn each_inbound_path_is_published_to_its_queue_with_trace_headers() {
     let (h, app) = setup(&[]).await;
     seed_approved(&h, "TB-PAY-1", "approved").await;
-    for i in Interface::INBOUND {
+    for (n, i) in Interface::INBOUND.into_iter().enumerate() {
         let applyno = if i == Interface::PayApply {
             "TB-PAY-1".to_owned()
         } else {
             format!("TB-{}", i.name())
         };
-        let request = samples::request(i, &applyno);
+        let mut request = samples::request(i, &applyno);
+        // The requests that name a guarantee are taken only for one issued
+        // to this application (the others are refused at once).
+        if request.get("baohanno").is_some() {
+            let baohanno = format!("BH20251128{n:08}");
+            request["baohanno"] = baohanno.clone().into();
+            seed(&h, &applyno, "issued", Some(&baohanno)).await;
+        }
         let reply = call(&app.address, i.name(), &request).await;
         assert_eq!(reply["code"], 200, "{i}: {reply}");
         assert_eq!(reply["msg"], "成功");

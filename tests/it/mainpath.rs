@@ -468,19 +468,19 @@ async fn payapply_the_cashier_payment_issuance_restore_and_verification() {
     }
     wait_state(&s, "TB-PAY", "restored").await;
 
-    // A revertapply whose baohanno belongs to another application is refused.
+    // A revertapply naming this guarantee for an application that has none
+    // is refused at once, and nothing is queued.
     approved(&s, "TB-OTHER").await;
     let mut wrong = revert.clone();
     wrong["applyno"] = json!("TB-OTHER");
-    s.call_ok("revertapply", &wrong).await;
-    let dead =
-        s.h.wait_dead(queues::REVERTAPPLY, Duration::from_secs(15))
-            .await
-            .expect("refused");
+    let reply = call(&s.ingress.address, "revertapply", &wrong).await;
+    assert_eq!(
+        (reply["code"].as_i64(), reply["msg"].as_str()),
+        (Some(500), Some("保费尚未支付"))
+    );
     assert!(
-        dead.header(gw_bus::headers::ERROR)
-            .unwrap()
-            .contains("refused")
+        s.h.take(queues::REVERTAPPLY).await.is_none(),
+        "nothing queued"
     );
 
     // Verification: by number and code, and by file.
@@ -626,7 +626,7 @@ async fn a_wrong_amount_is_held_for_a_person() {
     tokio::time::sleep(Duration::from_millis(800)).await;
     let events = s.h.drain_journal().await;
     assert!(events.iter().any(|e| e.kind == "payment.held"));
-    assert!(events.iter().any(|e| e.kind == "payment.refund_needed"));
+    assert!(events.iter().any(|e| e.kind == "payment.refund_requested"));
     s.stop().await;
 }
 
@@ -692,7 +692,7 @@ async fn a_cancel_then_a_late_payment_gives_a_refund_event_and_no_notice() {
     let events = s.h.drain_journal().await;
     let refund = events
         .iter()
-        .find(|e| e.kind == "payment.refund_needed")
+        .find(|e| e.kind == "payment.refund_requested")
         .expect("refund event");
     assert_eq!(refund.correlation_id.as_deref(), Some("TB-CANCEL"));
     assert!(events.iter().any(|e| e.kind == "application.cancelled"));

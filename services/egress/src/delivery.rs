@@ -295,8 +295,16 @@ impl NoticeHandler {
         };
         let cancelled =
             !gw_lifecycle::accepts_notices(tx.application(&cmd.applyno).await?.map(|a| a.state));
+        let cancel_pending = gw_storage::cancels::find(tx.conn(), &cmd.applyno)
+            .await
+            .transient()?
+            .is_some_and(|c| c.resolution == gw_lifecycle::Resolution::Pending);
         let claim = if row.state.is_settled() {
             Claim::Done
+        } else if cancel_pending && !cancelled {
+            // The platform asked to cancel and payment has not decided yet:
+            // if the cancel wins, this notice must never reach the platform.
+            Claim::Busy(Duration::from_secs(2))
         } else if cancelled {
             // The platform accepts no notice of a cancelled application.
             notices::suppress_open(tx.conn(), &cmd.applyno, "the application is cancelled")

@@ -35,6 +35,10 @@ sandbox = true
 [issuance]
 listen = "127.0.0.1:0"
 
+# Claims are paid at once in the single process (no bank to confirm them).
+[claims]
+auto_payout = true
+
 [telemetry]
 log_format = "pretty"
 "#;
@@ -45,6 +49,8 @@ pub const SERVICES: &[&dyn Service] = &[
     &underwriting::Underwriting,
     &payment::Payment,
     &issuance::Issuance,
+    &invoice::Invoice,
+    &claims::Claims,
     &egress::Egress,
 ];
 

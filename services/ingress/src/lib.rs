@@ -30,7 +30,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use axum::routing::post;
 use gw_bus::Bus;
-use gw_config::{Counterpart, Counterparts, Settings};
+use gw_config::{Counterpart, Counterparts};
 use gw_host::{Build, Context, Parts};
 use gw_protocol::{Inbound, Interface, PayApplyData};
 use gw_storage::Db;
@@ -55,12 +55,7 @@ impl Build for Ingress {
             tracing::warn!("no counterparts configured: every call will be refused");
         }
         Ok(Parts {
-            public: Some(router(
-                &ctx.settings,
-                ctx.counterparts.clone(),
-                &ctx.bus,
-                &ctx.db,
-            )),
+            public: Some(router(ctx)),
             ..Parts::default()
         })
     }
@@ -70,16 +65,19 @@ struct AppState {
     counterparts: Counterparts,
     bus: Bus,
     db: Db,
+    flow: gw_workflow::Workflow,
     limiter: RateLimiter,
     public_base_url: String,
 }
 
 /// The inbound routes, with their timeout and body-limit layers.
-pub fn router(settings: &Settings, counterparts: Counterparts, bus: &Bus, db: &Db) -> Router {
+pub fn router(ctx: &Context) -> Router {
+    let settings = &ctx.settings;
     let state = Arc::new(AppState {
-        counterparts,
-        bus: bus.clone(),
-        db: db.clone(),
+        counterparts: ctx.counterparts.clone(),
+        bus: ctx.bus.clone(),
+        db: ctx.db.clone(),
+        flow: ctx.flow.clone(),
         limiter: RateLimiter::new(
             settings.ingress.rate_limit_per_second,
             settings.ingress.rate_limit_burst,
@@ -189,13 +187,22 @@ async fn handle_for(
     outcome
 }
 
-/// Answers `payapply` from the lifecycle table, then publishes and waits for the confirm.
+/// Answers at once what the lifecycle row decides (`payapply`'s link, a
+/// request that cannot be carried out), then makes the request durable:
+/// published with the broker's confirm, or, for `cancelapply`, recorded with
+/// its message in one transaction (so that the cancel holds from now on).
 async fn accept(st: &AppState, cp: &Counterpart, request: Inbound) -> Outcome {
     let mut data = None;
-    if request.interface() == Interface::PayApply {
-        match payapply_data(st, cp, request.applyno()).await {
+    match request.interface() {
+        Interface::PayApply => match payapply_data(st, cp, request.applyno()).await {
             Ok(d) => data = Some(d),
             Err(o) => return o,
+        },
+        Interface::CancelApply => return cancel(st, cp, &request).await,
+        _ => {
+            if let Err(o) = admit(st, cp, &request).await {
+                return o;
+            }
         }
     }
     let (to, message) = match gw_contract::inbound::message(&cp.name, &request, chrono::Utc::now())
@@ -211,6 +218,46 @@ async fn accept(st: &AppState, cp: &Counterpart, request: Inbound) -> Outcome {
     Outcome::ok(data)
 }
 
+/// Refuses at once a request the lifecycle row says cannot be carried out
+/// (see `gw_lifecycle::admit`); nothing is queued then.
+async fn admit(st: &AppState, cp: &Counterpart, request: &Inbound) -> Result<(), Outcome> {
+    let Some(baohanno) = request.baohanno() else {
+        return Ok(());
+    };
+    let row = gw_storage::applications::find(st.db.conn(), request.applyno())
+        .await
+        .map_err(|e| Outcome::refuse(msg::BUSY).cause(format!("database: {e}")))?
+        .filter(|r| r.counterpart == cp.name);
+    let matches = row.as_ref().and_then(|r| r.baohanno.as_ref()) == Some(baohanno);
+    gw_lifecycle::admit(request.interface(), row.map(|r| r.state), matches)
+        .map_err(|r| Outcome::refuse(r.to_string()))
+}
+
+/// `cancelapply`: the request and its message in one transaction.
+async fn cancel(st: &AppState, cp: &Counterpart, request: &Inbound) -> Outcome {
+    let Inbound::CancelApply(c) = request else {
+        return Outcome::refuse(msg::NOT_FOUND);
+    };
+    let envelope = gw_contract::InboundEnvelope {
+        counterpart: cp.name.clone(),
+        interface: Interface::CancelApply,
+        received_at: chrono::Utc::now(),
+        request: c.clone(),
+    };
+    let recorded = async {
+        let tx = st.flow.begin().await?;
+        gw_storage::cancels::request(tx.conn(), &c.applyno, &cp.name, c.scene.code())
+            .await
+            .map_err(gw_workflow::db_failure)?;
+        tx.send(&envelope).await?;
+        tx.commit().await
+    };
+    match recorded.await {
+        Ok(()) => Outcome::ok(None),
+        Err(e) => Outcome::refuse(msg::BUSY).cause(format!("cannot record the cancel: {e:?}")),
+    }
+}
+
 /// The encrypted `data` of a `payapply` answer, or the refusal.
 async fn payapply_data(
     st: &AppState,
@@ -222,7 +269,10 @@ async fn payapply_data(
         .map_err(|e| Outcome::refuse(msg::BUSY).cause(format!("database: {e}")))?;
     // An application belongs to the counterpart that sent it.
     let row = row.filter(|r| r.counterpart == cp.name);
-    let status = gw_lifecycle::payapply(row.as_ref().map(|r| r.state))
+    let cancel_holds = gw_storage::cancels::holds(st.db.conn(), applyno)
+        .await
+        .map_err(|e| Outcome::refuse(msg::BUSY).cause(format!("database: {e}")))?;
+    let status = gw_lifecycle::payapply(row.as_ref().map(|r| r.state), cancel_holds)
         .map_err(|r| Outcome::refuse(r.to_string()))?;
     let token = row.and_then(|r| r.cashier_token).ok_or_else(|| {
         Outcome::refuse(msg::BUSY).cause("approved application without a cashier token")

@@ -251,6 +251,11 @@ impl Consume<IssueCommand> for Issuance {
                 tracing::info!(%applyno, "already issued");
                 return Ok(());
             }
+            // A cancel after payment won: no guarantee is issued.
+            Err(Refusal::Cancelled) => {
+                tracing::info!(%applyno, "cancelled before issuance; nothing to issue");
+                return Ok(());
+            }
             Ok((_, other)) => {
                 return Err(Failure::permanent(anyhow::anyhow!(
                     "unexpected effect {other:?}"
@@ -274,6 +279,42 @@ impl Consume<IssueCommand> for Issuance {
     }
 }
 
+/// Whether `req` asks for the restore the guarantee already has: the same
+/// project, tenderer, bid opening and validity.
+fn same_restore(g: &Guarantee, req: &RevertApply) -> bool {
+    let validtime = numbers::valid_until(req.bidtime, req.bidvalid);
+    let text = |stored: &Option<String>, asked: &str| stored.as_deref() == Some(asked);
+    g.restored_token.is_some()
+        && g.poltime == Some(req.bidtime.utc())
+        && g.validtime == Some(validtime.utc())
+        && text(&g.biaoduanno, req.biaoduanno.as_str())
+        && text(&g.biaoduanname, req.biaoduanname.as_str())
+        && text(&g.zbr, req.zbr.as_str())
+        && text(&g.zbrorgnum, req.zbrorgnum.as_str())
+        && text(&g.pcjname, req.pcjname.as_str())
+        && text(&g.pcjcode, req.pcjcode.as_str())
+        && text(&g.areacode, req.areacode.as_str())
+}
+
+/// The superseded version of a guarantee's restored PDF, to keep on record.
+fn superseded(g: &Guarantee) -> Option<gw_storage::guarantees::NewRestoration> {
+    let now = Utc::now();
+    Some(gw_storage::guarantees::NewRestoration {
+        applyno: Set(g.applyno.clone()),
+        baohanno: Set(g.baohanno.clone()),
+        token: Set(g.restored_token.clone()?),
+        sm3: Set(g.restored_sm3.clone()?),
+        signature: Set(g.restored_signature.clone()?),
+        poltime: Set(g.poltime?),
+        validtime: Set(g.validtime?),
+        pcjname: Set(g.pcjname.clone().unwrap_or_default()),
+        zbr: Set(g.zbr.clone().unwrap_or_default()),
+        restored_at: Set(g.restored_at.unwrap_or(now)),
+        superseded_at: Set(now),
+        ..Default::default()
+    })
+}
+
 /// The file, `poltime` and `validtime` of a guarantee restored before.
 fn already_restored(g: &Guarantee) -> Result<(String, WireTime, WireTime), Failure> {
     Ok((
@@ -287,6 +328,11 @@ fn already_restored(g: &Guarantee) -> Result<(String, WireTime, WireTime), Failu
             .map(WireTime::from_utc)
             .ok_or_else(|| bad("validtime"))?,
     ))
+}
+
+/// Whether the step that decided `effect` saw changed content.
+fn fresh_or_resend(effect: Effect) -> bool {
+    effect == Effect::NotifyRestored
 }
 
 /// A restore that may go ahead: the application, its guarantee, and what
@@ -306,7 +352,10 @@ impl Issuance {
             .await
             .transient()?
             .filter(|a| a.counterpart == env.counterpart);
-        let effect = match gw_lifecycle::step(app.as_ref().map(|a| a.state), Event::Restore) {
+        let guarantee = guarantees::find(conn, &req.applyno).await.transient()?;
+        let changed = guarantee.as_ref().is_none_or(|g| !same_restore(g, req));
+        let event = Event::Restore { changed };
+        let effect = match gw_lifecycle::step(app.as_ref().map(|a| a.state), event) {
             Ok((_, effect)) => effect,
             // Issuance is still at work: try again shortly.
             Err(Refusal::NotIssued) => {
@@ -320,7 +369,7 @@ impl Issuance {
         let Some(app) = app else {
             return Err(self.refuse(None, req, &Refusal::Unknown.to_string()).await);
         };
-        let Some(guarantee) = guarantees::find(conn, &req.applyno).await.transient()? else {
+        let Some(guarantee) = guarantee else {
             return Err(Failure::transient(anyhow::anyhow!(
                 "the guarantee of {} is not recorded yet",
                 req.applyno
@@ -452,8 +501,12 @@ impl Consume<InboundEnvelope<RevertApply>> for Issuance {
             return Ok(());
         };
         let g = &r.guarantee;
+        let amended = fresh.is_some() && g.restored_token.is_some();
         let (token, poltime, validtime) = match fresh {
             Some(signed) => {
+                if let Some(old) = superseded(g) {
+                    guarantees::supersede(tx.conn(), old).await.transient()?;
+                }
                 let token = self.record_restored(&tx, &r.app, req, signed).await?;
                 let validtime = numbers::valid_until(req.bidtime, req.bidvalid);
                 (token, req.bidtime, validtime)
@@ -461,7 +514,8 @@ impl Consume<InboundEnvelope<RevertApply>> for Issuance {
             // A re-push: the restored guarantee already made, sent again.
             None => already_restored(g)?,
         };
-        let mut t = moved(Tx::step(Some(r.app.clone()), Event::Restore))?;
+        let changed = fresh_or_resend(r.effect);
+        let mut t = moved(Tx::step(Some(r.app.clone()), Event::Restore { changed }))?;
         let notice = Notice::RevertNotice(RevertNotice {
             applyno: req.applyno.clone(),
             baohanno: req.baohanno.clone(),
@@ -473,15 +527,15 @@ impl Consume<InboundEnvelope<RevertApply>> for Issuance {
         let details = serde_json::json!({
             "baohanno": g.baohanno, "poltime": poltime.to_string(), "validtime": validtime.to_string(),
             "areacode": req.areacode.as_str(), "resent": r.effect == Effect::ResendRestored,
+            "amended": amended,
         });
-        tx.emit_application(
-            EventKey::GuaranteeRestored,
-            &r.app.applyno,
-            &r.app.counterpart,
-            t.next,
-            details,
-        )
-        .await?;
+        let key = if amended {
+            EventKey::RestoreAmended
+        } else {
+            EventKey::GuaranteeRestored
+        };
+        tx.emit_application(key, &r.app.applyno, &r.app.counterpart, t.next, details)
+            .await?;
         tx.save(t).await?;
         tx.commit().await?;
         tracing::info!(applyno = %req.applyno, baohanno = %g.baohanno, validtime = %validtime, "guarantee restored");

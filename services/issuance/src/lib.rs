@@ -11,7 +11,7 @@
 //!   sends `revertnotice`.
 //! * Serves online verification (验真, [`verify`]).
 
-pub mod capital;
+pub mod admin;
 pub mod handler;
 pub mod numbers;
 pub mod pdf;
@@ -29,7 +29,7 @@ use crate::handler::{Issuance as Issuing, Issuer};
 
 gw_host::service!(
     /// The issuance service.
-    Issuance, "issuance", public: issuance.listen
+    Issuance, "issuance", public: issuance.listen, admin: issuance.admin_listen
 );
 
 #[async_trait]
@@ -60,6 +60,7 @@ impl Build for Issuance {
                 signer,
                 settings.issuance.verify_per_minute,
             )),
+            admin: Some(admin::routes(ctx.db.clone(), &settings.admin.token)),
             consumers: vec![
                 ctx.consumer(handler::<IssueCommand, _>(issuing.clone())),
                 ctx.consumer(handler::<InboundEnvelope<RevertApply>, _>(issuing)),

@@ -1,10 +1,5 @@
-//! Guarantee PDFs, drawn with krilla.
-//!
-//! The CJK font (WenQuanYi Micro Hei) is compiled into the binary; krilla
-//! embeds the subset of glyphs used, with a ToUnicode map, so the text is
-//! real and searchable. The PDFs are PDF/A-2b (krilla validates
-//! them). Lines are laid out here: widths come from the font's
-//! advances (`ttf-parser`), long clauses are wrapped by width.
+//! Guarantee PDFs (PDF/A-2b), laid out on the shared page of
+//! `gw-documents` (the embedded CJK font, wrapping, QR code, seal).
 //!
 //! A **cipher guarantee** withholds the project and the tenderer (they are
 //! secret until bid opening); a **restored guarantee** names them, with the
@@ -13,38 +8,8 @@
 //! the verification code, a QR code of the verification URL and a drawn red
 //! seal with the issuer's name around it.
 
-use std::sync::OnceLock;
-
-use anyhow::Context;
+use gw_documents::{MARGIN, PAGE_H, PAGE_W};
 use gw_protocol::{Amount, WireTime};
-use krilla::Document;
-use krilla::color::rgb;
-use krilla::geom::{PathBuilder, Point, Rect, Transform};
-use krilla::metadata::Metadata;
-use krilla::num::NormalizedF32;
-use krilla::page::PageSettings;
-use krilla::paint::{Fill, Stroke};
-use krilla::surface::Surface;
-use krilla::text::{Font, TextDirection};
-
-static FONT_BYTES: &[u8] = include_bytes!("../assets/fonts/wqy-microhei.ttc");
-
-const PAGE_W: f32 = 595.0;
-const PAGE_H: f32 = 842.0;
-const MARGIN: f32 = 64.0;
-const SEAL_RED: (u8, u8, u8) = (200, 16, 32);
-
-/// The font, parsed once.
-fn font() -> anyhow::Result<&'static (Font, ttf_parser::Face<'static>)> {
-    static FONT: OnceLock<Option<(Font, ttf_parser::Face<'static>)>> = OnceLock::new();
-    FONT.get_or_init(|| {
-        let font = Font::new(krilla::Data::from(FONT_BYTES), 0)?;
-        let face = ttf_parser::Face::parse(FONT_BYTES, 0).ok()?;
-        Some((font, face))
-    })
-    .as_ref()
-    .ok_or_else(|| anyhow::anyhow!("the embedded font cannot be read"))
-}
 
 /// Project details, once restored.
 #[derive(Debug, Clone)]
@@ -107,289 +72,10 @@ pub fn clause(amount: &Amount, capital: &str) -> String {
     )
 }
 
-struct Canvas<'a, 'b> {
-    surface: &'b mut Surface<'a>,
-    font: Font,
-    face: &'static ttf_parser::Face<'static>,
-}
-
-impl Canvas<'_, '_> {
-    fn width(&self, text: &str, size: f32) -> f32 {
-        let upem = f32::from(self.face.units_per_em());
-        let units: f32 = text
-            .chars()
-            .map(|c| {
-                self.face
-                    .glyph_index(c)
-                    .and_then(|g| self.face.glyph_hor_advance(g))
-                    .map(f32::from)
-                    .unwrap_or(upem)
-            })
-            .sum();
-        units * size / upem
-    }
-
-    fn fill(&mut self, (r, g, b): (u8, u8, u8)) {
-        self.surface.set_fill(Some(Fill {
-            paint: rgb::Color::new(r, g, b).into(),
-            opacity: NormalizedF32::ONE,
-            rule: Default::default(),
-        }));
-    }
-
-    /// Text whose baseline starts at (x, y).
-    fn text(&mut self, x: f32, y: f32, size: f32, text: &str) {
-        self.surface.draw_text(
-            Point::from_xy(x, y),
-            self.font.clone(),
-            size,
-            text,
-            false,
-            TextDirection::Auto,
-        );
-    }
-
-    fn centered(&mut self, y: f32, size: f32, text: &str) {
-        let x = (PAGE_W - self.width(text, size)) / 2.0;
-        self.text(x, y, size, text);
-    }
-
-    /// Lines of at most `max` points wide, broken between characters
-    /// (never inside a run of Latin letters or digits).
-    fn wrap(&self, text: &str, size: f32, max: f32) -> Vec<String> {
-        let mut lines = Vec::new();
-        let mut line = String::new();
-        let mut tokens: Vec<String> = Vec::new();
-        for c in text.chars() {
-            let ascii_word = c.is_ascii_alphanumeric() || c == '.';
-            match tokens.last_mut() {
-                Some(t)
-                    if ascii_word
-                        && t.chars()
-                            .last()
-                            .is_some_and(|l| l.is_ascii_alphanumeric() || l == '.') =>
-                {
-                    t.push(c)
-                }
-                _ => tokens.push(c.to_string()),
-            }
-        }
-        for t in tokens {
-            if !line.is_empty() && self.width(&format!("{line}{t}"), size) > max {
-                lines.push(std::mem::take(&mut line));
-            }
-            line.push_str(&t);
-        }
-        if !line.is_empty() {
-            lines.push(line);
-        }
-        lines
-    }
-
-    /// A paragraph starting at `y`; returns the `y` after it.
-    fn paragraph(
-        &mut self,
-        x: f32,
-        mut y: f32,
-        size: f32,
-        text: &str,
-        max: f32,
-        leading: f32,
-    ) -> f32 {
-        for line in self.wrap(text, size, max) {
-            self.text(x, y, size, &line);
-            y += leading;
-        }
-        y
-    }
-
-    /// A label and its value, the value wrapped under the label's end.
-    fn field(&mut self, y: f32, label: &str, value: &str) -> f32 {
-        const SIZE: f32 = 12.0;
-        let x = MARGIN + 8.0;
-        self.text(x, y, SIZE, label);
-        let vx = x + self.width(label, SIZE);
-        self.paragraph(vx, y, SIZE, value, PAGE_W - MARGIN - 8.0 - vx, 20.0)
-    }
-
-    fn rule(&mut self, y: f32) {
-        let mut pb = PathBuilder::new();
-        pb.move_to(MARGIN, y);
-        pb.line_to(PAGE_W - MARGIN, y);
-        if let Some(path) = pb.finish() {
-            self.surface.set_fill(None);
-            self.surface.set_stroke(Some(Stroke {
-                paint: rgb::Color::new(120, 120, 120).into(),
-                width: 0.6,
-                ..Default::default()
-            }));
-            self.surface.draw_path(&path);
-            self.surface.set_stroke(None);
-        }
-    }
-
-    fn frame(&mut self) {
-        let mut pb = PathBuilder::new();
-        if let Some(r) = Rect::from_xywh(
-            MARGIN - 24.0,
-            MARGIN - 30.0,
-            PAGE_W - 2.0 * (MARGIN - 24.0),
-            PAGE_H - 2.0 * (MARGIN - 30.0),
-        ) {
-            pb.push_rect(r);
-        }
-        if let Some(path) = pb.finish() {
-            self.surface.set_fill(None);
-            self.surface.set_stroke(Some(Stroke {
-                paint: rgb::Color::new(60, 60, 60).into(),
-                width: 1.2,
-                ..Default::default()
-            }));
-            self.surface.draw_path(&path);
-            self.surface.set_stroke(None);
-        }
-    }
-
-    /// The QR code of `url`, `size` points wide, top-left at (x, y).
-    fn qr(&mut self, url: &str, x: f32, y: f32, size: f32) -> anyhow::Result<()> {
-        let code = qrcode::QrCode::with_error_correction_level(url.as_bytes(), qrcode::EcLevel::M)
-            .context("the verification URL does not fit a QR code")?;
-        let n = code.width();
-        let quiet = 2usize;
-        let module = size / (n + 2 * quiet) as f32;
-        let colors = code.to_colors();
-        let mut pb = PathBuilder::new();
-        for (i, c) in colors.iter().enumerate() {
-            if *c == qrcode::Color::Dark {
-                let (cx, cy) = (i % n + quiet, i / n + quiet);
-                if let Some(r) = Rect::from_xywh(
-                    x + cx as f32 * module,
-                    y + cy as f32 * module,
-                    module,
-                    module,
-                ) {
-                    pb.push_rect(r);
-                }
-            }
-        }
-        if let Some(path) = pb.finish() {
-            self.fill((0, 0, 0));
-            self.surface.draw_path(&path);
-        }
-        Ok(())
-    }
-
-    /// A red round seal centred at (cx, cy): the issuer's name along the
-    /// upper arc, a star in the middle, 电子保函专用章 below it.
-    fn seal(&mut self, cx: f32, cy: f32, r: f32, issuer: &str) {
-        let red = rgb::Color::new(SEAL_RED.0, SEAL_RED.1, SEAL_RED.2);
-        let mut pb = PathBuilder::new();
-        circle(&mut pb, cx, cy, r);
-        if let Some(path) = pb.finish() {
-            self.surface.set_fill(None);
-            self.surface.set_stroke(Some(Stroke {
-                paint: red.into(),
-                width: 3.0,
-                ..Default::default()
-            }));
-            self.surface.draw_path(&path);
-            self.surface.set_stroke(None);
-        }
-        let mut star = PathBuilder::new();
-        let (outer, inner) = (r * 0.22, r * 0.09);
-        for i in 0..10 {
-            let rad = if i % 2 == 0 { outer } else { inner };
-            let a = (-90.0 + 36.0 * i as f32).to_radians();
-            let (px, py) = (cx + rad * a.cos(), cy + rad * a.sin());
-            if i == 0 {
-                star.move_to(px, py);
-            } else {
-                star.line_to(px, py);
-            }
-        }
-        star.close();
-        self.fill(SEAL_RED);
-        if let Some(path) = star.finish() {
-            self.surface.draw_path(&path);
-        }
-        let chars: Vec<char> = issuer.chars().collect();
-        let size = (r * 0.26).min(15.0);
-        let spread = (chars.len() as f32 * 22.0).min(250.0);
-        for (i, c) in chars.iter().enumerate() {
-            let angle = if chars.len() == 1 {
-                0.0
-            } else {
-                -spread / 2.0 + spread * i as f32 / (chars.len() - 1) as f32
-            };
-            let s = c.to_string();
-            let w = self.width(&s, size);
-            self.surface
-                .push_transform(&Transform::from_rotate_at(angle, cx, cy));
-            self.text(cx - w / 2.0, cy - r + size + 5.0, size, &s);
-            self.surface.pop();
-        }
-        let label = "电子保函专用章";
-        let ls = (r * 0.17).min(11.0);
-        let w = self.width(label, ls);
-        self.text(cx - w / 2.0, cy + r * 0.5, ls, label);
-        self.fill((0, 0, 0));
-    }
-}
-
-/// Four cubic arcs approximating a circle.
-fn circle(pb: &mut PathBuilder, cx: f32, cy: f32, r: f32) {
-    const K: f32 = 0.552_284_8;
-    let k = K * r;
-    pb.move_to(cx + r, cy);
-    pb.cubic_to(cx + r, cy + k, cx + k, cy + r, cx, cy + r);
-    pb.cubic_to(cx - k, cy + r, cx - r, cy + k, cx - r, cy);
-    pb.cubic_to(cx - r, cy - k, cx - k, cy - r, cx, cy - r);
-    pb.cubic_to(cx + k, cy - r, cx + r, cy - k, cx + r, cy);
-    pb.close();
-}
-
-fn creation_date(t: WireTime) -> krilla::metadata::DateTime {
-    use chrono::{Datelike, Timelike};
-    let c = t.cst();
-    krilla::metadata::DateTime::new(u16::try_from(c.year()).unwrap_or(2000))
-        .month(u8::try_from(c.month()).unwrap_or(1))
-        .day(u8::try_from(c.day()).unwrap_or(1))
-        .hour(u8::try_from(c.hour()).unwrap_or(0))
-        .minute(u8::try_from(c.minute()).unwrap_or(0))
-        .second(u8::try_from(c.second()).unwrap_or(0))
-        .utc_offset_hour(8)
-}
-
 /// Renders a guarantee (PDF/A-2b); returns the PDF bytes.
 pub fn render(doc: &GuaranteeDoc) -> anyhow::Result<Vec<u8>> {
-    let (font, face) = font()?;
-    // PDF/A-2b: an archival document, every font embedded, device-independent colour.
-    let configuration = krilla::configure::ConfigurationBuilder::new()
-        .with_archival_validator(krilla::configure::Archival::A2_B)
-        .finish()
-        .map_err(|e| anyhow::anyhow!("PDF/A configuration: {e:?}"))?;
-    let mut document = Document::new_with(krilla::SerializeSettings {
-        configuration,
-        ..Default::default()
-    });
     let title = format!("投标保函 {}", doc.baohanno);
-    document.set_metadata(
-        Metadata::new()
-            .title(title)
-            .language("zh-CN".to_owned())
-            .creator("e-guarantee gateway".to_owned())
-            .creation_date(creation_date(doc.issued_at)),
-    );
-    let settings =
-        PageSettings::from_wh(PAGE_W, PAGE_H).ok_or_else(|| anyhow::anyhow!("page size"))?;
-    let mut page = document.start_page_with(settings);
-    let mut surface = page.surface();
-    {
-        let mut c = Canvas {
-            surface: &mut surface,
-            font: font.clone(),
-            face,
-        };
+    gw_documents::one_page(&title, doc.issued_at, |c| {
         c.frame();
         c.fill((0, 0, 0));
         c.centered(MARGIN + 22.0, 28.0, "投标保函");
@@ -405,7 +91,7 @@ pub fn render(doc: &GuaranteeDoc) -> anyhow::Result<Vec<u8>> {
         y += 6.0;
         y = c.field(y, "申请人（投标人）：", &doc.applicant);
         y = c.field(y, "统一社会信用代码：", &doc.applicant_code);
-        let capital = crate::capital::to_capital(&doc.amount);
+        let capital = gw_documents::to_capital(&doc.amount);
         y = c.field(
             y,
             "担保金额：",
@@ -458,13 +144,15 @@ pub fn render(doc: &GuaranteeDoc) -> anyhow::Result<Vec<u8>> {
             9.0,
             "扫码或访问验真页面，输入保函编号与验证码核验",
         );
-        c.seal(PAGE_W - MARGIN - 90.0, qr_y + 40.0, 62.0, &doc.issuer);
-    }
-    surface.finish();
-    page.finish();
-    document
-        .finish()
-        .map_err(|e| anyhow::anyhow!("PDF serialisation failed: {e:?}"))
+        c.seal(
+            PAGE_W - MARGIN - 90.0,
+            qr_y + 40.0,
+            62.0,
+            &doc.issuer,
+            "电子保函专用章",
+        );
+        Ok(())
+    })
 }
 
 #[cfg(test)]
@@ -499,31 +187,5 @@ mod tests {
         assert!(pdf.len() > 1000);
         // The font is subset: far smaller than the 5 MB collection.
         assert!(pdf.len() < 600_000, "{} bytes", pdf.len());
-    }
-
-    #[test]
-    fn long_text_wraps_without_splitting_numbers() {
-        let (font, face) = font().unwrap();
-        let mut d = Document::new();
-        let mut page = d.start_page_with(PageSettings::from_wh(PAGE_W, PAGE_H).unwrap());
-        let mut surface = page.surface();
-        let c = Canvas {
-            surface: &mut surface,
-            font: font.clone(),
-            face,
-        };
-        let lines = c.wrap(
-            &clause(&Amount::try_from("123456789.00").unwrap(), "壹亿"),
-            11.5,
-            300.0,
-        );
-        assert!(lines.len() > 3);
-        assert!(
-            lines.iter().any(|l| l.contains("123456789.00")),
-            "{lines:?}"
-        );
-        for l in &lines {
-            assert!(c.width(l, 11.5) <= 300.0 + 12.0, "{l}");
-        }
     }
 }

@@ -83,15 +83,22 @@ fn message(class: &str, text: &str) -> Markup {
     html! { p class=(class) { (text) } }
 }
 
-fn status_of(state: Option<AppState>, g: &Guarantee) -> (&'static str, &'static str) {
-    match state {
-        Some(AppState::Cancelled) => ("cancelled", "已撤销"),
-        Some(AppState::Restored) if g.validtime.is_some_and(|v| v < Utc::now()) => {
-            ("expired", "已过期")
-        }
+/// The guarantee's standing, as a code and as words for a person.
+fn status_of(state: Option<AppState>, g: &Guarantee) -> (&'static str, String) {
+    let ended = g.validtime.is_some_and(|v| v < Utc::now());
+    let (code, text) = match state {
+        Some(AppState::Cancelled) => ("voided", "已作废（申请已取消）"),
+        Some(AppState::Refunded) => ("refunded", "已退保，保函失效"),
+        Some(AppState::WrittenOff) => ("written_off", "已注销"),
+        Some(AppState::Expired) => ("expired", "已过期"),
+        Some(AppState::Claimed) => ("claimed", "已理赔，担保金额已全部赔付"),
+        Some(AppState::PartlyClaimed) => ("partly_claimed", "有效，已部分理赔"),
+        Some(AppState::Claiming) => ("claiming", "有效，理赔处理中"),
+        Some(AppState::Restored) if ended => ("expired", "已过期"),
         Some(AppState::Restored) => ("restored", "有效（已还原）"),
         _ => ("issued", "有效（密文保函，开标前还原）"),
-    }
+    };
+    (code, text.to_owned())
 }
 
 fn document(signer: &Signer, kind: &str, sm3: &str, sig: &str) -> Value {
@@ -102,10 +109,9 @@ fn document(signer: &Signer, kind: &str, sm3: &str, sig: &str) -> Value {
 }
 
 async fn describe(v: &Verify, g: &Guarantee) -> Result<Value, gw_storage::sea_orm::DbErr> {
-    let state = applications::find(v.db.conn(), &g.applyno)
-        .await?
-        .map(|a| a.state);
-    let (status, text) = status_of(state, g);
+    let app = applications::find(v.db.conn(), &g.applyno).await?;
+    let (status, text) = status_of(app.as_ref().map(|a| a.state), g);
+    let claimed = app.as_ref().map(|a| a.claimed_cents).unwrap_or(0);
     let mut docs = vec![document(
         &v.signer,
         "cipher",
@@ -129,6 +135,7 @@ async fn describe(v: &Verify, g: &Guarantee) -> Result<Value, gw_storage::sea_or
             "from": g.poltime.map(|p| WireTime::from_utc(p).to_string()),
             "to": WireTime::from_utc(to).to_string(),
         })),
+        "claimed": Amount::from_cents(claimed).map(|a| a.to_cents_string()).unwrap_or_default(),
         "documents": docs,
         "public_key": v.signer.public_hex(),
     }))
@@ -149,6 +156,9 @@ fn html_of(d: &Value) -> Markup {
         table {
             tr { th { "保函编号" } td { (s("baohanno")) } }
             tr { th { "状态" } td { (s("status_text")) } }
+            @if d["claimed"].as_str().is_some_and(|c| c != "0.00") {
+                tr { th { "已赔付金额" } td { (s("claimed")) " 元" } }
+            }
             tr { th { "申请人" } td { (s("applicant")) "（" (s("applicant_code")) "）" } }
             tr { th { "担保金额" } td { (s("amount")) " 元" } }
             tr { th { "有效期" } td { (validity) } }
@@ -211,7 +221,10 @@ async fn lookup(
         )))
         .into_response();
     };
-    if v.limiter.check(&peer.ip().to_string()).is_err() {
+    let client = peer.ip().to_string();
+    if v.limiter.check(&client).is_err() {
+        v.record(&client, "number", Some(baohanno), "rate_limited")
+            .await;
         return limited(json_wanted);
     }
     let found = match guarantees::find_by_baohanno(v.db.conn(), baohanno.trim()).await {
@@ -235,6 +248,8 @@ async fn lookup(
     let g = match found {
         Some(g) if code_ok => g,
         _ => {
+            v.record(&client, "number", Some(baohanno), "not_found")
+                .await;
             return if json_wanted {
                 (
                     StatusCode::NOT_FOUND,
@@ -246,6 +261,7 @@ async fn lookup(
             };
         }
     };
+    v.record(&client, "number", Some(baohanno), "found").await;
     match describe(&v, &g).await {
         Ok(d) if json_wanted => Json(d).into_response(),
         Ok(d) => Html(page(html_of(&d))).into_response(),
@@ -309,7 +325,9 @@ async fn file(
         .get(header::ACCEPT)
         .and_then(|a| a.to_str().ok())
         .is_some_and(|a| a.contains("text/html"));
-    if v.limiter.check(&peer.ip().to_string()).is_err() {
+    let client = peer.ip().to_string();
+    if v.limiter.check(&client).is_err() {
+        v.record(&client, "file", None, "rate_limited").await;
         return limited(json_wanted);
     }
     let bytes = match upload(req).await {
@@ -318,42 +336,86 @@ async fn file(
     };
     let digest = gw_envelope::sign::sm3_digest(&bytes);
     let sm3 = hex::encode(digest);
-    let found = match guarantees::find_by_sm3(v.db.conn(), &sm3).await {
-        Ok(g) => g,
+    let result = match identify(&v, &digest, &sm3).await {
+        Ok(r) => r,
         Err(e) => {
             tracing::error!(error = %e, "verification lookup failed");
             return unavailable();
         }
     };
-    let result = match found {
-        Some(g) => {
-            let (kind, sig) = if g.cipher_sm3 == sm3 {
-                ("cipher", g.cipher_signature.clone())
-            } else {
-                ("restored", g.restored_signature.clone().unwrap_or_default())
-            };
-            let genuine = v.signer.verify(&digest, &sig);
-            match describe(&v, &g).await {
-                Ok(d) => json!({"genuine": genuine, "kind": kind, "sm3": sm3, "guarantee": d}),
-                Err(e) => {
-                    tracing::error!(error = %e, "verification lookup failed");
-                    return unavailable();
-                }
-            }
-        }
-        None => {
-            json!({"genuine": false, "sm3": sm3, "message": "不是本机构出具的保函，或文件已被修改"})
-        }
-    };
+    let genuine = result["genuine"].as_bool().unwrap_or(false);
+    let number = result["guarantee"]["baohanno"].as_str().map(str::to_owned);
+    let outcome = if genuine { "genuine" } else { "not_genuine" };
+    v.record(&client, "file", number.as_deref(), outcome).await;
     if json_wanted {
         return Json(result).into_response();
     }
-    let body = if result["genuine"].as_bool().unwrap_or(false) {
+    let body = if genuine && result["superseded"] == true {
+        html! {
+            p.warn { "文件真实，但已被新的还原保函取代（" (result["superseded_at"].as_str().unwrap_or("")) "），请以最新版本为准。" }
+            (html_of(&result["guarantee"]))
+        }
+    } else if genuine {
         html! { p.ok { "文件真实有效，未被修改。" } (html_of(&result["guarantee"])) }
     } else {
         message("bad", "不是本机构出具的保函，或文件已被修改。")
     };
     Html(page(body)).into_response()
+}
+
+/// What a file is: one of our guarantee PDFs (the cipher one, the current
+/// restored one, or a restored one superseded by a later restore), or not.
+async fn identify(
+    v: &Verify,
+    digest: &[u8],
+    sm3: &str,
+) -> Result<Value, gw_storage::sea_orm::DbErr> {
+    if let Some(g) = guarantees::find_by_sm3(v.db.conn(), sm3).await? {
+        let (kind, sig) = if g.cipher_sm3 == sm3 {
+            ("cipher", g.cipher_signature.clone())
+        } else {
+            ("restored", g.restored_signature.clone().unwrap_or_default())
+        };
+        let genuine = v.signer.verify(digest, &sig);
+        let d = describe(v, &g).await?;
+        return Ok(
+            json!({"genuine": genuine, "kind": kind, "sm3": sm3, "superseded": false, "guarantee": d}),
+        );
+    }
+    if let Some(old) = guarantees::superseded_by_sm3(v.db.conn(), sm3).await?
+        && let Some(g) = guarantees::find(v.db.conn(), &old.applyno).await?
+    {
+        let genuine = v.signer.verify(digest, &old.signature);
+        let d = describe(v, &g).await?;
+        return Ok(json!({
+            "genuine": genuine, "kind": "restored", "sm3": sm3, "superseded": true,
+            "superseded_at": WireTime::from_utc(old.superseded_at).to_string(),
+            "superseded_validity": {
+                "from": WireTime::from_utc(old.poltime).to_string(),
+                "to": WireTime::from_utc(old.validtime).to_string(),
+            },
+            "guarantee": d,
+        }));
+    }
+    Ok(json!({"genuine": false, "sm3": sm3, "message": "不是本机构出具的保函，或文件已被修改"}))
+}
+
+impl Verify {
+    /// Records a lookup (验真记录). A failure to record is logged, and the
+    /// answer is still given.
+    async fn record(&self, client: &str, method: &str, baohanno: Option<&str>, outcome: &str) {
+        let r = gw_storage::verifications::record(
+            self.db.conn(),
+            client,
+            method,
+            baohanno.map(str::trim),
+            outcome,
+        )
+        .await;
+        if let Err(e) = r {
+            tracing::error!(error = %e, "cannot record a verification lookup");
+        }
+    }
 }
 
 pub fn routes(db: Db, signer: Signer, per_minute: u32) -> Router {

@@ -10,7 +10,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Json, Response};
 use axum::routing::{get, post};
-use gw_contract::EventKey;
+use gw_contract::RefundCause;
 use gw_lifecycle::PaymentStatus;
 use gw_storage::payments;
 use gw_workflow::{DbResultExt, Workflow};
@@ -64,36 +64,36 @@ async fn list(State(a): State<Admin>, Query(q): Query<ListQuery>) -> Response {
     }
 }
 
+/// A person decides that a held payment goes back. Conditional: of two
+/// concurrent calls one refunds and the other is told the payment is no
+/// longer held; one `payment.refund_requested` event in all.
 async fn refund(State(a): State<Admin>, Path(paynumber): Path<String>) -> Response {
     let run = async {
         let tx = a.flow.begin().await?;
         let Some(p) = payments::find(tx.conn(), &paynumber).await.transient()? else {
             return Ok(Err(problem(StatusCode::NOT_FOUND, "no such payment")));
         };
-        if p.status != PaymentStatus::Held {
+        let counterpart = match tx.application(&p.applyno).await? {
+            Some(app) => app.counterpart,
+            None => {
+                return Ok(Err(problem(
+                    StatusCode::CONFLICT,
+                    "the payment has no application",
+                )));
+            }
+        };
+        let statuses = (PaymentStatus::Held, PaymentStatus::RefundRequested);
+        let cause = RefundCause::Released;
+        if !tx
+            .refund(&p, statuses, &counterpart, cause, "退款（人工确认）")
+            .await?
+        {
+            let now = payments::find(tx.conn(), &paynumber).await.transient()?;
+            let status = now.map(|p| p.status).unwrap_or(p.status);
             return Ok(Err(problem(
                 StatusCode::CONFLICT,
-                format!("the payment is {}, not held", p.status),
+                format!("the payment is {status}, not held"),
             )));
-        }
-        payments::set_status(
-            tx.conn(),
-            &paynumber,
-            PaymentStatus::RefundRequested,
-            Some("退款（人工确认）"),
-        )
-        .await
-        .transient()?;
-        if let Some(app) = tx.application(&p.applyno).await? {
-            let details = serde_json::json!({"paynumber": paynumber, "paymoney_cents": p.paymoney_cents, "reason": "held payment refunded by an operator"});
-            tx.emit_application(
-                EventKey::RefundNeeded,
-                &app.applyno,
-                &app.counterpart,
-                app.state,
-                details,
-            )
-            .await?;
         }
         tx.commit().await?;
         Ok::<_, gw_bus::Failure>(Ok(()))

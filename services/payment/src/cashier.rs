@@ -80,10 +80,26 @@ async fn application(c: &Cashier, token: &str) -> Result<applications::Applicati
     }
 }
 
+/// Whether the platform asked to cancel the application (it holds at once).
+async fn cancel_holds(c: &Cashier, app: &applications::Application) -> Result<bool, Response> {
+    gw_storage::cancels::holds(c.db.conn(), &app.applyno)
+        .await
+        .map_err(|e| {
+            tracing::error!(error = %e, "cashier lookup failed");
+            busy("系统繁忙，请稍后重试。")
+        })
+}
+
 /// What the page offers, by the application's state.
-fn payment_part(c: &Cashier, app: &applications::Application, token: &str) -> Markup {
+fn payment_part(
+    c: &Cashier,
+    app: &applications::Application,
+    token: &str,
+    cancel_holds: bool,
+) -> Markup {
     match app.state {
         AppState::Cancelled => html! { p.warn { "该申请已取消，无法支付。" } },
+        s if cancel_holds && !s.is_paid() => html! { p.warn { "该申请已取消，无法支付。" } },
         s if s.is_paid() => html! { p.note { "保费已支付，无需重复支付。" } },
         AppState::Approved if c.settings.sandbox => html! {
             h2 { "测试环境支付" }
@@ -118,6 +134,10 @@ async fn show(State(c): State<Cashier>, Path(token): Path<String>) -> Response {
         Ok(a) => a,
         Err(r) => return r,
     };
+    let holds = match cancel_holds(&c, &app).await {
+        Ok(h) => h,
+        Err(r) => return r,
+    };
     let body = html! {
         table {
             tr { th { "申请编号" } td { (app.applyno) } }
@@ -128,7 +148,7 @@ async fn show(State(c): State<Cashier>, Path(token): Path<String>) -> Response {
         }
         h2 { "支付方式" }
         ul { @for p in PayType::ALL { li { (p.code()) " " (p.label()) } } }
-        (payment_part(&c, &app, &token))
+        (payment_part(&c, &app, &token, holds))
     };
     page("电子投标保函保费支付", body).into_response()
 }
@@ -155,6 +175,21 @@ async fn pay(
         Ok(a) => a,
         Err(r) => return r,
     };
+    let holds = match cancel_holds(&c, &app).await {
+        Ok(h) => h,
+        Err(r) => return r,
+    };
+    if !gw_lifecycle::takes_payment(app.state, holds) {
+        let why = if app.state.is_paid() {
+            "保费已支付，无需重复支付。"
+        } else if app.state == AppState::Cancelled || holds {
+            "该申请已取消，无法支付。"
+        } else {
+            "该申请尚未通过审核，暂不能支付。"
+        };
+        let body = html! { p.warn { (why) } };
+        return (StatusCode::CONFLICT, page("无法支付", body)).into_response();
+    }
     let now = gw_protocol::WireTime::now();
     let paynumber = format!(
         "SBX{}{:06}",

@@ -4,9 +4,12 @@
 use async_trait::async_trait;
 use chrono::Utc;
 use gw_bus::{Failure, Message};
-use gw_contract::{Consume, EventKey, InboundEnvelope, IssueCommand, PaymentConfirmation};
-use gw_lifecycle::{Effect, Event, PaymentStatus, State};
+use gw_contract::{
+    Consume, EventKey, InboundEnvelope, IssueCommand, PaymentConfirmation, RefundCause,
+};
+use gw_lifecycle::{Effect, Event, PaymentStatus, Resolution, State};
 use gw_protocol::{Amount, CancelApply, Notice, PayApply, PayNotice, PremiumStatus, Text};
+use gw_storage::cancels;
 use gw_storage::payments::{self, NewPayment};
 use gw_storage::sea_orm::Set;
 use gw_workflow::{ConsumeOnce, DbResultExt, Outcome, Transition, Tx, Workflow};
@@ -105,28 +108,58 @@ impl Payments {
         .await
     }
 
-    /// A payment the platform is not told of: held for a person, or to be
-    /// refunded.
-    async fn set_aside(
+    /// A payment held for a person: the platform is not told.
+    async fn hold(
         tx: &Tx,
         t: &Transition,
         p: &PaymentConfirmation,
-        status: PaymentStatus,
         reason: &str,
         mut details: serde_json::Value,
     ) -> Result<(), Failure> {
-        payments::set_status(tx.conn(), p.paynumber.as_str(), status, Some(reason))
-            .await
-            .transient()?;
+        payments::set_status(
+            tx.conn(),
+            p.paynumber.as_str(),
+            PaymentStatus::Held,
+            Some(reason),
+        )
+        .await
+        .transient()?;
         details["reason"] = reason.into();
-        let key = match status {
-            PaymentStatus::RefundNeeded => EventKey::RefundNeeded,
-            _ => EventKey::PaymentHeld,
+        let app = t.app()?;
+        tx.emit_application(
+            EventKey::PaymentHeld,
+            &app.applyno,
+            &app.counterpart,
+            t.next,
+            details,
+        )
+        .await?;
+        tracing::warn!(applyno = %p.applyno, paynumber = %p.paynumber, reason, "payment held for a person");
+        Ok(())
+    }
+
+    /// A payment that goes back (paid after a cancel, or paid twice): the
+    /// platform is not told.
+    async fn give_back(
+        tx: &Tx,
+        t: &Transition,
+        p: &PaymentConfirmation,
+        cancelled: bool,
+    ) -> Result<(), Failure> {
+        let (cause, reason) = if cancelled {
+            (RefundCause::AfterCancel, "申请已取消，需退款")
+        } else {
+            (RefundCause::Overpaid, "重复支付，需退款")
         };
         let app = t.app()?;
-        tx.emit_application(key, &app.applyno, &app.counterpart, t.next, details)
+        let payment = payments::find(tx.conn(), p.paynumber.as_str())
+            .await
+            .transient()?
+            .ok_or_else(|| Failure::transient(anyhow::anyhow!("the payment vanished")))?;
+        let statuses = (PaymentStatus::Held, PaymentStatus::RefundNeeded);
+        tx.refund(&payment, statuses, &app.counterpart, cause, reason)
             .await?;
-        tracing::warn!(applyno = %p.applyno, paynumber = %p.paynumber, reason, ?status, "payment set aside");
+        tracing::warn!(applyno = %p.applyno, paynumber = %p.paynumber, reason, "payment to be refunded");
         Ok(())
     }
 }
@@ -178,15 +211,11 @@ impl Consume<PaymentConfirmation> for Payments {
             }
             Effect::HoldPayment => {
                 let reason = hold_reason(matches, state, cost, &p);
-                Self::set_aside(&tx, &t, &p, PaymentStatus::Held, &reason, details).await?;
+                Self::hold(&tx, &t, &p, &reason, details).await?;
             }
             Effect::RefundNeeded => {
-                let reason = if state == State::Cancelled {
-                    "申请已取消，需退款"
-                } else {
-                    "重复支付，需退款"
-                };
-                Self::set_aside(&tx, &t, &p, PaymentStatus::RefundNeeded, reason, details).await?;
+                let cancelled = t.from() == Some(State::Cancelled);
+                Self::give_back(&tx, &t, &p, cancelled).await?;
             }
             other => {
                 return Err(Failure::permanent(anyhow::anyhow!(
@@ -200,30 +229,22 @@ impl Consume<PaymentConfirmation> for Payments {
     }
 }
 
-/// One `cancelapply`.
+/// One `cancelapply`: it wins until the platform accepted `paynotice`.
 #[async_trait]
 impl ConsumeOnce<InboundEnvelope<CancelApply>> for Payments {
     async fn consume(&self, tx: Tx, env: InboundEnvelope<CancelApply>) -> Result<(), Failure> {
         let req = &env.request;
-        let outcome = tx
-            .transition(&req.applyno, Some(&env.counterpart), Event::Cancel)
-            .await?;
-        match outcome {
-            Outcome::Moved(t) if t.from() != Some(t.next) => {
-                let app = t.app()?;
-                let details = serde_json::json!({"scene": req.scene.code(), "previous": t.from()});
-                tx.emit_application(
-                    EventKey::ApplicationCancelled,
-                    &app.applyno,
-                    &app.counterpart,
-                    t.next,
-                    details,
-                )
-                .await?;
-                tx.save(t).await?;
-                tracing::info!(applyno = %req.applyno, scene = req.scene.code(), "application cancelled");
-            }
-            Outcome::Moved(_) => {}
+        let accepted = gw_storage::notices::delivered(tx.conn(), &req.applyno, "paynotice")
+            .await
+            .transient()?;
+        let event = Event::Cancel {
+            paynotice_accepted: accepted,
+        };
+        let t = match tx
+            .transition(&req.applyno, Some(&env.counterpart), event)
+            .await?
+        {
+            Outcome::Moved(t) => t,
             // baohanapply may still be queued: try again later, then dead-letter.
             Outcome::Refused { app: None, .. } => {
                 return Err(Failure::transient(anyhow::anyhow!(
@@ -231,10 +252,95 @@ impl ConsumeOnce<InboundEnvelope<CancelApply>> for Payments {
                     req.applyno
                 )));
             }
-            Outcome::Refused { refusal, .. } => {
-                tracing::warn!(applyno = %req.applyno, %refusal, "cancelapply refused")
+            Outcome::Refused { refusal, app } => {
+                return Self::cancel_refused(tx, req, app, refusal).await;
             }
+        };
+        if t.from() != Some(t.next) {
+            Self::cancelled(&tx, &t, req).await?;
+            tx.save(t).await?;
         }
+        cancels::resolve(tx.conn(), &req.applyno, Resolution::Granted)
+            .await
+            .transient()?;
+        tx.commit().await
+    }
+}
+
+impl Payments {
+    /// A cancel applied: the event, and after payment the void and the refund.
+    async fn cancelled(tx: &Tx, t: &Transition, req: &CancelApply) -> Result<(), Failure> {
+        let app = t.app()?;
+        let details = serde_json::json!({"scene": req.scene.code(), "previous": t.from()});
+        tx.emit_application(
+            EventKey::ApplicationCancelled,
+            &app.applyno,
+            &app.counterpart,
+            t.next,
+            details,
+        )
+        .await?;
+        tracing::info!(applyno = %req.applyno, scene = req.scene.code(), previous = ?t.from(), "application cancelled");
+        if t.effect != Effect::VoidAndRefund {
+            return Ok(());
+        }
+        // The platform accepts no notice of it any more.
+        gw_storage::notices::suppress_open(tx.conn(), &app.applyno, "the application is cancelled")
+            .await
+            .transient()?;
+        if let Some(payment) = payments::accepted_for(tx.conn(), &app.applyno)
+            .await
+            .transient()?
+        {
+            let statuses = (PaymentStatus::Accepted, PaymentStatus::RefundRequested);
+            let cause = RefundCause::CancelledAfterPayment;
+            tx.refund(
+                &payment,
+                statuses,
+                &app.counterpart,
+                cause,
+                "支付后取消，全额退款",
+            )
+            .await?;
+        }
+        if app.state.has_guarantee() {
+            let details =
+                serde_json::json!({"baohanno": app.baohanno, "reason": "cancelled after payment"});
+            tx.emit_application(
+                EventKey::GuaranteeVoided,
+                &app.applyno,
+                &app.counterpart,
+                t.next,
+                details,
+            )
+            .await?;
+        }
+        Ok(())
+    }
+
+    /// A cancel that cannot be applied (the platform accepted `paynotice`).
+    async fn cancel_refused(
+        tx: Tx,
+        req: &CancelApply,
+        app: Option<Box<gw_storage::applications::Application>>,
+        refusal: gw_lifecycle::Refusal,
+    ) -> Result<(), Failure> {
+        cancels::resolve(tx.conn(), &req.applyno, Resolution::Refused)
+            .await
+            .transient()?;
+        if let Some(app) = app {
+            let details =
+                serde_json::json!({"scene": req.scene.code(), "reason": refusal.to_string()});
+            tx.emit_application(
+                EventKey::CancelRefused,
+                &app.applyno,
+                &app.counterpart,
+                app.state,
+                details,
+            )
+            .await?;
+        }
+        tracing::warn!(applyno = %req.applyno, %refusal, "cancelapply refused: the platform had accepted paynotice");
         tx.commit().await
     }
 }

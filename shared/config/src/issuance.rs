@@ -11,6 +11,8 @@ use crate::Problems;
 pub struct IssuanceSettings {
     /// Public address of the verification service (`/verify`).
     pub listen: SocketAddr,
+    /// Admin API: verification records (验真记录).
+    pub admin_listen: SocketAddr,
     /// Verification lookups allowed per client address per minute.
     pub verify_per_minute: u32,
 }

@@ -11,6 +11,7 @@
 
 mod admin;
 mod amqp;
+mod claims;
 mod counterparts;
 mod database;
 mod duration;
@@ -18,6 +19,7 @@ mod egress;
 mod files;
 mod ingress;
 mod institution;
+mod invoice;
 mod issuance;
 mod payment;
 mod telemetry;
@@ -30,6 +32,7 @@ use serde::de::DeserializeOwned;
 
 pub use admin::AdminSettings;
 pub use amqp::{AmqpSettings, QueueType};
+pub use claims::ClaimsSettings;
 pub use counterparts::{Counterpart, CounterpartSettings, Counterparts};
 pub use database::DatabaseSettings;
 pub use duration::{parse_duration, string_or_list};
@@ -37,6 +40,7 @@ pub use egress::EgressSettings;
 pub use files::{FileStoreKind, FilesSettings, S3Settings};
 pub use ingress::IngressSettings;
 pub use institution::InstitutionSettings;
+pub use invoice::InvoiceSettings;
 pub use issuance::IssuanceSettings;
 pub use payment::PaymentSettings;
 pub use secrecy;
@@ -72,6 +76,8 @@ pub struct Settings {
     pub underwriting: UnderwritingSettings,
     pub payment: PaymentSettings,
     pub issuance: IssuanceSettings,
+    pub invoice: InvoiceSettings,
+    pub claims: ClaimsSettings,
     pub telemetry: TelemetrySettings,
     /// The platforms we serve, as configured, by name.
     pub counterparts: BTreeMap<String, CounterpartSettings>,
@@ -114,6 +120,8 @@ const SECTIONS: &[&str] = &[
     "underwriting",
     "payment",
     "issuance",
+    "invoice",
+    "claims",
     "telemetry",
     "counterparts",
 ];
@@ -221,7 +229,18 @@ bank_name = "中国建设银行长沙分行"
 
 [issuance]
 listen = "0.0.0.0:8086"
+admin_listen = "127.0.0.1:8087"
 verify_per_minute = 30
+
+[invoice]
+admin_listen = "127.0.0.1:8088"
+tax_rate = "0.06"
+core_system = false
+
+[claims]
+admin_listen = "127.0.0.1:8089"
+auto_payout = false
+sweep_interval = "1h"
 
 [files]
 store = "database"
@@ -306,6 +325,8 @@ impl Settings {
         let underwriting = section::<UnderwritingSettings>(cfg, "underwriting", &mut p);
         let payment = section::<PaymentSettings>(cfg, "payment", &mut p);
         let issuance = section::<IssuanceSettings>(cfg, "issuance", &mut p);
+        let invoice = section::<InvoiceSettings>(cfg, "invoice", &mut p);
+        let claims = section::<ClaimsSettings>(cfg, "claims", &mut p);
         let telemetry = section::<TelemetrySettings>(cfg, "telemetry", &mut p);
         let counterparts = if cfg.get_table("counterparts").is_ok() {
             section::<BTreeMap<String, CounterpartSettings>>(cfg, "counterparts", &mut p)
@@ -327,6 +348,8 @@ impl Settings {
         institution.iter().for_each(|s| s.check(&mut p));
         underwriting.iter().for_each(|s| s.check(&mut p));
         issuance.iter().for_each(|s| s.check(&mut p));
+        invoice.iter().for_each(|s| s.check(&mut p));
+        claims.iter().for_each(|s| s.check(&mut p));
         telemetry.iter().for_each(|s| s.check(&mut p));
         let built = match counterparts.as_ref().map(Counterparts::from_settings) {
             Some(Ok(b)) => Some(b),
@@ -348,6 +371,8 @@ impl Settings {
             underwriting,
             payment,
             issuance,
+            invoice,
+            claims,
             telemetry,
             counterparts,
             built,
@@ -364,6 +389,8 @@ impl Settings {
                 Some(underwriting),
                 Some(payment),
                 Some(issuance),
+                Some(invoice),
+                Some(claims),
                 Some(telemetry),
                 Some(counterparts),
                 Some(built_counterparts),
@@ -379,6 +406,8 @@ impl Settings {
                 underwriting,
                 payment,
                 issuance,
+                invoice,
+                claims,
                 telemetry,
                 counterparts,
                 built_counterparts,

@@ -2,8 +2,8 @@
 //! payload type with its queue, `kind` and schema version.
 
 use gw_protocol::{
-    Amount, ApplyNo, CounterpartName, Interface, Notice, PayType, Personal, ProtocolError, Text,
-    WireTime,
+    Amount, ApplicationNo, ApplyNo, CounterpartName, Interface, Notice, PayType, Personal,
+    ProtocolError, Text, WireTime,
 };
 use serde::{Deserialize, Serialize};
 
@@ -178,5 +178,50 @@ impl TryFrom<PaymentConfirmationWire> for PaymentConfirmation {
             })?,
             source: optional("source", w.source, |s| Text::try_from(s))?,
         })
+    }
+}
+
+/// The bank paid a claim out, on the `claims.payout_confirmations` queue.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PayoutConfirmation {
+    /// The claim (`claimapply`'s `applicationno`).
+    pub applicationno: ApplicationNo,
+    pub applyno: ApplyNo,
+    /// The bank's reference of the transfer.
+    pub reference: Text<100>,
+    /// When the money left (`yyyy-MM-dd HH:mm:ss`, China time).
+    pub paid_at: WireTime,
+}
+
+impl Contract for PayoutConfirmation {
+    const QUEUE: &'static str = queues::PAYOUT_CONFIRMATIONS;
+    const KIND: &'static str = "claims.payout_confirmation";
+    const SCHEMA: u32 = 1;
+    fn applyno(&self) -> &str {
+        self.applyno.as_str()
+    }
+}
+
+/// An invoice issued outside the gateway, on the `invoice.issued` queue:
+/// the core system's electronic invoice (with its PDF), or the back
+/// office's paper invoice (mailed).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InvoiceIssued {
+    /// The request (`invoiceapply`'s `applicationno`).
+    pub applicationno: ApplicationNo,
+    pub applyno: ApplyNo,
+    pub invoice_number: Text<32>,
+    pub issued_at: WireTime,
+    /// The invoice PDF, Base64 (electronic invoices only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pdf_base64: Option<String>,
+}
+
+impl Contract for InvoiceIssued {
+    const QUEUE: &'static str = queues::INVOICES_ISSUED;
+    const KIND: &'static str = "invoice.issued";
+    const SCHEMA: u32 = 1;
+    fn applyno(&self) -> &str {
+        self.applyno.as_str()
     }
 }

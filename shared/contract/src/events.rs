@@ -42,12 +42,36 @@ event_keys! {
     PaymentReceived = "payment.received",
     /// A payment waits for a person (wrong amount, not payable).
     PaymentHeld = "payment.held",
-    /// Money must go back to the payer.
-    RefundNeeded = "payment.refund_needed",
+    /// Money goes back to the payer: a late or second payment, a held one an
+    /// operator released, a refund (退保), a cancel after payment. One per
+    /// payment (`paynumber`), whatever the concurrency. [`RefundRequested`].
+    RefundRequested = "payment.refund_requested",
+    /// A cancel was refused: the platform had accepted `paynotice`.
+    CancelRefused = "application.cancel_refused",
     GuaranteeIssued = "guarantee.issued",
     GuaranteeRestored = "guarantee.restored",
-    /// A `revertapply` was refused.
+    /// A `revertapply` the worker refused (ingress refuses most at once).
     RestoreRefused = "guarantee.restore_refused",
+    /// A guarantee restored again with changed project details; the old
+    /// restored PDF is superseded.
+    RestoreAmended = "guarantee.restore_amended",
+    /// A cancel after payment voided the guarantee.
+    GuaranteeVoided = "guarantee.voided",
+    GuaranteeRefunded = "guarantee.refunded",
+    GuaranteeWrittenOff = "guarantee.written_off",
+    /// The expiry sweep wrote off a guarantee whose validity ended.
+    GuaranteeExpired = "guarantee.expired",
+    /// An after-issuance request (invoice, refund, claim, write-off) was
+    /// refused; the notice says why.
+    RequestRefused = "request.refused",
+    /// The core system is asked for an electronic invoice. [`InvoiceRequested`].
+    InvoiceRequested = "invoice.requested",
+    /// The back office is asked to mail a paper invoice. [`InvoiceRequested`].
+    InvoiceMailRequested = "invoice.mail_requested",
+    InvoiceIssued = "invoice.issued",
+    /// The bank is asked to pay a claim out. [`PayoutRequested`].
+    PayoutRequested = "claim.payout_requested",
+    ClaimPaid = "claim.paid",
     NoticeDelivered = "notice.delivered",
     NoticeDeadLettered = "notice.dead_lettered",
 }
@@ -124,4 +148,106 @@ pub fn message<E: EventPayload>(
         payload.counterpart().to_string(),
     );
     Ok((Destination::Event(key.as_str().to_owned()), m))
+}
+
+/// Why money goes back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RefundCause {
+    /// Paid after the application was cancelled.
+    AfterCancel,
+    /// A second payment of a paid application.
+    Overpaid,
+    /// A held payment an operator decided to give back.
+    Released,
+    /// 退保 (`quitapply`).
+    Quit,
+    /// A cancel after payment, before the platform accepted `paynotice`.
+    CancelledAfterPayment,
+}
+
+/// Payload of `payment.refund_requested`: everything the core system needs
+/// to send the money back. One per `paynumber`; a consumer de-duplicates on it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RefundRequested {
+    pub paynumber: String,
+    pub applyno: ApplyNo,
+    pub counterpart: CounterpartName,
+    pub amount: gw_protocol::Amount,
+    pub payname: String,
+    pub payaccount: String,
+    pub paybank: String,
+    pub cause: RefundCause,
+    pub reason: String,
+    pub at: DateTime<Utc>,
+}
+
+impl EventPayload for RefundRequested {
+    fn applyno(&self) -> &ApplyNo {
+        &self.applyno
+    }
+    fn counterpart(&self) -> &CounterpartName {
+        &self.counterpart
+    }
+}
+
+/// Payload of `claim.payout_requested`: pay this claim to this payee. The
+/// bank answers on `claims.payout_confirmations`. One per claim.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PayoutRequested {
+    /// The claim's `applicationno`.
+    pub applicationno: gw_protocol::ApplicationNo,
+    pub applyno: ApplyNo,
+    pub baohanno: gw_protocol::BaohanNo,
+    pub counterpart: CounterpartName,
+    pub amount: gw_protocol::Amount,
+    pub payeename: String,
+    pub payeeaccount: String,
+    pub payeebank: String,
+    pub at: DateTime<Utc>,
+}
+
+impl EventPayload for PayoutRequested {
+    fn applyno(&self) -> &ApplyNo {
+        &self.applyno
+    }
+    fn counterpart(&self) -> &CounterpartName {
+        &self.counterpart
+    }
+}
+
+/// Payload of `invoice.requested` and `invoice.mail_requested`: the invoice
+/// to issue (or to print and mail). The answer comes on `invoice.issued`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct InvoiceRequested {
+    pub applicationno: gw_protocol::ApplicationNo,
+    pub applyno: ApplyNo,
+    pub baohanno: gw_protocol::BaohanNo,
+    pub counterpart: CounterpartName,
+    /// `0` 普票, `1` 专票.
+    pub kind: String,
+    /// `1` 电子, `2` 纸质.
+    pub medium: String,
+    pub amount: gw_protocol::Amount,
+    pub tax: gw_protocol::Amount,
+    pub buyer_name: String,
+    pub buyer_code: String,
+    pub address: Option<String>,
+    pub phone: Option<String>,
+    pub bank: Option<String>,
+    pub account: Option<String>,
+    pub email: Option<String>,
+    pub mobile: Option<String>,
+    pub contactname: Option<String>,
+    pub contactaddress: Option<String>,
+    pub at: DateTime<Utc>,
+}
+
+impl EventPayload for InvoiceRequested {
+    fn applyno(&self) -> &ApplyNo {
+        &self.applyno
+    }
+    fn counterpart(&self) -> &CounterpartName {
+        &self.counterpart
+    }
 }

@@ -19,10 +19,14 @@ pub mod inbound;
 pub mod queues;
 
 pub use commands::{
-    IssueCommand, NoticeCommand, PaymentConfirmation, ReviewDecision, ReviewVerdict,
+    InvoiceIssued, IssueCommand, NoticeCommand, PaymentConfirmation, PayoutConfirmation,
+    ReviewDecision, ReviewVerdict,
 };
 pub use consume::{Consume, handler};
-pub use events::{ApplicationEvent, EventKey, NoticeEvent};
+pub use events::{
+    ApplicationEvent, EventKey, InvoiceRequested, NoticeEvent, PayoutRequested, RefundCause,
+    RefundRequested,
+};
 pub use inbound::InboundEnvelope;
 
 use gw_bus::{Destination, Message};

@@ -26,6 +26,10 @@ pub const CLAIMAPPLY: &str = "claims.claimapply";
 pub const LOGOUTAPPLY: &str = "claims.logoutapply";
 /// Outbound notices to send to a platform.
 pub const NOTICES: &str = "egress.notices";
+/// The bank's confirmations that a claim was paid out.
+pub const PAYOUT_CONFIRMATIONS: &str = "claims.payout_confirmations";
+/// Invoices issued by the core system (electronic) or the back office (paper).
+pub const INVOICES_ISSUED: &str = "invoice.issued";
 
 /// Every work queue: what the topology declares.
 pub const ALL: &[&str] = &[
@@ -41,6 +45,8 @@ pub const ALL: &[&str] = &[
     CLAIMAPPLY,
     LOGOUTAPPLY,
     NOTICES,
+    PAYOUT_CONFIRMATIONS,
+    INVOICES_ISSUED,
 ];
 
 /// The work queue an inbound interface is published to.

@@ -1,27 +1,24 @@
 //! The lifecycle of one application (`applyno`), as a pure state machine.
 //!
 //! Nothing here does I/O. A worker loads the application's current
-//! [`State`] (or `None` when it is unknown), asks [`step`] what an [`Event`]
-//! does to it, and records the answer: the next state and the [`Effect`] to
-//! carry out, or a [`Refusal`]. No handler re-implements a rule.
+//! [`State`] (or `None` when it is unknown), gathers the facts an event
+//! needs (the bid opening passed, the amount left, the platform accepted
+//! `paynotice`), asks [`step`] what the [`Event`] does, and records the
+//! answer: the next state and the [`Effect`] to carry out, or a [`Refusal`]
+//! whose text is the reason the platform is given. No handler re-implements
+//! a rule. ARCHITECTURE.md draws the machine.
 //!
-//! ```text
-//!                 Underwritten(Refer)
-//!        ┌──────────────────────────────────┐
-//!        │                                  ▼
-//!   (none) ──Underwritten(Approve)──▶ Approved ◀──Reviewed(Approve)── Referred
-//!        │                          │   ▲  │                          │
-//!        └─Underwritten(Reject)──▶ Rejected ◀──Reviewed(Reject)───────┘
-//!                                   │   │  │
-//!     Cancel (from Referred, Approved, Rejected) ──▶ Cancelled ──Paid*──▶ (refund, no notice)
-//!                                      │
-//!                            Approved ─Paid─▶ Paid ─Issue─▶ Issued ─Restore─▶ Restored
-//!                            Approved ─PaidWrongAmount─▶ Approved (payment held)
-//! ```
+//! * Before payment: underwriting decides (re-pushes re-send the decision,
+//!   changed content is underwritten afresh), a person decides referrals,
+//!   the platform may cancel.
+//! * Payment, issuance, restore (again, when the project changes).
+//! * After issuance: invoices (no state change), refunds (退保), claims
+//!   (见索即付: a payout pending, then partly or fully claimed), write-off
+//!   (注销), expiry (the sweep).
+//! * A cancel wins until the platform has accepted `paynotice`; after that
+//!   it is refused.
 //!
-//! Changed content on an unpaid application (Referred, Approved, Rejected)
-//! is underwritten afresh; the same content again re-sends the earlier
-//! decision. A paid application is immutable.
+//! [`payapply`] and [`admit`] are the rules ingress answers from at once.
 
 use std::fmt;
 use std::str::FromStr;
@@ -106,7 +103,8 @@ named_enum!(
         Approved = "approved",
         /// Refused by underwriting.
         Rejected = "rejected",
-        /// Cancelled by the platform before payment.
+        /// Cancelled by the platform (before it accepted `paynotice`); an
+        /// issued guarantee is void.
         Cancelled = "cancelled",
         /// Premium received; the guarantee is being issued.
         Paid = "paid",
@@ -114,18 +112,44 @@ named_enum!(
         Issued = "issued",
         /// The restored guarantee is issued.
         Restored = "restored",
+        /// A claim is approved and its payout is not yet confirmed.
+        Claiming = "claiming",
+        /// Claims were paid, for less than the guaranteed amount.
+        PartlyClaimed = "partly_claimed",
+        /// Claims paid the whole guaranteed amount.
+        Claimed = "claimed",
+        /// The premium was refunded (退保); the guarantee is void.
+        Refunded = "refunded",
+        /// Written off on request (注销).
+        WrittenOff = "written_off",
+        /// Its validity ended (the sweep wrote it off).
+        Expired = "expired",
     }
 );
 
 impl State {
     /// Whether the premium has been received.
     pub fn is_paid(&self) -> bool {
-        matches!(self, State::Paid | State::Issued | State::Restored)
+        !matches!(
+            self,
+            State::Referred | State::Approved | State::Rejected | State::Cancelled
+        )
+    }
+
+    /// Whether a guarantee has been issued (and not voided by a cancel).
+    pub fn has_guarantee(&self) -> bool {
+        self.is_paid() && *self != State::Paid
     }
 
     /// States whose guaranteed amount counts against the bidder's open exposure.
-    pub const OPEN_EXPOSURE: [State; 4] =
-        [State::Approved, State::Paid, State::Issued, State::Restored];
+    pub const OPEN_EXPOSURE: [State; 6] = [
+        State::Approved,
+        State::Paid,
+        State::Issued,
+        State::Restored,
+        State::Claiming,
+        State::PartlyClaimed,
+    ];
 }
 
 named_enum!(
@@ -185,6 +209,36 @@ named_enum!(
     }
 );
 
+named_enum!(
+    /// What became of an invoice request.
+    InvoiceStatus, "invoice status" {
+        /// Waiting for the paper invoice to be issued, or for the core system.
+        Pending = "pending",
+        Issued = "issued",
+        Refused = "refused",
+    }
+);
+
+named_enum!(
+    /// What became of a claim.
+    ClaimStatus, "claim status" {
+        /// Approved; the bank has not confirmed the payout yet.
+        PayoutPending = "payout_pending",
+        Paid = "paid",
+        Refused = "refused",
+    }
+);
+
+named_enum!(
+    /// What became of a refund, a write-off or a cancel request.
+    Resolution, "resolution" {
+        /// Not decided yet (a cancel request waiting for the payment worker).
+        Pending = "pending",
+        Granted = "granted",
+        Refused = "refused",
+    }
+);
+
 /// What the underwriting rules decided.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Decision {
@@ -202,6 +256,37 @@ pub enum Verdict {
     Reject,
 }
 
+/// Whether the refund rule of the standard allows a `quitapply`: before
+/// bid opening (either scene), or after it when the system reports a failed
+/// tender (scene 2, 流标). See [`quit_rule`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum QuitRule {
+    Allowed,
+    /// After bid opening, asked by the bidder (scene 1).
+    AfterOpening,
+}
+
+/// The refund rule: `opened` is whether bid opening has passed (a guarantee
+/// not yet restored has not opened), `by_system` whether scene is 2.
+pub fn quit_rule(opened: bool, by_system: bool) -> QuitRule {
+    if !opened || by_system {
+        QuitRule::Allowed
+    } else {
+        QuitRule::AfterOpening
+    }
+}
+
+/// After a payout is confirmed: what remains.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Payout {
+    /// Other approved claims still wait for their payout.
+    MorePending,
+    /// Nothing pending; less than the guaranteed amount paid in all.
+    Partly,
+    /// Nothing pending; the whole guaranteed amount paid.
+    Fully,
+}
+
 /// Something that happened to an application.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Event {
@@ -211,16 +296,29 @@ pub enum Event {
     Underwritten(Decision),
     /// The answer on a referred application.
     Reviewed(Verdict),
-    /// `cancelapply`.
-    Cancel,
+    /// `cancelapply`; whether the platform had already accepted `paynotice`.
+    Cancel { paynotice_accepted: bool },
     /// A payment of exactly the premium.
     Paid,
     /// A payment of another amount.
     PaidWrongAmount,
     /// The cipher guarantee was issued.
     Issue,
-    /// The guarantee was restored with the project details.
-    Restore,
+    /// `revertapply`; whether the project details differ from the last restore.
+    Restore { changed: bool },
+    /// `invoiceapply`.
+    Invoice,
+    /// `quitapply`, and what the refund rule says of it.
+    Quit(QuitRule),
+    /// `claimapply`; whether paid-so-far, pending and this claim stay within
+    /// the guaranteed amount.
+    Claim { within_amount: bool },
+    /// The bank confirmed a claim's payout.
+    PayoutConfirmed(Payout),
+    /// `logoutapply`.
+    WriteOff,
+    /// The validity ended (the expiry sweep).
+    Expire,
 }
 
 /// What the worker must do besides recording the new state.
@@ -238,12 +336,28 @@ pub enum Effect {
     HoldPayment,
     /// The money must go back; tell the platform nothing.
     RefundNeeded,
+    /// A cancel after payment (the platform had not accepted `paynotice`):
+    /// suppress the notices not yet delivered, void the guarantee if one was
+    /// issued, refund the premium; tell the platform nothing.
+    VoidAndRefund,
     /// Send `baohannotice`.
     NotifyIssued,
-    /// Send `revertnotice`.
+    /// Make (or make anew) the restored guarantee and send `revertnotice`.
     NotifyRestored,
     /// Send `revertnotice` again with the restored guarantee already made.
     ResendRestored,
+    /// Issue the invoice (if the request itself checks out) and send `invoicenotice`.
+    Invoice,
+    /// Refund the premium and send `quitnotice`.
+    Refund,
+    /// Ask the bank to pay the claim; `claimnotice` once the payout is confirmed.
+    RequestPayout,
+    /// Send `claimnotice` for the confirmed payout.
+    NotifyPayout,
+    /// Send `logoutnotice`.
+    NotifyWrittenOff,
+    /// The guarantee ended with its validity (an event, no notice).
+    Expired,
 }
 
 /// Why an event does not apply in a state. `Display` is the Chinese message
@@ -268,81 +382,234 @@ pub enum Refusal {
     AlreadyIssued,
     #[error("保函尚未出具")]
     NotIssued,
+    #[error("保函编号与申请不匹配")]
+    BaohanMismatch,
+    #[error("保函已退保")]
+    Refunded,
+    #[error("保函已注销")]
+    WrittenOff,
+    #[error("保函已过期")]
+    Expired,
+    #[error("保函担保金额已全部赔付")]
+    Claimed,
+    #[error("保函有理赔正在处理，暂不能办理")]
+    ClaimInProgress,
+    #[error("保函已发生理赔，不能办理")]
+    ClaimPaid,
+    #[error("开标后仅流标可退保")]
+    QuitAfterOpening,
+    #[error("累计赔付金额超过担保金额")]
+    ExceedsAmount,
+    #[error("没有待确认的赔付")]
+    NoPayoutPending,
+}
+
+/// The refusal of an event that needs a live guarantee, in a state that
+/// has none (or no longer has one).
+fn no_guarantee(state: State) -> Refusal {
+    match state {
+        State::Referred | State::Approved | State::Rejected => Refusal::NotPaid,
+        State::Cancelled => Refusal::Cancelled,
+        State::Paid => Refusal::NotIssued,
+        State::Refunded => Refusal::Refunded,
+        State::WrittenOff => Refusal::WrittenOff,
+        State::Expired => Refusal::Expired,
+        State::Claimed => Refusal::Claimed,
+        State::Claiming => Refusal::ClaimInProgress,
+        State::Issued | State::Restored | State::PartlyClaimed => Refusal::AlreadyIssued,
+    }
 }
 
 /// The lifecycle rules: what `event` does to an application in `state`.
 pub fn step(state: Option<State>, event: Event) -> Result<(State, Effect), Refusal> {
-    use Effect as E;
-    use State as S;
-    let decided = |d: Decision| match d {
-        Decision::Approve => (S::Approved, E::NotifyDecision),
-        Decision::Reject => (S::Rejected, E::NotifyDecision),
-        Decision::Refer => (S::Referred, E::None),
-    };
     let Some(state) = state else {
         return match event {
             Event::Underwritten(d) => Ok(decided(d)),
             _ => Err(Refusal::Unknown),
         };
     };
+    match event {
+        Event::Repeat | Event::Underwritten(_) | Event::Reviewed(_) => underwriting(state, event),
+        Event::Cancel { paynotice_accepted } => cancel(state, paynotice_accepted),
+        Event::Paid | Event::PaidWrongAmount => payment(state, event == Event::Paid),
+        Event::Issue | Event::Restore { .. } => issuance(state, event),
+        Event::Invoice | Event::Quit(_) | Event::WriteOff | Event::Expire => after(state, event),
+        Event::Claim { .. } | Event::PayoutConfirmed(_) => claims(state, event),
+    }
+}
+
+fn decided(d: Decision) -> (State, Effect) {
+    match d {
+        Decision::Approve => (State::Approved, Effect::NotifyDecision),
+        Decision::Reject => (State::Rejected, Effect::NotifyDecision),
+        Decision::Refer => (State::Referred, Effect::None),
+    }
+}
+
+/// Underwriting: unpaid applications may be re-underwritten or re-asked.
+fn underwriting(state: State, event: Event) -> Result<(State, Effect), Refusal> {
+    use State as S;
     match (state, event) {
-        // Underwriting: unpaid applications may be re-underwritten or re-asked.
         (S::Referred | S::Approved | S::Rejected, Event::Underwritten(d)) => Ok(decided(d)),
-        (S::Referred, Event::Repeat) => Ok((S::Referred, E::None)),
-        (S::Approved | S::Rejected, Event::Repeat) => Ok((state, E::ResendDecision)),
-        (S::Cancelled, Event::Underwritten(_) | Event::Repeat) => Err(Refusal::Cancelled),
-        (S::Paid | S::Issued | S::Restored, Event::Underwritten(_) | Event::Repeat) => {
-            Err(Refusal::AlreadyPaid)
+        (S::Referred, Event::Repeat) => Ok((S::Referred, Effect::None)),
+        (S::Approved | S::Rejected, Event::Repeat) => Ok((state, Effect::ResendDecision)),
+        (S::Referred, Event::Reviewed(Verdict::Approve)) => {
+            Ok((S::Approved, Effect::NotifyDecision))
         }
-
-        // Review of referred applications.
-        (S::Referred, Event::Reviewed(Verdict::Approve)) => Ok((S::Approved, E::NotifyDecision)),
-        (S::Referred, Event::Reviewed(Verdict::Reject)) => Ok((S::Rejected, E::NotifyDecision)),
-        (S::Cancelled, Event::Reviewed(_)) => Err(Refusal::Cancelled),
+        (S::Referred, Event::Reviewed(Verdict::Reject)) => {
+            Ok((S::Rejected, Effect::NotifyDecision))
+        }
+        (S::Cancelled, _) => Err(Refusal::Cancelled),
         (_, Event::Reviewed(_)) => Err(Refusal::NotReferred),
+        _ => Err(Refusal::AlreadyPaid),
+    }
+}
 
-        // Cancellation, before payment only.
-        (S::Referred | S::Approved | S::Rejected | S::Cancelled, Event::Cancel) => {
-            Ok((S::Cancelled, E::None))
+/// A cancel: before payment always; after payment until the platform
+/// accepted `paynotice`.
+fn cancel(state: State, paynotice_accepted: bool) -> Result<(State, Effect), Refusal> {
+    use State as S;
+    match state {
+        S::Referred | S::Approved | S::Rejected | S::Cancelled => Ok((S::Cancelled, Effect::None)),
+        S::Paid | S::Issued | S::Restored if !paynotice_accepted => {
+            Ok((S::Cancelled, Effect::VoidAndRefund))
         }
-        (S::Paid | S::Issued | S::Restored, Event::Cancel) => Err(Refusal::AlreadyPaid),
+        _ => Err(Refusal::AlreadyPaid),
+    }
+}
 
-        // Payments.
-        (S::Approved, Event::Paid) => Ok((S::Paid, E::NotifyPaidAndIssue)),
-        (S::Approved, Event::PaidWrongAmount) => Ok((S::Approved, E::HoldPayment)),
-        (S::Referred | S::Rejected, Event::Paid | Event::PaidWrongAmount) => {
-            Ok((state, E::HoldPayment))
+/// A payment: the premium of an approved application, or money to hold
+/// or give back.
+fn payment(state: State, exact: bool) -> Result<(State, Effect), Refusal> {
+    use State as S;
+    Ok(match state {
+        S::Approved if exact => (S::Paid, Effect::NotifyPaidAndIssue),
+        S::Approved | S::Referred | S::Rejected => (state, Effect::HoldPayment),
+        // Cancelled, or a second payment of a paid application.
+        _ => (state, Effect::RefundNeeded),
+    })
+}
+
+/// Issuing the cipher guarantee, and restoring it (again, when the
+/// project details change before opening).
+fn issuance(state: State, event: Event) -> Result<(State, Effect), Refusal> {
+    use State as S;
+    match (state, event) {
+        (S::Paid, Event::Issue) => Ok((S::Issued, Effect::NotifyIssued)),
+        (_, Event::Issue) if state.has_guarantee() => Err(Refusal::AlreadyIssued),
+        (S::Issued, Event::Restore { .. }) => Ok((S::Restored, Effect::NotifyRestored)),
+        (S::Restored, Event::Restore { changed: true }) => {
+            Ok((S::Restored, Effect::NotifyRestored))
         }
-        (S::Cancelled, Event::Paid | Event::PaidWrongAmount) => Ok((S::Cancelled, E::RefundNeeded)),
-        // A second, different payment of a paid application is an overpayment.
-        (S::Paid | S::Issued | S::Restored, Event::Paid | Event::PaidWrongAmount) => {
-            Ok((state, E::RefundNeeded))
+        (S::Restored, Event::Restore { changed: false }) => {
+            Ok((S::Restored, Effect::ResendRestored))
         }
+        (S::PartlyClaimed, _) => Err(Refusal::ClaimPaid),
+        _ => Err(no_guarantee(state)),
+    }
+}
 
-        // Issuance.
-        (S::Paid, Event::Issue) => Ok((S::Issued, E::NotifyIssued)),
-        (S::Issued | S::Restored, Event::Issue) => Err(Refusal::AlreadyIssued),
-        (S::Cancelled, Event::Issue | Event::Restore) => Err(Refusal::Cancelled),
-        (S::Referred | S::Approved | S::Rejected, Event::Issue) => Err(Refusal::NotPaid),
+/// Invoices, refunds, write-off and expiry.
+fn after(state: State, event: Event) -> Result<(State, Effect), Refusal> {
+    use State as S;
+    match (state, event) {
+        // An invoice of the premium: any time it was paid and kept.
+        (S::Issued | S::Restored | S::Claiming | S::PartlyClaimed | S::Claimed, Event::Invoice)
+        | (S::WrittenOff | S::Expired, Event::Invoice) => Ok((state, Effect::Invoice)),
+        (S::Issued | S::Restored, Event::Quit(QuitRule::Allowed)) => {
+            Ok((S::Refunded, Effect::Refund))
+        }
+        (S::Issued | S::Restored, Event::Quit(QuitRule::AfterOpening)) => {
+            Err(Refusal::QuitAfterOpening)
+        }
+        (S::PartlyClaimed | S::Claimed, Event::Quit(_)) => Err(Refusal::ClaimPaid),
+        (S::Issued | S::Restored | S::PartlyClaimed | S::Claimed, Event::WriteOff) => {
+            Ok((S::WrittenOff, Effect::NotifyWrittenOff))
+        }
+        (S::Issued | S::Restored | S::PartlyClaimed, Event::Expire) => {
+            Ok((S::Expired, Effect::Expired))
+        }
+        _ => Err(no_guarantee(state)),
+    }
+}
 
-        // Restore.
-        (S::Issued, Event::Restore) => Ok((S::Restored, E::NotifyRestored)),
-        (S::Restored, Event::Restore) => Ok((S::Restored, E::ResendRestored)),
-        (S::Paid, Event::Restore) => Err(Refusal::NotIssued),
-        (S::Referred | S::Approved | S::Rejected, Event::Restore) => Err(Refusal::NotPaid),
+/// Claims (见索即付): approved while the amount lasts, each payout
+/// confirmed by the bank.
+fn claims(state: State, event: Event) -> Result<(State, Effect), Refusal> {
+    use State as S;
+    match (state, event) {
+        (
+            S::Issued | S::Restored | S::Claiming | S::PartlyClaimed,
+            Event::Claim { within_amount },
+        ) => {
+            if within_amount {
+                Ok((S::Claiming, Effect::RequestPayout))
+            } else {
+                Err(Refusal::ExceedsAmount)
+            }
+        }
+        (S::Claiming, Event::PayoutConfirmed(p)) => Ok((
+            match p {
+                Payout::MorePending => S::Claiming,
+                Payout::Partly => S::PartlyClaimed,
+                Payout::Fully => S::Claimed,
+            },
+            Effect::NotifyPayout,
+        )),
+        (_, Event::PayoutConfirmed(_)) => Err(Refusal::NoPayoutPending),
+        _ => Err(no_guarantee(state)),
     }
 }
 
 /// `payapply`: what the platform may be told about paying this application.
-pub fn payapply(state: Option<State>) -> Result<PremiumStatus, Refusal> {
+/// A cancel the platform asked for holds at once, before the worker applies it.
+pub fn payapply(state: Option<State>, cancel_requested: bool) -> Result<PremiumStatus, Refusal> {
     match state {
         None => Err(Refusal::Unknown),
+        Some(State::Cancelled) => Err(Refusal::Cancelled),
+        Some(s) if s.is_paid() => Ok(PremiumStatus::Paid),
+        Some(_) if cancel_requested => Err(Refusal::Cancelled),
         Some(State::Referred) => Err(Refusal::UnderReview),
         Some(State::Rejected) => Err(Refusal::NotApproved),
-        Some(State::Cancelled) => Err(Refusal::Cancelled),
-        Some(State::Approved) => Ok(PremiumStatus::Unpaid),
-        Some(State::Paid | State::Issued | State::Restored) => Ok(PremiumStatus::Paid),
+        Some(_) => Ok(PremiumStatus::Unpaid),
     }
+}
+
+/// Whether a payment may be taken for an application (the cashier): an
+/// approved application without a pending cancel.
+pub fn takes_payment(state: State, cancel_requested: bool) -> bool {
+    state == State::Approved && !cancel_requested
+}
+
+/// Which requests ingress refuses at once, before queueing them: those
+/// the lifecycle row already says cannot be carried out. `revertapply` has
+/// no result field in its notice, so every refusal of a restore is
+/// synchronous; the four after-issuance requests are refused here only when
+/// there is no guarantee to speak of (unknown, not issued, cancelled, or not
+/// this application's), and otherwise answered by their notice.
+pub fn admit(
+    request: gw_protocol::Interface,
+    state: Option<State>,
+    baohanno_matches: bool,
+) -> Result<(), Refusal> {
+    use gw_protocol::Interface as I;
+    if !matches!(
+        request,
+        I::RevertApply | I::InvoiceApply | I::QuitApply | I::ClaimApply | I::LogoutApply
+    ) {
+        return Ok(());
+    }
+    let state = state.ok_or(Refusal::Unknown)?;
+    if !state.has_guarantee() {
+        return Err(no_guarantee(state));
+    }
+    if !baohanno_matches {
+        return Err(Refusal::BaohanMismatch);
+    }
+    if request == I::RevertApply {
+        step(Some(state), Event::Restore { changed: true })?;
+    }
+    Ok(())
 }
 
 /// Whether notices for an application in this state may still be sent: the

@@ -240,6 +240,20 @@ message_enum!(
     }
 );
 
+impl Inbound {
+    /// The guarantee number the request names, when it names one.
+    pub fn baohanno(&self) -> Option<&BaohanNo> {
+        match self {
+            Inbound::RevertApply(m) => Some(&m.baohanno),
+            Inbound::InvoiceApply(m) => Some(&m.baohanno),
+            Inbound::QuitApply(m) => Some(&m.baohanno),
+            Inbound::ClaimApply(m) => Some(&m.baohanno),
+            Inbound::LogoutApply(m) => Some(&m.baohanno),
+            Inbound::BaohanApply(_) | Inbound::PayApply(_) | Inbound::CancelApply(_) => None,
+        }
+    }
+}
+
 message_enum!(
     /// Any of the 8 notices we send the platform.
     Notice {

@@ -9,7 +9,9 @@ use sea_orm::{
 
 use gw_protocol::ApplyNo;
 
-use crate::entities::{guarantees, sequences, signing_keys};
+use crate::entities::{guarantees, restorations, sequences, signing_keys};
+
+pub use restorations::{ActiveModel as NewRestoration, Model as Restoration};
 
 pub use guarantees::{ActiveModel as GuaranteeChanges, Model as Guarantee};
 pub use signing_keys::Model as SigningKeyRow;
@@ -50,6 +52,37 @@ pub async fn find_by_sm3<C: ConnectionTrait>(
                 .or(guarantees::Column::RestoredSm3.eq(sm3)),
         )
         .one(conn)
+        .await
+}
+
+/// Keeps a restored guarantee that a new restore replaces.
+pub async fn supersede<C: ConnectionTrait>(conn: &C, old: NewRestoration) -> Result<(), DbErr> {
+    old.insert(conn).await?;
+    Ok(())
+}
+
+/// A superseded restored guarantee with this SM3 digest.
+pub async fn superseded_by_sm3<C: ConnectionTrait>(
+    conn: &C,
+    sm3: &str,
+) -> Result<Option<Restoration>, DbErr> {
+    restorations::Entity::find()
+        .filter(restorations::Column::Sm3.eq(sm3))
+        .one(conn)
+        .await
+}
+
+/// Guarantees restored whose validity ended before `now`.
+pub async fn validity_ended<C: ConnectionTrait>(
+    conn: &C,
+    now: chrono::DateTime<Utc>,
+    limit: u64,
+) -> Result<Vec<Guarantee>, DbErr> {
+    use sea_orm::QuerySelect;
+    guarantees::Entity::find()
+        .filter(guarantees::Column::Validtime.lt(now))
+        .limit(limit)
+        .all(conn)
         .await
 }
 

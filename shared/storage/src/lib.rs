@@ -10,6 +10,7 @@
 //!   turns their rows into messages; this crate knows nothing of messages.
 
 pub mod applications;
+pub mod cancels;
 pub mod entities;
 pub mod files;
 pub mod guarantees;
@@ -17,7 +18,9 @@ pub mod inbox;
 pub mod migration;
 pub mod notices;
 pub mod payments;
+pub mod requests;
 pub mod underwriting;
+pub mod verifications;
 
 use std::time::Duration;
 

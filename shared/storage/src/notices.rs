@@ -121,6 +121,22 @@ pub async fn start_sending<C: ConnectionTrait>(
     Ok(attempt)
 }
 
+/// Whether the platform accepted a notice of this interface for `applyno`.
+pub async fn delivered<C: ConnectionTrait>(
+    conn: &C,
+    applyno: &ApplyNo,
+    interface: &str,
+) -> Result<bool, DbErr> {
+    use sea_orm::PaginatorTrait;
+    Ok(notices::Entity::find()
+        .filter(notices::Column::Applyno.eq(applyno.clone()))
+        .filter(notices::Column::Interface.eq(interface))
+        .filter(notices::Column::State.eq(NoticeState::Delivered))
+        .count(conn)
+        .await?
+        > 0)
+}
+
 /// Notices parked behind `id`.
 pub async fn waiting_behind<C: ConnectionTrait>(
     conn: &C,

@@ -49,6 +49,42 @@ pub async fn set_status<C: ConnectionTrait>(
     Ok(())
 }
 
+/// The accepted payment (the premium) of an application.
+pub async fn accepted_for<C: ConnectionTrait>(
+    conn: &C,
+    applyno: &gw_protocol::ApplyNo,
+) -> Result<Option<Payment>, DbErr> {
+    payments::Entity::find()
+        .filter(payments::Column::Applyno.eq(applyno.clone()))
+        .filter(payments::Column::Status.eq(PaymentStatus::Accepted))
+        .one(conn)
+        .await
+}
+
+/// Moves a payment from `from` to `to` (e.g. to `refund_requested`) only if
+/// it is still in `from`: of two concurrent callers exactly one gets `true`,
+/// so one payment is refunded once.
+pub async fn change_status<C: ConnectionTrait>(
+    conn: &C,
+    paynumber: &str,
+    from: PaymentStatus,
+    to: PaymentStatus,
+    reason: Option<&str>,
+) -> Result<bool, DbErr> {
+    let r = payments::Entity::update_many()
+        .col_expr(payments::Column::Status, Expr::value(to))
+        .col_expr(
+            payments::Column::Reason,
+            Expr::value(reason.map(str::to_owned)),
+        )
+        .col_expr(payments::Column::UpdatedAt, Expr::value(Utc::now()))
+        .filter(payments::Column::Paynumber.eq(paynumber))
+        .filter(payments::Column::Status.eq(from))
+        .exec(conn)
+        .await?;
+    Ok(r.rows_affected == 1)
+}
+
 /// Payments of an application, or in a status, oldest first.
 pub async fn list<C: ConnectionTrait>(
     conn: &C,

@@ -179,6 +179,18 @@ impl Tx {
         }
     }
 
+    /// A transition that leaves the application as it is: to send a notice
+    /// in its order (a refusal, a decision re-sent) and record that it did.
+    pub fn keep(app: Application) -> Box<Transition> {
+        Box::new(Transition {
+            last_notice: app.last_notice_id.clone(),
+            next: app.state,
+            effect: Effect::None,
+            changes: Changes::default(),
+            app: Some(app),
+        })
+    }
+
     /// Queues `notice` for egress, behind the application's previous notice
     /// (egress keeps that order), as part of the transition.
     pub async fn notify(&self, t: &mut Transition, notice: &Notice) -> Result<String, Failure> {
@@ -272,6 +284,49 @@ impl Tx {
             },
         )
         .await
+    }
+
+    /// Sends a payment back: moves it from `from` to `to` and publishes
+    /// `payment.refund_requested`, only if it was still in `from`. Of two
+    /// concurrent callers exactly one gets `true` and one event is published:
+    /// one refund per payment (`paynumber`), whatever the concurrency.
+    pub async fn refund(
+        &self,
+        payment: &gw_storage::payments::Payment,
+        (from, to): (gw_lifecycle::PaymentStatus, gw_lifecycle::PaymentStatus),
+        counterpart: &CounterpartName,
+        cause: gw_contract::RefundCause,
+        reason: &str,
+    ) -> Result<bool, Failure> {
+        let moved = gw_storage::payments::change_status(
+            &self.txn,
+            &payment.paynumber,
+            from,
+            to,
+            Some(reason),
+        )
+        .await
+        .transient()?;
+        if !moved {
+            return Ok(false);
+        }
+        let amount = gw_protocol::Amount::from_cents(payment.paymoney_cents).map_err(|_| {
+            Failure::permanent(anyhow::anyhow!("a stored payment amount is invalid"))
+        })?;
+        let event = gw_contract::RefundRequested {
+            paynumber: payment.paynumber.clone(),
+            applyno: payment.applyno.clone(),
+            counterpart: counterpart.clone(),
+            amount,
+            payname: payment.payname.clone(),
+            payaccount: payment.payaccount.clone(),
+            paybank: payment.paybank.clone(),
+            cause,
+            reason: reason.to_owned(),
+            at: chrono::Utc::now(),
+        };
+        self.emit(EventKey::RefundRequested, &event).await?;
+        Ok(true)
     }
 
     /// Commits, then wakes the relay so that what was written leaves now.

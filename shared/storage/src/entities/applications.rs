@@ -34,6 +34,10 @@ pub struct Model {
     pub baohanno: Option<BaohanNo>,
     /// Id of the last notice produced for this application (notice order).
     pub last_notice_id: Option<String>,
+    /// Claims paid out so far, in cents.
+    pub claimed_cents: i64,
+    /// Claims approved whose payout is not yet confirmed, in cents.
+    pub claim_pending_cents: i64,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

@@ -7,6 +7,7 @@ mod m0001_foundation;
 mod m0002_egress;
 mod m0003_lifecycle;
 mod m0004_embedded_bus;
+mod m0005_after_issuance;
 
 pub struct Migrator;
 
@@ -18,6 +19,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0002_egress::Migration),
             Box::new(m0003_lifecycle::Migration),
             Box::new(m0004_embedded_bus::Migration),
+            Box::new(m0005_after_issuance::Migration),
         ]
     }
 }

@@ -1,0 +1,5 @@
+//! `invoice`: see the library for what it does.
+
+fn main() -> anyhow::Result<()> {
+    gw_host::cli::main(&invoice::Invoice)
+}

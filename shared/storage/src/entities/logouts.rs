@@ -1,0 +1,25 @@
+//! `logouts`: each `logoutapply` (by `applicationno`) and its outcome.
+
+use gw_lifecycle::Resolution;
+use gw_protocol::{ApplicationNo, ApplyNo, BaohanNo, CounterpartName};
+use sea_orm::entity::prelude::*;
+
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel, serde::Serialize)]
+#[sea_orm(table_name = "logouts")]
+pub struct Model {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub applicationno: ApplicationNo,
+    pub counterpart: CounterpartName,
+    pub applyno: ApplyNo,
+    pub baohanno: BaohanNo,
+    /// JSON array of the stored evidence files' tokens.
+    pub files: String,
+    pub resolution: Resolution,
+    pub refusal: Option<String>,
+    pub decided_at: DateTimeUtc,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}
