@@ -4,6 +4,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod after;
 mod bus;
 mod egress;
 mod embedded;

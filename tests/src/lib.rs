@@ -7,6 +7,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+pub mod deploy;
 pub mod platform;
 pub mod proxy;
 pub mod samples;

@@ -42,3 +42,12 @@ pub async fn seen<C: ConnectionTrait>(
             .is_some(),
     )
 }
+
+/// How many messages `consumer` has handled.
+pub async fn count<C: ConnectionTrait>(conn: &C, consumer: &str) -> Result<u64, DbErr> {
+    use sea_orm::{ColumnTrait, PaginatorTrait, QueryFilter};
+    inbox::Entity::find()
+        .filter(inbox::Column::Consumer.eq(consumer))
+        .count(conn)
+        .await
+}
