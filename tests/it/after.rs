@@ -601,7 +601,13 @@ async fn claims(kind: Kind) {
     let missing = file("no-such-file.pdf");
     d.call_ok(
         "claimapply",
-        &claim(names[4], &b4, "LP-404", "1000.00", &[missing.clone()]),
+        &claim(
+            names[4],
+            &b4,
+            "LP-404",
+            "1000.00",
+            std::slice::from_ref(&missing),
+        ),
     )
     .await;
     let n = d.wait_notice("claimnotice", "LP-404").await;
