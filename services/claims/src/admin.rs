@@ -9,14 +9,14 @@
 
 use axum::Router;
 use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
-use axum::response::{IntoResponse, Json, Response};
+use axum::response::{Json, Response};
 use axum::routing::{get, post};
 use gw_bus::Bus;
 use gw_contract::PayoutConfirmation;
 use gw_protocol::ApplicationNo;
 use gw_protocol::mask::{PiiKind, mask};
 use gw_storage::requests;
+use gw_web::admin::{self, Problem};
 use gw_workflow::Workflow;
 use secrecy::SecretString;
 use serde::Deserialize;
@@ -25,10 +25,6 @@ use serde::Deserialize;
 struct Admin {
     flow: Workflow,
     bus: Bus,
-}
-
-fn problem(status: StatusCode, msg: impl Into<String>) -> Response {
-    (status, Json(serde_json::json!({"error": msg.into()}))).into_response()
 }
 
 #[derive(Deserialize)]
@@ -48,20 +44,16 @@ fn view(c: &requests::Claim) -> serde_json::Value {
     })
 }
 
-async fn list(State(a): State<Admin>, Query(q): Query<ListQuery>) -> Response {
+async fn list(
+    State(a): State<Admin>,
+    Query(q): Query<ListQuery>,
+) -> Result<Json<Vec<serde_json::Value>>, Problem> {
     let found = requests::claims(
         a.flow.db().conn(),
         q.applyno.as_deref(),
         q.limit.unwrap_or(100),
-    )
-    .await;
-    match found {
-        Ok(v) => Json(v.iter().map(view).collect::<Vec<_>>()).into_response(),
-        Err(e) => {
-            tracing::error!(error = %e, "listing claims failed");
-            problem(StatusCode::INTERNAL_SERVER_ERROR, "internal error")
-        }
-    }
+    );
+    admin::listed("claims", found.await.map(|v| v.iter().map(view).collect()))
 }
 
 #[derive(Deserialize)]
@@ -75,44 +67,17 @@ async fn payout(
     State(a): State<Admin>,
     Path(applicationno): Path<String>,
     Json(b): Json<PayoutBody>,
-) -> Response {
-    let Ok(applicationno) = ApplicationNo::try_from(applicationno.as_str()) else {
-        return problem(StatusCode::BAD_REQUEST, "not an applicationno");
+) -> Result<Response, Problem> {
+    let applicationno: ApplicationNo = admin::parse(&applicationno, "an applicationno")?;
+    let lookup = requests::claim(a.flow.db().conn(), &applicationno).await;
+    let claim = admin::found("looking up a claim", lookup, "no such claim")?;
+    let message = PayoutConfirmation {
+        applicationno,
+        applyno: claim.applyno,
+        reference: admin::parse(&b.reference, "a reference of 1 to 100 characters")?,
+        paid_at: admin::time_or_now(b.paid_at.as_deref(), "paid_at")?,
     };
-    let claim = match requests::claim(a.flow.db().conn(), &applicationno).await {
-        Ok(Some(c)) => c,
-        Ok(None) => return problem(StatusCode::NOT_FOUND, "no such claim"),
-        Err(e) => {
-            tracing::error!(error = %e, "claim lookup failed");
-            return problem(StatusCode::INTERNAL_SERVER_ERROR, "internal error");
-        }
-    };
-    let message: Result<PayoutConfirmation, _> = serde_json::from_value(serde_json::json!({
-        "applicationno": applicationno, "applyno": claim.applyno, "reference": b.reference,
-        "paid_at": b.paid_at.unwrap_or_else(|| gw_protocol::WireTime::now().to_string()),
-    }));
-    let message = match message {
-        Ok(m) => m,
-        Err(e) => return problem(StatusCode::BAD_REQUEST, e.to_string()),
-    };
-    let sent = match gw_contract::message(&message) {
-        Ok((to, m)) => a.bus.publish(&to, &m).await.map(|()| m.id),
-        Err(e) => return problem(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
-    };
-    match sent {
-        Ok(id) => (
-            StatusCode::ACCEPTED,
-            Json(serde_json::json!({"queued": id})),
-        )
-            .into_response(),
-        Err(e) => {
-            tracing::warn!(error = %e, "cannot queue a payout confirmation");
-            problem(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "the message broker is unavailable; try again",
-            )
-        }
-    }
+    admin::queue(&a.bus, &message).await
 }
 
 pub fn routes(flow: Workflow, bus: Bus, token: &SecretString) -> Router {

@@ -7,13 +7,14 @@ use gw_contract::{
     Consume, EventKey, InboundEnvelope, PayoutConfirmation, PayoutRequested, queues,
 };
 use gw_lifecycle::{ClaimStatus, Event, Payout, Refusal};
-use gw_protocol::{Amount, ClaimApply, WireTime};
+use gw_protocol::{Amount, ClaimApply, Interface, WireTime};
 use gw_storage::applications::Application;
+use gw_storage::guarantees;
 use gw_storage::requests::{self, Claim, NewClaim};
 use gw_storage::sea_orm::Set;
-use gw_storage::{guarantees, inbox};
 use gw_workflow::{ConsumeOnce, DbResultExt, Outcome, Tx};
 
+use crate::request::{Evidence, Request};
 use crate::{Desk, notices};
 
 fn row(
@@ -53,44 +54,6 @@ fn row(
 }
 
 impl Desk {
-    /// Downloads every evidence file (SM4-decrypted, stored, linked to the
-    /// application); the reason naming the file that stayed unreachable.
-    pub(crate) async fn evidence(
-        &self,
-        counterpart: &gw_protocol::CounterpartName,
-        applyno: &gw_protocol::ApplyNo,
-        files: &[gw_protocol::FileRef],
-        what: &str,
-    ) -> Result<Result<Vec<String>, String>, Failure> {
-        let Some(cp) = self.counterparts.by_name(counterpart.as_str()) else {
-            return Err(Failure::permanent(anyhow::anyhow!(
-                "unknown counterpart {counterpart}"
-            )));
-        };
-        let mut tokens = Vec::with_capacity(files.len());
-        for f in files {
-            let url = f.fileurl.as_str();
-            let fetched = self
-                .fetcher
-                .fetch_and_store(
-                    &cp,
-                    url,
-                    self.store.as_ref(),
-                    self.flow.db(),
-                    Some(applyno.as_str()),
-                )
-                .await;
-            match fetched {
-                Ok(stored) => tokens.push(stored.token),
-                Err(e) => {
-                    tracing::warn!(%applyno, url, error = %e, "evidence file unreachable");
-                    return Ok(Err(format!("{what}无法下载：{url}（{e}）")));
-                }
-            }
-        }
-        Ok(Ok(tokens))
-    }
-
     /// Whether all claims with this one stay within the guaranteed amount,
     /// or why the claim cannot be considered at all.
     async fn claim_outcome(
@@ -129,25 +92,17 @@ impl Desk {
         &self,
         tx: &Tx,
         env: &InboundEnvelope<ClaimApply>,
-        files: Result<Vec<String>, String>,
+        files: Evidence,
     ) -> Result<(), Failure> {
         let req = &env.request;
-        let app = tx
-            .application(&req.applyno)
-            .await?
-            .ok_or_else(|| Failure::transient(anyhow::anyhow!("the application vanished")))?;
-        let outcome = match &files {
+        let app = tx.existing(&req.applyno, None).await?;
+        let decision = match &files {
             Err(reason) => Err((app, reason.clone())),
-            Ok(_) => match self.claim_outcome(tx, app, req).await? {
-                Outcome::Moved(t) => Ok(t),
-                Outcome::Refused { app, refusal } => Err((
-                    *app.ok_or_else(|| Failure::permanent(anyhow::anyhow!("no application")))?,
-                    refusal.to_string(),
-                )),
-            },
+            Ok(_) => (self.claim_outcome(tx, app, req).await?.decided()?)
+                .map_err(|(app, refusal)| (app, refusal.to_string())),
         };
         let files = files.unwrap_or_default();
-        match outcome {
+        match decision {
             Ok(mut t) => {
                 let c = requests::add_claim(
                     tx.conn(),
@@ -165,32 +120,22 @@ impl Desk {
                     self.pay(tx, &c, &reference, WireTime::now()).await?;
                 }
                 tracing::info!(applyno = %req.applyno, applicationno = %req.applicationno, "claim approved");
+                Ok(())
             }
             Err((app, reason)) => {
-                let c = requests::add_claim(
-                    tx.conn(),
-                    row(env, &files, ClaimStatus::Refused, Some(reason.clone()))?,
+                let refused = row(env, &files, ClaimStatus::Refused, Some(reason.clone()))?;
+                let c = requests::add_claim(tx.conn(), refused).await.transient()?;
+                let notice = notices::claim(&c)?;
+                tx.refuse(
+                    app,
+                    Interface::ClaimApply,
+                    &c.applicationno,
+                    &reason,
+                    notice.as_ref(),
                 )
                 .await
-                .transient()?;
-                let details = serde_json::json!({"interface": "claimapply", "applicationno": c.applicationno, "reason": reason});
-                tx.emit_application(
-                    EventKey::RequestRefused,
-                    &app.applyno,
-                    &app.counterpart,
-                    app.state,
-                    details,
-                )
-                .await?;
-                let mut t = Tx::keep(app);
-                if let Some(n) = notices::claim(&c)? {
-                    tx.notify(&mut t, &n).await?;
-                }
-                tx.save(t).await?;
-                tracing::info!(applyno = %req.applyno, applicationno = %req.applicationno, %reason, "claim refused");
             }
         }
-        Ok(())
     }
 
     /// Records a confirmed payout: the claim paid, the amounts moved, the
@@ -210,10 +155,7 @@ impl Desk {
             tracing::info!(applicationno = %c.applicationno, "payout already recorded");
             return Ok(());
         }
-        let app = tx
-            .application(&c.applyno)
-            .await?
-            .ok_or_else(|| Failure::permanent(anyhow::anyhow!("no application {}", c.applyno)))?;
+        let app = tx.existing(&c.applyno, None).await?;
         let pending = (app.claim_pending_cents - c.amount_cents).max(0);
         let claimed = app.claimed_cents + c.amount_cents;
         let payout = if pending > 0 {
@@ -275,41 +217,24 @@ fn payout_requested(app: &Application, c: &Claim) -> Result<PayoutRequested, Fai
 impl Consume<InboundEnvelope<ClaimApply>> for Desk {
     async fn consume(&self, m: &Message, env: InboundEnvelope<ClaimApply>) -> Result<(), Failure> {
         let req = &env.request;
-        let conn = self.flow.db().conn();
-        if inbox::seen(conn, queues::CLAIMAPPLY, &m.id)
-            .await
-            .transient()?
-        {
-            return Ok(());
-        }
-        let known = requests::claim(conn, &req.applicationno)
-            .await
-            .transient()?;
-        let files = match known {
-            Some(_) => Ok(Vec::new()),
-            None => {
-                self.evidence(&env.counterpart, &req.applyno, &req.filelist, "理赔材料")
-                    .await?
-            }
+        let known = requests::claim(self.flow.db().conn(), &req.applicationno).await;
+        let r = Request {
+            queue: queues::CLAIMAPPLY,
+            counterpart: &env.counterpart,
+            applyno: &req.applyno,
+            files: &req.filelist,
+            what: "理赔材料",
+            decided: known.transient()?.is_some(),
         };
-        let Some(tx) = self.flow.begin_once(queues::CLAIMAPPLY, &m.id).await? else {
+        let Some((tx, files)) = self.begin_with_evidence(m, r).await? else {
             return Ok(());
         };
-        match requests::claim(tx.conn(), &req.applicationno)
-            .await
-            .transient()?
-        {
+        let known = requests::claim(tx.conn(), &req.applicationno).await;
+        match known.transient()? {
             // A repeat: the decision again (nothing while the payout waits).
             Some(c) => {
-                let app = tx
-                    .application(&req.applyno)
-                    .await?
-                    .ok_or_else(|| Failure::permanent(anyhow::anyhow!("no application")))?;
-                let mut t = Tx::keep(app);
-                if let Some(n) = notices::claim(&c)? {
-                    tx.notify(&mut t, &n).await?;
-                }
-                tx.save(t).await?;
+                let app = tx.existing(&req.applyno, None).await?;
+                tx.answer(app, notices::claim(&c)?.as_ref()).await?;
             }
             None => self.decide_claim(&tx, &env, files).await?,
         }

@@ -27,6 +27,7 @@ pub mod claim;
 pub mod logout;
 pub mod notices;
 pub mod quit;
+pub mod request;
 pub mod sweep;
 
 use std::sync::Arc;

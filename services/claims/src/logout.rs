@@ -5,12 +5,12 @@ use chrono::Utc;
 use gw_bus::{Failure, Message};
 use gw_contract::{Consume, EventKey, InboundEnvelope, queues};
 use gw_lifecycle::{Event, Refusal, Resolution};
-use gw_protocol::LogoutApply;
-use gw_storage::inbox;
+use gw_protocol::{Interface, LogoutApply};
 use gw_storage::requests::{self, NewLogout};
 use gw_storage::sea_orm::Set;
-use gw_workflow::{DbResultExt, Outcome, Tx};
+use gw_workflow::{DbResultExt, Tx};
 
+use crate::request::{Evidence, Request};
 use crate::{Desk, notices};
 
 fn row(
@@ -37,33 +37,23 @@ impl Desk {
         &self,
         tx: &Tx,
         env: &InboundEnvelope<LogoutApply>,
-        files: Result<Vec<String>, String>,
+        files: Evidence,
     ) -> Result<(), Failure> {
         let req = &env.request;
-        let app = tx
-            .application(&req.applyno)
-            .await?
-            .ok_or_else(|| Failure::transient(anyhow::anyhow!("the application vanished")))?;
-        let outcome = match &files {
+        let app = tx.existing(&req.applyno, None).await?;
+        let decision = match &files {
             Err(reason) => Err((app, reason.clone())),
             Ok(_) if app.baohanno.as_ref() != Some(&req.baohanno) => {
                 Err((app, Refusal::BaohanMismatch.to_string()))
             }
-            Ok(_) => match Tx::step(Some(app), Event::WriteOff) {
-                Outcome::Moved(t) => Ok(t),
-                Outcome::Refused { app, refusal } => Err((
-                    *app.ok_or_else(|| Failure::permanent(anyhow::anyhow!("no application")))?,
-                    refusal.to_string(),
-                )),
-            },
+            Ok(_) => (Tx::step(Some(app), Event::WriteOff).decided()?)
+                .map_err(|(app, refusal)| (app, refusal.to_string())),
         };
         let files = files.unwrap_or_default();
-        match outcome {
+        match decision {
             Ok(mut t) => {
-                let l =
-                    requests::add_logout(tx.conn(), row(env, &files, Resolution::Granted, None))
-                        .await
-                        .transient()?;
+                let granted = row(env, &files, Resolution::Granted, None);
+                let l = requests::add_logout(tx.conn(), granted).await.transient()?;
                 tx.notify(&mut t, &notices::logout(&l)?).await?;
                 let app = t.app()?.clone();
                 let details = serde_json::json!({"applicationno": l.applicationno});
@@ -77,30 +67,22 @@ impl Desk {
                 .await?;
                 tx.save(t).await?;
                 tracing::info!(applyno = %req.applyno, applicationno = %req.applicationno, "written off");
+                Ok(())
             }
             Err((app, reason)) => {
-                let l = requests::add_logout(
-                    tx.conn(),
-                    row(env, &files, Resolution::Refused, Some(reason.clone())),
+                let refused = row(env, &files, Resolution::Refused, Some(reason.clone()));
+                let l = requests::add_logout(tx.conn(), refused).await.transient()?;
+                let notice = notices::logout(&l)?;
+                tx.refuse(
+                    app,
+                    Interface::LogoutApply,
+                    &l.applicationno,
+                    &reason,
+                    Some(&notice),
                 )
                 .await
-                .transient()?;
-                let details = serde_json::json!({"interface": "logoutapply", "applicationno": l.applicationno, "reason": reason});
-                tx.emit_application(
-                    EventKey::RequestRefused,
-                    &app.applyno,
-                    &app.counterpart,
-                    app.state,
-                    details,
-                )
-                .await?;
-                let mut t = Tx::keep(app);
-                tx.notify(&mut t, &notices::logout(&l)?).await?;
-                tx.save(t).await?;
-                tracing::info!(applyno = %req.applyno, applicationno = %req.applicationno, %reason, "write-off refused");
             }
         }
-        Ok(())
     }
 }
 
@@ -109,38 +91,23 @@ impl Desk {
 impl Consume<InboundEnvelope<LogoutApply>> for Desk {
     async fn consume(&self, m: &Message, env: InboundEnvelope<LogoutApply>) -> Result<(), Failure> {
         let req = &env.request;
-        let conn = self.flow.db().conn();
-        if inbox::seen(conn, queues::LOGOUTAPPLY, &m.id)
-            .await
-            .transient()?
-        {
-            return Ok(());
-        }
-        let known = requests::logout(conn, &req.applicationno)
-            .await
-            .transient()?;
-        let files = match known {
-            Some(_) => Ok(Vec::new()),
-            None => {
-                self.evidence(&env.counterpart, &req.applyno, &req.filelist, "注销材料")
-                    .await?
-            }
+        let known = requests::logout(self.flow.db().conn(), &req.applicationno).await;
+        let r = Request {
+            queue: queues::LOGOUTAPPLY,
+            counterpart: &env.counterpart,
+            applyno: &req.applyno,
+            files: &req.filelist,
+            what: "注销材料",
+            decided: known.transient()?.is_some(),
         };
-        let Some(tx) = self.flow.begin_once(queues::LOGOUTAPPLY, &m.id).await? else {
+        let Some((tx, files)) = self.begin_with_evidence(m, r).await? else {
             return Ok(());
         };
-        match requests::logout(tx.conn(), &req.applicationno)
-            .await
-            .transient()?
-        {
+        let known = requests::logout(tx.conn(), &req.applicationno).await;
+        match known.transient()? {
             Some(l) => {
-                let app = tx
-                    .application(&req.applyno)
-                    .await?
-                    .ok_or_else(|| Failure::permanent(anyhow::anyhow!("no application")))?;
-                let mut t = Tx::keep(app);
-                tx.notify(&mut t, &notices::logout(&l)?).await?;
-                tx.save(t).await?;
+                let app = tx.existing(&req.applyno, None).await?;
+                tx.answer(app, Some(&notices::logout(&l)?)).await?;
             }
             None => self.decide_logout(&tx, &env, files).await?,
         }

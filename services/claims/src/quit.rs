@@ -5,7 +5,7 @@ use chrono::Utc;
 use gw_bus::Failure;
 use gw_contract::{EventKey, InboundEnvelope, RefundCause};
 use gw_lifecycle::{Event, PaymentStatus, Refusal, Resolution, quit_rule};
-use gw_protocol::{QuitApply, Scene};
+use gw_protocol::{Interface, QuitApply, Scene};
 use gw_storage::applications::Application;
 use gw_storage::requests::{self, NewQuit};
 use gw_storage::sea_orm::Set;
@@ -98,49 +98,31 @@ impl Desk {
 impl ConsumeOnce<InboundEnvelope<QuitApply>> for Desk {
     async fn consume(&self, tx: Tx, env: InboundEnvelope<QuitApply>) -> Result<(), Failure> {
         let req = &env.request;
-        let app = tx
-            .application(&req.applyno)
-            .await?
-            .filter(|a| a.counterpart == env.counterpart)
-            .ok_or_else(|| Failure::permanent(anyhow::anyhow!("no application {}", req.applyno)))?;
-        if let Some(q) = requests::quit(tx.conn(), &req.applicationno)
-            .await
-            .transient()?
-        {
-            let mut t = Tx::keep(app);
-            tx.notify(&mut t, &notices::quit(&q)?).await?;
-            tx.save(t).await?;
+        let app = tx.existing(&req.applyno, Some(&env.counterpart)).await?;
+        let known = requests::quit(tx.conn(), &req.applicationno).await;
+        if let Some(q) = known.transient()? {
+            tx.answer(app, Some(&notices::quit(&q)?)).await?;
             return tx.commit().await;
         }
-        match self.quit_outcome(&tx, app, req).await? {
-            Outcome::Moved(mut t) => {
+        match self.quit_outcome(&tx, app, req).await?.decided()? {
+            Ok(mut t) => {
                 self.refund(&tx, &mut t, &env).await?;
                 tx.save(t).await?;
                 tracing::info!(applyno = %req.applyno, applicationno = %req.applicationno, "refunded");
             }
-            Outcome::Refused { app, refusal } => {
-                let app =
-                    *app.ok_or_else(|| Failure::permanent(anyhow::anyhow!("no application")))?;
+            Err((app, refusal)) => {
                 let reason = refusal.to_string();
-                let q = requests::add_quit(
-                    tx.conn(),
-                    row(&env, Resolution::Refused, Some(reason.clone()), 0),
-                )
-                .await
-                .transient()?;
-                let details = serde_json::json!({"interface": "quitapply", "applicationno": q.applicationno, "reason": reason});
-                tx.emit_application(
-                    EventKey::RequestRefused,
-                    &app.applyno,
-                    &app.counterpart,
-                    app.state,
-                    details,
+                let refused = row(&env, Resolution::Refused, Some(reason.clone()), 0);
+                let q = requests::add_quit(tx.conn(), refused).await.transient()?;
+                let notice = notices::quit(&q)?;
+                tx.refuse(
+                    app,
+                    Interface::QuitApply,
+                    &q.applicationno,
+                    &reason,
+                    Some(&notice),
                 )
                 .await?;
-                let mut t = Tx::keep(app);
-                tx.notify(&mut t, &notices::quit(&q)?).await?;
-                tx.save(t).await?;
-                tracing::info!(applyno = %req.applyno, applicationno = %req.applicationno, %refusal, "refund refused");
             }
         }
         tx.commit().await

@@ -3,12 +3,12 @@
 
 use axum::Router;
 use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
-use axum::response::{IntoResponse, Json, Response};
+use axum::response::Json;
 use axum::routing::{get, post};
 use chrono::{DateTime, Utc};
 use gw_lifecycle::NoticeState;
 use gw_storage::notices::{self, Attempt, Filter, NoticeRow};
+use gw_web::admin::{self, Problem};
 use gw_workflow::{DbResultExt, Workflow};
 use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
@@ -177,55 +177,43 @@ struct ListQuery {
     limit: Option<u64>,
 }
 
-fn problem(status: StatusCode, msg: &str) -> Response {
-    (status, Json(serde_json::json!({"error": msg}))).into_response()
+impl From<ResendError> for Problem {
+    fn from(e: ResendError) -> Self {
+        match e {
+            ResendError::NotFound => Problem::NotFound("no such notice"),
+            e @ ResendError::NotDead(_) => Problem::Conflict(e.to_string()),
+            ResendError::Internal(e) => Problem::internal("re-sending a notice", format!("{e:#}")),
+        }
+    }
 }
 
-async fn list(State(st): State<AdminState>, Query(q): Query<ListQuery>) -> Response {
-    let state = match q
-        .state
-        .as_deref()
-        .map(str::parse::<NoticeState>)
-        .transpose()
-    {
-        Ok(s) => s,
-        Err(e) => return problem(StatusCode::BAD_REQUEST, &e.to_string()),
-    };
+async fn list(
+    State(st): State<AdminState>,
+    Query(q): Query<ListQuery>,
+) -> Result<Json<Vec<NoticeView>>, Problem> {
+    let state = q.state.as_deref().map(str::parse::<NoticeState>);
     let filter = Filter {
-        state,
+        state: state.transpose().map_err(Problem::bad_request)?,
         applyno: q.applyno,
         limit: q.limit.unwrap_or(100),
     };
-    match st.admin.list(&filter).await {
-        Ok(v) => Json(v).into_response(),
-        Err(e) => {
-            tracing::error!(error = format!("{e:#}"), "admin list failed");
-            problem(StatusCode::INTERNAL_SERVER_ERROR, "internal error")
-        }
-    }
+    let found = st.admin.list(&filter).await.map_err(|e| format!("{e:#}"));
+    admin::listed("notices", found)
 }
 
-async fn one(State(st): State<AdminState>, Path(id): Path<String>) -> Response {
-    match st.admin.get(&id).await {
-        Ok(Some(v)) => Json(v).into_response(),
-        Ok(None) => problem(StatusCode::NOT_FOUND, "no such notice"),
-        Err(e) => {
-            tracing::error!(error = format!("{e:#}"), "admin get failed");
-            problem(StatusCode::INTERNAL_SERVER_ERROR, "internal error")
-        }
-    }
+async fn one(
+    State(st): State<AdminState>,
+    Path(id): Path<String>,
+) -> Result<Json<NoticeView>, Problem> {
+    let lookup = st.admin.get(&id).await.map_err(|e| format!("{e:#}"));
+    admin::found("reading a notice", lookup, "no such notice").map(Json)
 }
 
-async fn resend(State(st): State<AdminState>, Path(id): Path<String>) -> Response {
-    match st.admin.resend(&id).await {
-        Ok(v) => Json(v).into_response(),
-        Err(ResendError::NotFound) => problem(StatusCode::NOT_FOUND, "no such notice"),
-        Err(e @ ResendError::NotDead(_)) => problem(StatusCode::CONFLICT, &e.to_string()),
-        Err(ResendError::Internal(e)) => {
-            tracing::error!(error = format!("{e:#}"), "admin resend failed");
-            problem(StatusCode::INTERNAL_SERVER_ERROR, "internal error")
-        }
-    }
+async fn resend(
+    State(st): State<AdminState>,
+    Path(id): Path<String>,
+) -> Result<Json<NoticeView>, Problem> {
+    Ok(Json(st.admin.resend(&id).await?))
 }
 
 /// `GET /admin/notices?state=&applyno=&limit=`, `GET /admin/notices/{id}`,

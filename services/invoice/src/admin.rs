@@ -9,14 +9,14 @@
 
 use axum::Router;
 use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
-use axum::response::{IntoResponse, Json, Response};
+use axum::response::{Json, Response};
 use axum::routing::{get, post};
 use gw_bus::Bus;
 use gw_contract::InvoiceIssued;
 use gw_protocol::ApplicationNo;
 use gw_protocol::mask::{PiiKind, mask};
 use gw_storage::requests;
+use gw_web::admin::{self, Problem};
 use gw_workflow::Workflow;
 use secrecy::SecretString;
 use serde::Deserialize;
@@ -25,10 +25,6 @@ use serde::Deserialize;
 struct Admin {
     flow: Workflow,
     bus: Bus,
-}
-
-fn problem(status: StatusCode, msg: impl Into<String>) -> Response {
-    (status, Json(serde_json::json!({"error": msg.into()}))).into_response()
 }
 
 #[derive(Deserialize)]
@@ -53,20 +49,19 @@ fn view(i: &requests::Invoice) -> serde_json::Value {
     })
 }
 
-async fn list(State(a): State<Admin>, Query(q): Query<ListQuery>) -> Response {
+async fn list(
+    State(a): State<Admin>,
+    Query(q): Query<ListQuery>,
+) -> Result<Json<Vec<serde_json::Value>>, Problem> {
     let found = requests::invoices(
         a.flow.db().conn(),
         q.applyno.as_deref(),
         q.limit.unwrap_or(100),
+    );
+    admin::listed(
+        "invoices",
+        found.await.map(|v| v.iter().map(view).collect()),
     )
-    .await;
-    match found {
-        Ok(v) => Json(v.iter().map(view).collect::<Vec<_>>()).into_response(),
-        Err(e) => {
-            tracing::error!(error = %e, "listing invoices failed");
-            problem(StatusCode::INTERNAL_SERVER_ERROR, "internal error")
-        }
-    }
 }
 
 #[derive(Deserialize)]
@@ -80,44 +75,18 @@ async fn issued(
     State(a): State<Admin>,
     Path(applicationno): Path<String>,
     Json(b): Json<IssuedBody>,
-) -> Response {
-    let Ok(applicationno) = ApplicationNo::try_from(applicationno.as_str()) else {
-        return problem(StatusCode::BAD_REQUEST, "not an applicationno");
+) -> Result<Response, Problem> {
+    let applicationno: ApplicationNo = admin::parse(&applicationno, "an applicationno")?;
+    let lookup = requests::invoice(a.flow.db().conn(), &applicationno).await;
+    let invoice = admin::found("looking up an invoice", lookup, "no such invoice request")?;
+    let message = InvoiceIssued {
+        applicationno,
+        applyno: invoice.applyno,
+        invoice_number: admin::parse(&b.invoice_number, "an invoice number of 1 to 32 characters")?,
+        issued_at: admin::time_or_now(b.issued_at.as_deref(), "issued_at")?,
+        pdf_base64: None,
     };
-    let inv = match requests::invoice(a.flow.db().conn(), &applicationno).await {
-        Ok(Some(i)) => i,
-        Ok(None) => return problem(StatusCode::NOT_FOUND, "no such invoice request"),
-        Err(e) => {
-            tracing::error!(error = %e, "invoice lookup failed");
-            return problem(StatusCode::INTERNAL_SERVER_ERROR, "internal error");
-        }
-    };
-    let message: Result<InvoiceIssued, _> = serde_json::from_value(serde_json::json!({
-        "applicationno": applicationno, "applyno": inv.applyno, "invoice_number": b.invoice_number,
-        "issued_at": b.issued_at.unwrap_or_else(|| gw_protocol::WireTime::now().to_string()),
-    }));
-    let message = match message {
-        Ok(m) => m,
-        Err(e) => return problem(StatusCode::BAD_REQUEST, e.to_string()),
-    };
-    let sent = match gw_contract::message(&message) {
-        Ok((to, m)) => a.bus.publish(&to, &m).await.map(|()| m.id),
-        Err(e) => return problem(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
-    };
-    match sent {
-        Ok(id) => (
-            StatusCode::ACCEPTED,
-            Json(serde_json::json!({"queued": id})),
-        )
-            .into_response(),
-        Err(e) => {
-            tracing::warn!(error = %e, "cannot queue an invoice confirmation");
-            problem(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "the message broker is unavailable; try again",
-            )
-        }
-    }
+    admin::queue(&a.bus, &message).await
 }
 
 pub fn routes(flow: Workflow, bus: Bus, token: &SecretString) -> Router {

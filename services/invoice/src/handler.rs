@@ -15,8 +15,8 @@ use gw_contract::{Consume, EventKey, InboundEnvelope, InvoiceIssued, InvoiceRequ
 use gw_files::{FileKind, FileStore, NewFile};
 use gw_lifecycle::{Event, InvoiceStatus, Refusal};
 use gw_protocol::{
-    Amount, ApplyStatus, HttpUrl, InvoiceApply, InvoiceKind, InvoiceMedium, InvoiceNotice, Notice,
-    Rate, Text, WireTime,
+    Amount, ApplyStatus, HttpUrl, Interface, InvoiceApply, InvoiceKind, InvoiceMedium,
+    InvoiceNotice, Notice, Rate, Text, WireTime,
 };
 use gw_storage::applications::Application;
 use gw_storage::inbox;
@@ -275,61 +275,38 @@ impl Invoicing {
         })
     }
 
-    /// Carries out the plan in `tx`; returns the notice to send, if any.
+    /// Carries out the plan in `tx` and answers: the invoice's notice, the
+    /// refusal's, or none yet (an invoice issued elsewhere is answered
+    /// when it comes back on `invoice.issued`).
     async fn apply(
         &self,
         tx: &Tx,
         env: &InboundEnvelope<InvoiceApply>,
         plan: Plan,
-    ) -> Result<Option<Notice>, Failure> {
-        let app = tx
-            .application(&env.request.applyno)
-            .await?
-            .ok_or_else(|| Failure::transient(anyhow::anyhow!("the application vanished")))?;
+    ) -> Result<(), Failure> {
+        let app = tx.existing(&env.request.applyno, None).await?;
         match plan {
-            Plan::Repeat(inv) => notice_of(&inv, self.url(inv.file_token.as_deref())),
+            Plan::Repeat(inv) => {
+                let notice = notice_of(&inv, self.url(inv.file_token.as_deref()))?;
+                tx.answer(app, notice.as_ref()).await
+            }
             Plan::Refuse(reason) => {
                 let mut row = self.row(env, InvoiceStatus::Refused)?;
                 row.reason = Set(Some(reason.clone()));
                 let inv = requests::add_invoice(tx.conn(), row).await.transient()?;
-                let details = serde_json::json!({"interface": "invoiceapply", "applicationno": inv.applicationno, "reason": reason});
-                tx.emit_application(
-                    EventKey::RequestRefused,
-                    &app.applyno,
-                    &app.counterpart,
-                    app.state,
-                    details,
-                )
-                .await?;
-                notice_of(&inv, None)
+                let notice = notice_of(&inv, None)?;
+                let no = &inv.applicationno;
+                tx.refuse(app, Interface::InvoiceApply, no, &reason, notice.as_ref())
+                    .await
             }
             Plan::Issue { number, at, pdf } => {
-                let file = NewFile {
-                    kind: FileKind::Invoice,
-                    applyno: Some(app.applyno.to_string()),
-                    counterpart: app.counterpart.to_string(),
-                    content_type: "application/pdf".into(),
-                };
-                let stored = self
-                    .store
-                    .put(tx.conn(), file, pdf)
-                    .await
-                    .map_err(|e| Failure::transient(anyhow::anyhow!("file store: {e}")))?;
+                let token = self.store_pdf(tx, &app, pdf).await?;
                 let mut row = self.row(env, InvoiceStatus::Issued)?;
-                row.invoice_number = Set(Some(number.clone()));
-                row.file_token = Set(Some(stored.token.clone()));
+                row.invoice_number = Set(Some(number));
+                row.file_token = Set(Some(token.clone()));
                 row.issued_at = Set(Some(at.utc()));
                 let inv = requests::add_invoice(tx.conn(), row).await.transient()?;
-                let details = serde_json::json!({"applicationno": inv.applicationno, "invoice_number": number, "amount": yuan(inv.amount_cents)});
-                tx.emit_application(
-                    EventKey::InvoiceIssued,
-                    &app.applyno,
-                    &app.counterpart,
-                    app.state,
-                    details,
-                )
-                .await?;
-                notice_of(&inv, self.url(Some(&stored.token)))
+                self.issued(tx, app, &inv, Some(&token)).await
             }
             Plan::Wait => {
                 let inv = requests::add_invoice(tx.conn(), self.row(env, InvoiceStatus::Pending)?)
@@ -341,9 +318,49 @@ impl Invoicing {
                     EventKey::InvoiceRequested
                 };
                 tx.emit(key, &self.requested(&inv)?).await?;
-                Ok(None)
+                tx.answer(app, None).await
             }
         }
+    }
+
+    /// An invoice issued (here or elsewhere): `invoice.issued` for the
+    /// bank's systems and `invoicenotice` with its link.
+    async fn issued(
+        &self,
+        tx: &Tx,
+        app: Application,
+        inv: &requests::Invoice,
+        token: Option<&str>,
+    ) -> Result<(), Failure> {
+        let details = serde_json::json!({
+            "applicationno": inv.applicationno, "invoice_number": inv.invoice_number,
+            "amount": yuan(inv.amount_cents),
+        });
+        tx.emit_application(
+            EventKey::InvoiceIssued,
+            &app.applyno,
+            &app.counterpart,
+            app.state,
+            details,
+        )
+        .await?;
+        let notice = notice_of(inv, self.url(token))?;
+        tx.answer(app, notice.as_ref()).await
+    }
+
+    async fn store_pdf(&self, tx: &Tx, app: &Application, pdf: Vec<u8>) -> Result<String, Failure> {
+        let file = NewFile {
+            kind: FileKind::Invoice,
+            applyno: Some(app.applyno.to_string()),
+            counterpart: app.counterpart.to_string(),
+            content_type: "application/pdf".into(),
+        };
+        let stored = self
+            .store
+            .put(tx.conn(), file, pdf)
+            .await
+            .map_err(|e| Failure::transient(anyhow::anyhow!("file store: {e}")))?;
+        Ok(stored.token)
     }
 }
 
@@ -376,6 +393,7 @@ impl Consume<InboundEnvelope<InvoiceApply>> for Invoicing {
                     env.counterpart
                 ))
             })?;
+        // Planned (and the PDF drawn) before the transaction.
         let plan = self.plan(&app, req).await?;
         let Some(tx) = self.flow.begin_once(queues::INVOICEAPPLY, &m.id).await? else {
             return Ok(());
@@ -388,18 +406,9 @@ impl Consume<InboundEnvelope<InvoiceApply>> for Invoicing {
             Some(existing) => Plan::Repeat(Box::new(existing)),
             None => plan,
         };
-        let notice = self.apply(&tx, &env, plan).await?;
-        let app = tx
-            .application(&req.applyno)
-            .await?
-            .ok_or_else(|| Failure::transient(anyhow::anyhow!("the application vanished")))?;
-        let mut t = Tx::keep(app);
-        if let Some(n) = &notice {
-            tx.notify(&mut t, n).await?;
-        }
-        tx.save(t).await?;
+        self.apply(&tx, &env, plan).await?;
         tx.commit().await?;
-        tracing::info!(applyno = %req.applyno, applicationno = %req.applicationno, notified = notice.is_some(), "invoiceapply handled");
+        tracing::info!(applyno = %req.applyno, applicationno = %req.applicationno, "invoiceapply handled");
         Ok(())
     }
 }
@@ -421,19 +430,15 @@ impl ConsumeOnce<InvoiceIssued> for Invoicing {
             tracing::info!(applicationno = %issued.applicationno, status = %inv.status, "invoice already decided");
             return tx.commit().await;
         }
-        let app = tx
-            .application(&inv.applyno)
-            .await?
-            .ok_or_else(|| Failure::permanent(anyhow::anyhow!("no application {}", inv.applyno)))?;
+        let app = tx.existing(&inv.applyno, None).await?;
         let token = match &issued.pdf_base64 {
-            Some(b64) => Some(self.store_pdf(&tx, &app, b64).await?),
+            Some(b64) => Some(self.store_pdf(&tx, &app, decode_pdf(b64)?).await?),
             None => None,
         };
-        let number = issued.invoice_number.as_str();
         requests::issue_invoice(
             tx.conn(),
             &inv.applicationno,
-            number,
+            issued.invoice_number.as_str(),
             token.as_deref(),
             issued.issued_at.utc(),
         )
@@ -443,43 +448,14 @@ impl ConsumeOnce<InvoiceIssued> for Invoicing {
             .await
             .transient()?
             .ok_or_else(|| Failure::transient(anyhow::anyhow!("the invoice vanished")))?;
-        let mut t = Tx::keep(app.clone());
-        if let Some(n) = notice_of(&inv, self.url(token.as_deref()))? {
-            tx.notify(&mut t, &n).await?;
-        }
-        let details = serde_json::json!({"applicationno": inv.applicationno, "invoice_number": number, "amount": yuan(inv.amount_cents)});
-        tx.emit_application(
-            EventKey::InvoiceIssued,
-            &app.applyno,
-            &app.counterpart,
-            app.state,
-            details,
-        )
-        .await?;
-        tx.save(t).await?;
+        self.issued(&tx, app, &inv, token.as_deref()).await?;
         tx.commit().await
     }
 }
 
-impl Invoicing {
-    async fn store_pdf(&self, tx: &Tx, app: &Application, b64: &str) -> Result<String, Failure> {
-        use base64::Engine as _;
-        let bytes = base64::engine::general_purpose::STANDARD
-            .decode(b64.trim())
-            .map_err(|e| {
-                Failure::permanent(anyhow::anyhow!("the invoice PDF is not Base64: {e}"))
-            })?;
-        let file = NewFile {
-            kind: FileKind::Invoice,
-            applyno: Some(app.applyno.to_string()),
-            counterpart: app.counterpart.to_string(),
-            content_type: "application/pdf".into(),
-        };
-        let stored = self
-            .store
-            .put(tx.conn(), file, bytes)
-            .await
-            .map_err(|e| Failure::transient(anyhow::anyhow!("file store: {e}")))?;
-        Ok(stored.token)
-    }
+fn decode_pdf(b64: &str) -> Result<Vec<u8>, Failure> {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD
+        .decode(b64.trim())
+        .map_err(|e| Failure::permanent(anyhow::anyhow!("the invoice PDF is not Base64: {e}")))
 }

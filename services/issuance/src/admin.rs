@@ -6,11 +6,11 @@
 
 use axum::Router;
 use axum::extract::{Query, State};
-use axum::http::StatusCode;
-use axum::response::{IntoResponse, Json, Response};
+use axum::response::Json;
 use axum::routing::get;
 use chrono::{DateTime, Utc};
 use gw_storage::{Db, verifications};
+use gw_web::admin::{self, Problem};
 use secrecy::SecretString;
 use serde::Deserialize;
 
@@ -21,25 +21,17 @@ struct ListQuery {
     limit: Option<u64>,
 }
 
-async fn list(State(db): State<Db>, Query(q): Query<ListQuery>) -> Response {
+async fn list(
+    State(db): State<Db>,
+    Query(q): Query<ListQuery>,
+) -> Result<Json<Vec<verifications::Lookup>>, Problem> {
     let found = verifications::list(
         db.conn(),
         q.since,
         q.baohanno.as_deref(),
         q.limit.unwrap_or(200),
-    )
-    .await;
-    match found {
-        Ok(rows) => Json(rows).into_response(),
-        Err(e) => {
-            tracing::error!(error = %e, "listing verification lookups failed");
-            (
-                StatusCode::INTERNAL_SERVER_ERROR,
-                Json(serde_json::json!({"error": "internal error"})),
-            )
-                .into_response()
-        }
-    }
+    );
+    admin::listed("verification lookups", found.await)
 }
 
 pub fn routes(db: Db, token: &SecretString) -> Router {

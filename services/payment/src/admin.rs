@@ -3,16 +3,16 @@
 //! * `GET /admin/payments?status=held&applyno=...`: payments, newest last;
 //! * `POST /admin/payments/{paynumber}/refund`: a person decides that a held
 //!   payment goes back; it becomes `refund_requested` and a
-//!   `payment.refund_needed` event tells the bank's systems.
+//!   `payment.refund_requested` event tells the bank's systems.
 
 use axum::Router;
 use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
-use axum::response::{IntoResponse, Json, Response};
+use axum::response::Json;
 use axum::routing::{get, post};
 use gw_contract::RefundCause;
 use gw_lifecycle::PaymentStatus;
 use gw_storage::payments;
+use gw_web::admin::{self, Problem};
 use gw_workflow::{DbResultExt, Workflow};
 use secrecy::SecretString;
 use serde::Deserialize;
@@ -20,15 +20,6 @@ use serde::Deserialize;
 #[derive(Clone)]
 struct Admin {
     flow: Workflow,
-}
-
-fn problem(status: StatusCode, msg: impl Into<String>) -> Response {
-    (status, Json(serde_json::json!({"error": msg.into()}))).into_response()
-}
-
-fn internal(e: impl std::fmt::Display) -> Response {
-    tracing::error!(error = %e, "admin request failed");
-    problem(StatusCode::INTERNAL_SERVER_ERROR, "internal error")
 }
 
 #[derive(Deserialize)]
@@ -48,68 +39,54 @@ fn view(p: &payments::Payment) -> serde_json::Value {
     })
 }
 
-async fn list(State(a): State<Admin>, Query(q): Query<ListQuery>) -> Response {
-    let status = match q
-        .status
-        .as_deref()
-        .map(str::parse::<PaymentStatus>)
-        .transpose()
-    {
-        Ok(s) => s,
-        Err(e) => return problem(StatusCode::BAD_REQUEST, e.to_string()),
-    };
-    match payments::list(a.flow.db().conn(), q.applyno.as_deref(), status).await {
-        Ok(v) => Json(v.iter().map(view).collect::<Vec<_>>()).into_response(),
-        Err(e) => internal(e),
-    }
+async fn list(
+    State(a): State<Admin>,
+    Query(q): Query<ListQuery>,
+) -> Result<Json<Vec<serde_json::Value>>, Problem> {
+    let status = q.status.as_deref().map(str::parse::<PaymentStatus>);
+    let status = status.transpose().map_err(Problem::bad_request)?;
+    let found = payments::list(a.flow.db().conn(), q.applyno.as_deref(), status).await;
+    admin::listed("payments", found.map(|v| v.iter().map(view).collect()))
 }
 
 /// A person decides that a held payment goes back. Conditional: of two
 /// concurrent calls one refunds and the other is told the payment is no
 /// longer held; one `payment.refund_requested` event in all.
-async fn refund(State(a): State<Admin>, Path(paynumber): Path<String>) -> Response {
+async fn refund(
+    State(a): State<Admin>,
+    Path(paynumber): Path<String>,
+) -> Result<Json<serde_json::Value>, Problem> {
     let run = async {
         let tx = a.flow.begin().await?;
         let Some(p) = payments::find(tx.conn(), &paynumber).await.transient()? else {
-            return Ok(Err(problem(StatusCode::NOT_FOUND, "no such payment")));
+            return Ok(Err(Problem::NotFound("no such payment")));
         };
-        let counterpart = match tx.application(&p.applyno).await? {
-            Some(app) => app.counterpart,
-            None => {
-                return Ok(Err(problem(
-                    StatusCode::CONFLICT,
-                    "the payment has no application",
-                )));
-            }
+        let Some(app) = tx.application(&p.applyno).await? else {
+            return Ok(Err(Problem::Conflict(
+                "the payment has no application".into(),
+            )));
         };
         let statuses = (PaymentStatus::Held, PaymentStatus::RefundRequested);
         let cause = RefundCause::Released;
         if !tx
-            .refund(&p, statuses, &counterpart, cause, "退款（人工确认）")
+            .refund(&p, statuses, &app.counterpart, cause, "退款（人工确认）")
             .await?
         {
             let now = payments::find(tx.conn(), &paynumber).await.transient()?;
             let status = now.map(|p| p.status).unwrap_or(p.status);
-            return Ok(Err(problem(
-                StatusCode::CONFLICT,
-                format!("the payment is {status}, not held"),
-            )));
+            return Ok(Err(Problem::Conflict(format!(
+                "the payment is {status}, not held"
+            ))));
         }
         tx.commit().await?;
         Ok::<_, gw_bus::Failure>(Ok(()))
     };
-    match run.await {
-        Ok(Ok(())) => {
-            tracing::info!(paynumber = %paynumber, "held payment marked for refund");
-            match payments::find(a.flow.db().conn(), &paynumber).await {
-                Ok(Some(p)) => Json(view(&p)).into_response(),
-                Ok(None) => problem(StatusCode::NOT_FOUND, "no such payment"),
-                Err(e) => internal(e),
-            }
-        }
-        Ok(Err(response)) => response,
-        Err(e) => internal(format!("{e:?}")),
-    }
+    run.await
+        .map_err(|e| Problem::internal("a refund", format!("{e:?}")))??;
+    tracing::info!(paynumber = %paynumber, "held payment marked for refund");
+    let lookup = payments::find(a.flow.db().conn(), &paynumber).await;
+    let p = admin::found("reading a payment", lookup, "no such payment")?;
+    Ok(Json(view(&p)))
 }
 
 pub fn routes(flow: Workflow, token: &SecretString) -> Router {

@@ -19,6 +19,7 @@ use gw_contract::{ReviewDecision, ReviewVerdict};
 use gw_lifecycle::State as AppState;
 use gw_protocol::ApplyNo;
 use gw_storage::{Db, applications, underwriting};
+use gw_web::admin::{self, Problem};
 use secrecy::SecretString;
 use serde::Deserialize;
 
@@ -29,15 +30,6 @@ struct Admin {
     db: Db,
     bus: Bus,
     rules: RulesHandle,
-}
-
-fn problem(status: StatusCode, msg: impl Into<String>) -> Response {
-    (status, Json(serde_json::json!({"error": msg.into()}))).into_response()
-}
-
-fn internal(e: impl std::fmt::Display) -> Response {
-    tracing::error!(error = %e, "admin request failed");
-    problem(StatusCode::INTERNAL_SERVER_ERROR, "internal error")
 }
 
 async fn rules(State(a): State<Admin>) -> Response {
@@ -54,11 +46,10 @@ async fn rules(State(a): State<Admin>) -> Response {
     .into_response()
 }
 
-async fn list_blocked(State(a): State<Admin>) -> Response {
-    match underwriting::blocklist(a.db.conn()).await {
-        Ok(v) => Json(v).into_response(),
-        Err(e) => internal(e),
-    }
+async fn list_blocked(
+    State(a): State<Admin>,
+) -> Result<Json<Vec<underwriting::BlockedCode>>, Problem> {
+    admin::listed("the blocklist", underwriting::blocklist(a.db.conn()).await)
 }
 
 #[derive(Deserialize)]
@@ -72,47 +63,40 @@ async fn block(
     State(a): State<Admin>,
     Path(code): Path<String>,
     Json(b): Json<BlockBody>,
-) -> Response {
-    if gw_protocol::CreditCode::try_from(code.as_str()).is_err() {
-        return problem(StatusCode::BAD_REQUEST, "not a credit code");
-    }
+) -> Result<Json<underwriting::BlockedCode>, Problem> {
+    let _: gw_protocol::CreditCode = admin::parse(&code, "a credit code")?;
     if b.reason.trim().is_empty() {
-        return problem(StatusCode::BAD_REQUEST, "a reason is required");
+        return Err(Problem::bad_request("a reason is required"));
     }
     let by = b.added_by.unwrap_or_else(|| "admin".into());
-    match underwriting::block(a.db.conn(), code.trim(), b.reason.trim(), &by).await {
-        Ok(row) => {
-            tracing::info!(credit_code = %row.credit_code, by = %by, "credit code blocked");
-            Json(row).into_response()
-        }
-        Err(e) => internal(e),
-    }
+    let row = underwriting::block(a.db.conn(), code.trim(), b.reason.trim(), &by)
+        .await
+        .map_err(|e| Problem::internal("blocking a credit code", e))?;
+    tracing::info!(credit_code = %row.credit_code, by = %by, "credit code blocked");
+    Ok(Json(row))
 }
 
-async fn unblock(State(a): State<Admin>, Path(code): Path<String>) -> Response {
-    match underwriting::unblock(a.db.conn(), code.trim()).await {
-        Ok(true) => {
-            tracing::info!(credit_code = %code, "credit code unblocked");
-            StatusCode::NO_CONTENT.into_response()
-        }
-        Ok(false) => problem(StatusCode::NOT_FOUND, "not on the blocklist"),
-        Err(e) => internal(e),
+async fn unblock(State(a): State<Admin>, Path(code): Path<String>) -> Result<StatusCode, Problem> {
+    let removed = underwriting::unblock(a.db.conn(), code.trim())
+        .await
+        .map_err(|e| Problem::internal("unblocking a credit code", e))?;
+    if !removed {
+        return Err(Problem::NotFound("not on the blocklist"));
     }
+    tracing::info!(credit_code = %code, "credit code unblocked");
+    Ok(StatusCode::NO_CONTENT)
 }
 
-async fn application(State(a): State<Admin>, Path(applyno): Path<String>) -> Response {
-    let Ok(applyno) = ApplyNo::try_from(applyno.as_str()) else {
-        return problem(StatusCode::BAD_REQUEST, "not an applyno");
-    };
-    let app = match applications::find(a.db.conn(), &applyno).await {
-        Ok(Some(app)) => app,
-        Ok(None) => return problem(StatusCode::NOT_FOUND, "no such application"),
-        Err(e) => return internal(e),
-    };
-    let decisions = match underwriting::decisions(a.db.conn(), &applyno).await {
-        Ok(d) => d,
-        Err(e) => return internal(e),
-    };
+async fn application(
+    State(a): State<Admin>,
+    Path(applyno): Path<String>,
+) -> Result<Json<serde_json::Value>, Problem> {
+    let applyno: ApplyNo = admin::parse(&applyno, "an applyno")?;
+    let lookup = applications::find(a.db.conn(), &applyno).await;
+    let app = admin::found("reading an application", lookup, "no such application")?;
+    let decisions = underwriting::decisions(a.db.conn(), &applyno)
+        .await
+        .map_err(|e| Problem::internal("reading decisions", e))?;
     let decisions: Vec<serde_json::Value> = decisions
         .into_iter()
         .map(|d| {
@@ -123,7 +107,7 @@ async fn application(State(a): State<Admin>, Path(applyno): Path<String>) -> Res
             })
         })
         .collect();
-    Json(serde_json::json!({
+    Ok(Json(serde_json::json!({
         "applyno": app.applyno, "counterpart": app.counterpart, "state": app.state, "version": app.version,
         "biddername": app.biddername, "biddercode": app.biddercode,
         "bzjamount_cents": app.bzjamount_cents,
@@ -131,8 +115,7 @@ async fn application(State(a): State<Admin>, Path(applyno): Path<String>) -> Res
         "jbrphone": gw_protocol::mask::mask(gw_protocol::mask::PiiKind::Phone, &app.jbrphone),
         "rate": app.rate, "cost_cents": app.cost_cents, "remark": app.remark,
         "decisions": decisions,
-    }))
-    .into_response()
+    })))
 }
 
 #[derive(Deserialize)]
@@ -146,42 +129,20 @@ async fn decide(
     State(a): State<Admin>,
     Path(applyno): Path<String>,
     Json(b): Json<DecisionBody>,
-) -> Response {
-    let decision: ReviewDecision = match serde_json::from_value(serde_json::json!({
+) -> Result<Response, Problem> {
+    let decision: ReviewDecision = serde_json::from_value(serde_json::json!({
         "applyno": applyno, "verdict": b.verdict, "remark": b.remark, "decided_by": b.decided_by,
-    })) {
-        Ok(d) => d,
-        Err(e) => return problem(StatusCode::BAD_REQUEST, e.to_string()),
-    };
-    match applications::find(a.db.conn(), &decision.applyno).await {
-        Ok(Some(app)) if app.state == AppState::Referred => {}
-        Ok(Some(app)) => {
-            return problem(
-                StatusCode::CONFLICT,
-                format!("the application is {}, not referred", app.state),
-            );
-        }
-        Ok(None) => return problem(StatusCode::NOT_FOUND, "no such application"),
-        Err(e) => return internal(e),
+    }))
+    .map_err(Problem::bad_request)?;
+    let lookup = applications::find(a.db.conn(), &decision.applyno).await;
+    let app = admin::found("reading an application", lookup, "no such application")?;
+    if app.state != AppState::Referred {
+        return Err(Problem::Conflict(format!(
+            "the application is {}, not referred",
+            app.state
+        )));
     }
-    let (to, m) = match gw_contract::message(&decision) {
-        Ok(m) => m,
-        Err(e) => return internal(e),
-    };
-    match a.bus.publish(&to, &m).await {
-        Ok(()) => (
-            StatusCode::ACCEPTED,
-            Json(serde_json::json!({"queued": m.id})),
-        )
-            .into_response(),
-        Err(e) => {
-            tracing::warn!(error = %e, "cannot queue a decision");
-            problem(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "the message broker is unavailable; try again",
-            )
-        }
-    }
+    admin::queue(&a.bus, &decision).await
 }
 
 pub fn routes(db: Db, bus: Bus, rules: RulesHandle, token: &SecretString) -> Router {

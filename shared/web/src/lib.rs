@@ -3,10 +3,13 @@
 //! * [`require_admin_token`]: the bearer-token guard of the admin APIs.
 //! * [`RateLimiter`]: a token bucket per key (appkey, client address), on
 //!   `governor`.
+//! * [`admin`]: the admin APIs' error type (log once, answer the operator)
+//!   and the 202 of a request handed to a queue.
 //! * [`page`]: the layout of our HTML pages (cashier, verification). Pages
 //!   are written with `maud`, which escapes every interpolated value, so no
 //!   page can be turned into script by data.
 
+pub mod admin;
 mod limiter;
 
 pub use limiter::RateLimiter;

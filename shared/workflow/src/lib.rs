@@ -33,7 +33,7 @@ use gw_bus_sql::outbox;
 use gw_contract::events::EventPayload;
 use gw_contract::{ApplicationEvent, Contract, EventKey, NoticeCommand};
 use gw_lifecycle::{Effect, Event, Refusal, State};
-use gw_protocol::{ApplyNo, CounterpartName, Notice};
+use gw_protocol::{ApplicationNo, ApplyNo, CounterpartName, Interface, Notice};
 use gw_storage::Db;
 use gw_storage::applications::{self, Application, Changes, SaveError};
 use gw_storage::inbox;
@@ -129,6 +129,24 @@ pub enum Outcome {
     },
 }
 
+impl Outcome {
+    /// The transition, or the application as read and why the lifecycle
+    /// refused (for a request that is answered either way). An outcome
+    /// without an application (an unknown one) is a permanent failure.
+    pub fn decided(self) -> Result<Result<Box<Transition>, (Application, Refusal)>, Failure> {
+        match self {
+            Outcome::Moved(t) => Ok(Ok(t)),
+            Outcome::Refused {
+                app: Some(app),
+                refusal,
+            } => Ok(Err((*app, refusal))),
+            Outcome::Refused { app: None, refusal } => Err(Failure::permanent(anyhow::anyhow!(
+                "no application: {refusal}"
+            ))),
+        }
+    }
+}
+
 /// One handler's transaction. Dropped without [`Tx::commit`], it rolls back.
 pub struct Tx {
     txn: DatabaseTransaction,
@@ -144,6 +162,22 @@ impl Tx {
     /// The application `applyno`, if any.
     pub async fn application(&self, applyno: &ApplyNo) -> Result<Option<Application>, Failure> {
         applications::find(&self.txn, applyno).await.transient()
+    }
+
+    /// The application a message names and must exist (a permanent failure
+    /// otherwise: ingress admits only requests of known applications, so one
+    /// that is missing came another way and will not appear by retrying).
+    /// With `counterpart`, an application of another counterpart counts as
+    /// missing.
+    pub async fn existing(
+        &self,
+        applyno: &ApplyNo,
+        counterpart: Option<&CounterpartName>,
+    ) -> Result<Application, Failure> {
+        self.application(applyno)
+            .await?
+            .filter(|a| counterpart.is_none_or(|c| &a.counterpart == c))
+            .ok_or_else(|| Failure::permanent(anyhow::anyhow!("no application {applyno}")))
     }
 
     /// Reads the application and asks the lifecycle what `event` does to it.
@@ -284,6 +318,44 @@ impl Tx {
             },
         )
         .await
+    }
+
+    /// Answers a request without changing the application: its notice (if
+    /// any) in the application's order. A repeated request gets the
+    /// recorded answer this way, never a second decision.
+    pub async fn answer(&self, app: Application, notice: Option<&Notice>) -> Result<(), Failure> {
+        let mut t = Self::keep(app);
+        if let Some(n) = notice {
+            self.notify(&mut t, n).await?;
+        }
+        self.save(t).await
+    }
+
+    /// A request its worker refused: `request.refused` for the bank's
+    /// systems, and the request's notice (`applystatus=2`, the reason in
+    /// `remark`). The application stays as it is.
+    pub async fn refuse(
+        &self,
+        app: Application,
+        interface: Interface,
+        applicationno: &ApplicationNo,
+        reason: &str,
+        notice: Option<&Notice>,
+    ) -> Result<(), Failure> {
+        let details = serde_json::json!({
+            "interface": interface.name(), "applicationno": applicationno, "reason": reason,
+        });
+        let (applyno, counterpart) = (app.applyno.clone(), app.counterpart.clone());
+        self.emit_application(
+            EventKey::RequestRefused,
+            &applyno,
+            &counterpart,
+            app.state,
+            details,
+        )
+        .await?;
+        tracing::info!(%applyno, %applicationno, interface = interface.name(), reason, "request refused");
+        self.answer(app, notice).await
     }
 
     /// Sends a payment back: moves it from `from` to `to` and publishes
