@@ -5,10 +5,12 @@ FROM rust:1.95-bookworm AS build
 WORKDIR /src
 COPY . .
 RUN cargo build --release --locked \
-      -p ingress -p egress -p underwriting -p payment -p issuance \
+      -p ingress -p egress -p underwriting -p payment -p issuance -p invoice -p claims \
+      -p gateway \
  && mkdir /out \
  && cp target/release/ingress target/release/egress target/release/underwriting \
-       target/release/payment target/release/issuance /out/
+       target/release/payment target/release/issuance target/release/invoice \
+       target/release/claims target/release/gateway /out/
 
 FROM debian:bookworm-slim
 RUN apt-get update && apt-get install -y --no-install-recommends ca-certificates \
@@ -16,5 +18,5 @@ RUN apt-get update && apt-get install -y --no-install-recommends ca-certificates
  && useradd --system --uid 10001 gateway
 COPY --from=build /out/ /usr/local/bin/
 USER gateway
-# The font is compiled into `issuance`; nothing else is needed at run time.
+# The font is compiled into the binaries; nothing else is needed at run time.
 ENTRYPOINT []

@@ -273,3 +273,35 @@ fn bad_values_name_their_exact_key() {
         assert!(err.contains(needle), "{needle} missing from: {err}");
     }
 }
+
+/// The shipped examples (the compose file's and the Kubernetes ConfigMap's)
+/// stay loadable as the configuration grows: a key renamed in code but not
+/// in `deploy/` would stop a deployment at start-up.
+#[test]
+fn the_deployment_examples_load() {
+    let secrets = env(&[
+        ("GW__COUNTERPARTS__HUNAN__APPKEY", "hn-appkey"),
+        ("GW__COUNTERPARTS__HUNAN__APPSECRET", "hn2025guarantee1"),
+    ]);
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../deploy");
+    let s = Settings::load_from(Some(&root.join("gateway.example.toml")), secrets.clone())
+        .unwrap_or_else(|e| panic!("deploy/gateway.example.toml: {e}"));
+    assert_eq!(s.claims.admin_listen.port(), 8089);
+    assert_eq!(s.invoice.admin_listen.port(), 8088);
+
+    let manifest = std::fs::read_to_string(root.join("k8s/gateway.yaml")).unwrap();
+    let start = manifest
+        .find("gateway.toml: |")
+        .expect("the ConfigMap's gateway.toml");
+    let toml: String = manifest[start..]
+        .lines()
+        .skip(1)
+        .take_while(|l| l.starts_with("    "))
+        .map(|l| format!("{}\n", &l[4..]))
+        .collect();
+    let f = file(&toml);
+    let s = Settings::load_from(Some(f.path()), secrets)
+        .unwrap_or_else(|e| panic!("the ConfigMap in deploy/k8s/gateway.yaml: {e}"));
+    assert_eq!(s.issuance.admin_listen.port(), 8087);
+    assert!(!s.payment.sandbox);
+}
