@@ -36,6 +36,7 @@ macro_rules! on_both {
 
 on_both!(
     invoices,
+    invoices_from_the_core_system,
     refunds,
     claims,
     write_offs_and_expiry,
@@ -362,6 +363,61 @@ async fn invoices(kind: Kind) {
             .contains("开票金额与已付保费不符"),
         "{n}"
     );
+    d.stop().await;
+}
+
+/// With `invoice.core_system`, the gateway draws no invoice: it asks the
+/// core system (`invoice.requested`) and links the PDF that comes back on
+/// `invoice.issued`, byte for byte.
+async fn invoices_from_the_core_system(kind: Kind) {
+    let d = Deployment::start(kind, &[("GW__INVOICE__CORE_SYSTEM", "true")]).await;
+    let a = "TB-INV-CORE";
+    let ba = issued(&d, a).await;
+    let inv = gw_protocol::Interface::InvoiceApply;
+    d.call_ok("invoiceapply", &request(inv, a, &ba, "FP-CORE1"))
+        .await;
+    let until = tokio::time::Instant::now() + Duration::from_secs(20);
+    let asked = loop {
+        let found = d
+            .events()
+            .await
+            .into_iter()
+            .find(|e| e.kind == "invoice.requested");
+        if let Some(e) = found {
+            break e.payload_json().unwrap();
+        }
+        assert!(tokio::time::Instant::now() < until, "no invoice.requested");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(
+        (asked["applicationno"].as_str(), asked["amount"].as_str()),
+        (Some("FP-CORE1"), Some("300.00"))
+    );
+    assert_eq!(
+        d.notices_of("invoicenotice", "FP-CORE1"),
+        0,
+        "nothing before the answer"
+    );
+
+    let pdf = b"%PDF-1.7 the core system's invoice".to_vec();
+    use base64::Engine as _;
+    let answer: gw_contract::InvoiceIssued = serde_json::from_value(json!({
+        "applicationno": "FP-CORE1", "applyno": a, "invoice_number": "CORE-000042",
+        "issued_at": "2026-11-28 10:00:00",
+        "pdf_base64": base64::engine::general_purpose::STANDARD.encode(&pdf),
+    }))
+    .unwrap();
+    d.send(&answer).await;
+    let n = d.wait_notice("invoicenotice", "FP-CORE1").await;
+    assert_eq!(
+        (n["applystatus"].as_str(), n["invoicetime"].as_str()),
+        (Some("1"), Some("2026-11-28 10:00:00"))
+    );
+    assert_eq!(download(n["invoiceurl"].as_str().unwrap()).await, pdf);
+    // The answer again changes nothing: one notice.
+    d.send(&answer).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(d.notices_of("invoicenotice", "FP-CORE1"), 1);
     d.stop().await;
 }
 
