@@ -45,71 +45,6 @@ on_both!(
     a_moved_bid_opening_restores_again,
 );
 
-fn admin() -> reqwest::Client {
-    reqwest::Client::builder()
-        .default_headers(
-            [(
-                reqwest::header::AUTHORIZATION,
-                format!("Bearer {ADMIN_TOKEN}").parse().unwrap(),
-            )]
-            .into_iter()
-            .collect(),
-        )
-        .build()
-        .unwrap()
-}
-
-async fn download(url: &str) -> Vec<u8> {
-    let bytes = reqwest::get(url).await.unwrap().bytes().await.unwrap();
-    gw_envelope::Sm4Key::from_appsecret(APPSECRET)
-        .unwrap()
-        .decrypt_bytes(&bytes)
-        .unwrap()
-}
-
-/// The payment link of an approved application.
-async fn premiumurl(d: &Deployment, applyno: &str) -> String {
-    let reply = d.call_ok("payapply", &json!({"applyno": applyno})).await;
-    let data: Value = serde_json::from_str(&decrypt(reply["data"].as_str().unwrap())).unwrap();
-    data["premiumurl"].as_str().unwrap().to_owned()
-}
-
-/// Pays the premium through the sandbox cashier; returns the HTTP status.
-async fn pay(d: &Deployment, premiumurl: &str) -> u16 {
-    let form = [
-        ("paytype", "04"),
-        ("payname", "湖南建工集团有限公司"),
-        ("payaccount", "6222020000001234"),
-        ("paybank", "中国银行长沙分行"),
-        ("paymoney", "300.00"),
-    ];
-    reqwest::Client::new()
-        .post(format!("{}/pay", d.cashier_url(premiumurl)))
-        .form(&form)
-        .send()
-        .await
-        .unwrap()
-        .status()
-        .as_u16()
-}
-
-/// An application approved (processnotice delivered).
-async fn approved(d: &Deployment, applyno: &str) {
-    d.call_ok("baohanapply", &samples::baohanapply(applyno))
-        .await;
-    d.wait_delivered(applyno, 1).await;
-}
-
-/// An application paid and its cipher guarantee issued; its `baohanno`.
-async fn issued(d: &Deployment, applyno: &str) -> String {
-    approved(d, applyno).await;
-    let url = premiumurl(d, applyno).await;
-    assert_eq!(pay(d, &url).await, 200);
-    let got = d.wait_delivered(applyno, 3).await;
-    assert_eq!(got[2].interface, "baohannotice");
-    got[2].json["baohanno"].as_str().unwrap().to_owned()
-}
-
 fn revert(applyno: &str, baohanno: &str, bidtime: &str, bidvalid: &str) -> Value {
     let mut r = samples::request(gw_protocol::Interface::RevertApply, applyno);
     r["baohanno"] = json!(baohanno);
@@ -181,7 +116,7 @@ async fn confirm_payout(d: &Deployment, applicationno: &str) {
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    let r = admin()
+    let r = admin_client()
         .post(format!(
             "{}/admin/claims/{applicationno}/payout",
             d.admin["claims"]
@@ -213,7 +148,7 @@ async fn verify_status(d: &Deployment, baohanno: &str) -> Value {
 async fn invoices(kind: Kind) {
     let d = Deployment::start(kind, &[]).await;
     let (a, b, c, w) = ("TB-INV-A", "TB-INV-B", "TB-INV-C", "TB-INV-W");
-    let (ba, bb, bc, bw) = tokio::join!(issued(&d, a), issued(&d, b), issued(&d, c), issued(&d, w));
+    let (ba, bb, bc, bw) = tokio::join!(d.issued(a), d.issued(b), d.issued(c), d.issued(w));
     let inv = gw_protocol::Interface::InvoiceApply;
 
     // Electronic, ordinary: the PDF is linked at once.
@@ -225,7 +160,7 @@ async fn invoices(kind: Kind) {
         (Some("1"), Some("300.00"))
     );
     assert!(n["invoicetime"].as_str().is_some());
-    let pdf = download(n["invoiceurl"].as_str().unwrap()).await;
+    let pdf = gw_tests::download(n["invoiceurl"].as_str().unwrap()).await;
     let text = pdf_text(&pdf);
     for needle in [
         "普通发票",
@@ -287,7 +222,7 @@ async fn invoices(kind: Kind) {
     d.call_ok("invoiceapply", &special).await;
     let n = d.wait_notice("invoicenotice", "FP-B1").await;
     assert_eq!(n["applystatus"], "1");
-    let text = pdf_text(&download(n["invoiceurl"].as_str().unwrap()).await);
+    let text = pdf_text(&gw_tests::download(n["invoiceurl"].as_str().unwrap()).await);
     for needle in [
         "增值税专用发票",
         "长沙市芙蓉区五一大道1号",
@@ -333,7 +268,7 @@ async fn invoices(kind: Kind) {
         0,
         "no notice before it is issued"
     );
-    let r = admin()
+    let r = admin_client()
         .post(format!(
             "{}/admin/invoices/FP-C1/issued",
             d.admin["invoice"]
@@ -372,7 +307,7 @@ async fn invoices(kind: Kind) {
 async fn invoices_from_the_core_system(kind: Kind) {
     let d = Deployment::start(kind, &[("GW__INVOICE__CORE_SYSTEM", "true")]).await;
     let a = "TB-INV-CORE";
-    let ba = issued(&d, a).await;
+    let ba = d.issued(a).await;
     let inv = gw_protocol::Interface::InvoiceApply;
     d.call_ok("invoiceapply", &request(inv, a, &ba, "FP-CORE1"))
         .await;
@@ -413,7 +348,10 @@ async fn invoices_from_the_core_system(kind: Kind) {
         (n["applystatus"].as_str(), n["invoicetime"].as_str()),
         (Some("1"), Some("2026-11-28 10:00:00"))
     );
-    assert_eq!(download(n["invoiceurl"].as_str().unwrap()).await, pdf);
+    assert_eq!(
+        gw_tests::download(n["invoiceurl"].as_str().unwrap()).await,
+        pdf
+    );
     // The answer again changes nothing: one notice.
     d.send(&answer).await;
     tokio::time::sleep(Duration::from_millis(500)).await;
@@ -425,10 +363,10 @@ async fn refunds(kind: Kind) {
     let d = Deployment::start(kind, &[]).await;
     let names = ["TB-Q-BEFORE", "TB-Q-AFTER1", "TB-Q-AFTER2", "TB-Q-CLAIMED"];
     let (b0, b1, b2, b3) = tokio::join!(
-        issued(&d, names[0]),
-        issued(&d, names[1]),
-        issued(&d, names[2]),
-        issued(&d, names[3])
+        d.issued(names[0]),
+        d.issued(names[1]),
+        d.issued(names[2]),
+        d.issued(names[3])
     );
     // Bid opening passed for these (restored with yesterday's opening).
     let yesterday = cst(chrono::Utc::now() - chrono::Duration::days(1));
@@ -531,11 +469,11 @@ async fn claims(kind: Kind) {
         "TB-C-404",
     ];
     let (b0, b1, b2, b3, b4) = tokio::join!(
-        issued(&d, names[0]),
-        issued(&d, names[1]),
-        issued(&d, names[2]),
-        issued(&d, names[3]),
-        issued(&d, names[4]),
+        d.issued(names[0]),
+        d.issued(names[1]),
+        d.issued(names[2]),
+        d.issued(names[3]),
+        d.issued(names[4]),
     );
     let file = |n: &str| format!("{}/files/{n}", d.platform.base_url);
     d.platform
@@ -676,11 +614,7 @@ async fn write_offs_and_expiry(kind: Kind) {
     // A claim's payout waits for the bank here, on both deployments.
     let d = Deployment::start(kind, &[("GW__CLAIMS__AUTO_PAYOUT", "false")]).await;
     let names = ["TB-W-OFF", "TB-W-CLAIM", "TB-W-OLD"];
-    let (b0, b1, b2) = tokio::join!(
-        issued(&d, names[0]),
-        issued(&d, names[1]),
-        issued(&d, names[2])
-    );
+    let (b0, b1, b2) = tokio::join!(d.issued(names[0]), d.issued(names[1]), d.issued(names[2]));
     let logout = |applyno, baohanno: &str, no: &str| {
         request(gw_protocol::Interface::LogoutApply, applyno, baohanno, no)
     };
@@ -736,14 +670,14 @@ async fn write_offs_and_expiry(kind: Kind) {
 async fn a_cancel_wins_until_paynotice_is_accepted(kind: Kind) {
     let d = Deployment::start(kind, &[]).await;
     let (k, late) = ("TB-K-WINS", "TB-K-LATE");
-    approved(&d, k).await;
+    d.approved(k).await;
     // The platform refuses paynotice (it has not taken it yet)...
     d.platform.script(
         k,
         std::iter::repeat_n(platform::Reply::Code500("稍后重试"), 50),
     );
-    let url = premiumurl(&d, k).await;
-    assert_eq!(pay(&d, &url).await, 200);
+    let url = d.premiumurl(k).await;
+    assert_eq!(d.pay(&url).await, 200);
     d.platform
         .wait_until(Duration::from_secs(30), |r| {
             r.iter()
@@ -795,7 +729,7 @@ async fn a_cancel_wins_until_paynotice_is_accepted(kind: Kind) {
     }
 
     // Once the platform accepted paynotice, a cancel is refused.
-    let b = issued(&d, late).await;
+    let b = d.issued(late).await;
     d.call_ok("cancelapply", &json!({"applyno": late, "scene": "1"}))
         .await;
     let until = tokio::time::Instant::now() + Duration::from_secs(20);
@@ -819,8 +753,8 @@ async fn a_cancel_wins_until_paynotice_is_accepted(kind: Kind) {
 async fn what_cannot_be_done_is_refused_at_once(kind: Kind) {
     let d = Deployment::start(kind, &[]).await;
     let (s1, s2, gone) = ("TB-S-ONE", "TB-S-TWO", "TB-S-GONE");
-    let (_b1, b2) = tokio::join!(issued(&d, s1), issued(&d, s2));
-    approved(&d, gone).await;
+    let (_b1, b2) = tokio::join!(d.issued(s1), d.issued(s2));
+    d.approved(gone).await;
     d.call_ok("cancelapply", &json!({"applyno": gone, "scene": "1"}))
         .await;
     d.wait_state(gone, "cancelled").await;
@@ -891,8 +825,8 @@ async fn what_cannot_be_done_is_refused_at_once(kind: Kind) {
     // A cancel holds at once: payapply right after it is refused, and the
     // cashier takes no money.
     let c = "TB-S-CANCEL";
-    approved(&d, c).await;
-    let url = premiumurl(&d, c).await;
+    d.approved(c).await;
+    let url = d.premiumurl(c).await;
     d.call_ok("cancelapply", &json!({"applyno": c, "scene": "1"}))
         .await;
     let reply = d.call("payapply", &json!({"applyno": c})).await;
@@ -910,14 +844,14 @@ async fn what_cannot_be_done_is_refused_at_once(kind: Kind) {
         page.contains("该申请已取消") && !page.contains("<form"),
         "{page}"
     );
-    assert_eq!(pay(&d, &url).await, 409, "the cashier refuses the payment");
+    assert_eq!(d.pay(&url).await, 409, "the cashier refuses the payment");
     d.stop().await;
 }
 
 async fn a_moved_bid_opening_restores_again(kind: Kind) {
     let d = Deployment::start(kind, &[]).await;
     let a = "TB-RR";
-    let b = issued(&d, a).await;
+    let b = d.issued(a).await;
     let now = chrono::Utc::now();
     let first_day = now + chrono::Duration::days(10);
     let opening = format!(
@@ -931,7 +865,7 @@ async fn a_moved_bid_opening_restores_again(kind: Kind) {
         .await
         .unwrap()
         .unwrap();
-    let old_pdf = download(v1["baohanurl"].as_str().unwrap()).await;
+    let old_pdf = gw_tests::download(v1["baohanurl"].as_str().unwrap()).await;
 
     // The same content again: the same revertnotice, no second PDF.
     let same = restored(&d, a, &b, &opening, 5).await;
@@ -959,7 +893,7 @@ async fn a_moved_bid_opening_restores_again(kind: Kind) {
         "validtime after the new opening plus bidvalid"
     );
     assert_ne!(v2["baohanurl"], v1["baohanurl"]);
-    let text = pdf_text(&download(v2["baohanurl"].as_str().unwrap()).await);
+    let text = pdf_text(&gw_tests::download(v2["baohanurl"].as_str().unwrap()).await);
     assert!(text.contains(&later), "the new opening in the PDF:\n{text}");
     let g2 = gw_storage::guarantees::find(d.db.conn(), &applyno(a))
         .await

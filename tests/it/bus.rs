@@ -66,6 +66,7 @@ async fn a_poison_message_ends_up_in_the_dead_letter_queue() {
         consumer_settings(queues::BAOHANAPPLY),
         handler.clone(),
         stop.clone(),
+        gw_bus::Supervision::of_bus(&h.bus),
     ));
 
     let dead = h
@@ -129,6 +130,7 @@ async fn transient_failures_wait_in_retry_tiers_then_succeed() {
         consumer_settings(queues::CLAIMAPPLY),
         handler.clone(),
         stop.clone(),
+        gw_bus::Supervision::of_bus(&h.bus),
     ));
     let m = Message::json("test.retry", 1, Some("TB-RETRY"), &serde_json::json!({})).unwrap();
     h.bus.send(queues::CLAIMAPPLY, &m).await.unwrap();
@@ -171,6 +173,7 @@ async fn exhausted_retries_are_dead_lettered_with_the_last_error() {
         consumer_settings(queues::QUITAPPLY),
         handler.clone(),
         stop.clone(),
+        gw_bus::Supervision::of_bus(&h.bus),
     ));
     let m = Message::json("test.retry", 1, Some("TB-GIVEUP"), &serde_json::json!({})).unwrap();
     h.bus.send(queues::QUITAPPLY, &m).await.unwrap();
@@ -200,6 +203,7 @@ async fn a_message_that_keeps_coming_back_is_stopped_by_the_delivery_limit() {
     // A consumer that dies holding the message, again and again.
     let full = h.topology().queue(queues::LOGOUTAPPLY);
     let mut returned = 0;
+    let mut dead = None;
     let deadline = Instant::now() + Duration::from_secs(20);
     while Instant::now() < deadline {
         match h.bus.transport().get(&full).await.unwrap() {
@@ -208,7 +212,8 @@ async fn a_message_that_keeps_coming_back_is_stopped_by_the_delivery_limit() {
                 returned += 1;
             }
             None => {
-                if h.take_dead(queues::LOGOUTAPPLY).await.is_some() {
+                dead = h.take_dead(queues::LOGOUTAPPLY).await;
+                if dead.is_some() {
                     break;
                 }
                 tokio::time::sleep(Duration::from_millis(50)).await;
@@ -221,6 +226,23 @@ async fn a_message_that_keeps_coming_back_is_stopped_by_the_delivery_limit() {
         "the broker stopped the loop after its limit; it went on {returned} times"
     );
     assert!(h.take(queues::LOGOUTAPPLY).await.is_none());
+    // The dead letter says the broker killed it, and why.
+    let dead = dead.expect("dead-lettered");
+    assert_eq!(
+        dead.header(gw_bus::headers::DEAD_LETTERED_BY),
+        Some("broker")
+    );
+    assert!(
+        dead.header(gw_bus::headers::ERROR)
+            .unwrap_or("")
+            .contains("delivery limit"),
+        "{:?}",
+        dead.headers
+    );
+    assert_eq!(
+        dead.header(gw_bus::headers::FAILED_QUEUE),
+        Some(full.as_str())
+    );
     h.cleanup().await;
 }
 
@@ -252,6 +274,7 @@ async fn shutdown_finishes_in_flight_work_and_acks_it() {
         consumer_settings(queues::INVOICEAPPLY),
         handler.clone(),
         stop.clone(),
+        gw_bus::Supervision::of_bus(&h.bus),
     ));
     let m = Message::json("test.slow", 1, None, &serde_json::json!({})).unwrap();
     h.bus.send(queues::INVOICEAPPLY, &m).await.unwrap();

@@ -301,7 +301,7 @@ async fn limits_source_networks_and_health() {
     let ready: Value = ready.json().await.unwrap();
     assert_eq!(
         ready,
-        json!({"status": "ready", "broker": "up", "database": "up"})
+        json!({"status": "ready", "broker": "up", "database": "up", "consumers": {}})
     );
     app.stop().await;
 

@@ -10,4 +10,5 @@ mod egress;
 mod embedded;
 mod ingress;
 mod mainpath;
+mod reliability;
 mod storage;

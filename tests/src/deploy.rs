@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use gw_bus::{Bus, Message};
 use gw_storage::Db;
-use serde_json::Value;
+use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 
 use crate::platform::{Platform, Received};
@@ -36,6 +36,8 @@ pub struct Deployment {
     pub admin: BTreeMap<String, String>,
     pub bus: Bus,
     pub db: Db,
+    /// The settings the services run with.
+    pub settings: gw_config::Settings,
     /// Whether claims are paid at once (else the bank confirms).
     pub auto_payout: bool,
     harness: Option<Harness>,
@@ -106,6 +108,7 @@ impl Deployment {
             admin,
             bus: h.bus.clone(),
             db: h.db.clone(),
+            settings: s.clone(),
             auto_payout: s.claims.auto_payout,
             harness: Some(h),
             tasks,
@@ -161,12 +164,57 @@ impl Deployment {
                 bus,
                 db,
                 auto_payout: s.claims.auto_payout,
+                settings: s.clone(),
                 harness: None,
                 tasks: vec![(stop, task)],
                 dir: Some(dir),
             };
         }
         panic!("the gateway does not start");
+    }
+
+    /// The payment link of an approved application.
+    pub async fn premiumurl(&self, applyno: &str) -> String {
+        let reply = self.call_ok("payapply", &json!({"applyno": applyno})).await;
+        let data: Value =
+            serde_json::from_str(&crate::decrypt(reply["data"].as_str().unwrap())).unwrap();
+        data["premiumurl"].as_str().unwrap().to_owned()
+    }
+
+    /// Pays the premium (300.00) through the sandbox cashier; the HTTP status.
+    pub async fn pay(&self, premiumurl: &str) -> u16 {
+        let form = [
+            ("paytype", "04"),
+            ("payname", "湖南建工集团有限公司"),
+            ("payaccount", "6222020000001234"),
+            ("paybank", "中国银行长沙分行"),
+            ("paymoney", "300.00"),
+        ];
+        reqwest::Client::new()
+            .post(format!("{}/pay", self.cashier_url(premiumurl)))
+            .form(&form)
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16()
+    }
+
+    /// An application approved (processnotice delivered).
+    pub async fn approved(&self, applyno: &str) {
+        self.call_ok("baohanapply", &crate::samples::baohanapply(applyno))
+            .await;
+        self.wait_delivered(applyno, 1).await;
+    }
+
+    /// An application paid and its cipher guarantee issued; its `baohanno`.
+    pub async fn issued(&self, applyno: &str) -> String {
+        self.approved(applyno).await;
+        let url = self.premiumurl(applyno).await;
+        assert_eq!(self.pay(&url).await, 200);
+        let got = self.wait_delivered(applyno, 3).await;
+        assert_eq!(got[2].interface, "baohannotice");
+        got[2].json["baohanno"].as_str().unwrap().to_owned()
     }
 
     /// Calls an inbound interface; returns the JSON reply.

@@ -525,3 +525,27 @@ pub async fn store_file(
     txn.commit().await.unwrap();
     stored
 }
+
+/// A client that sends the admin token.
+pub fn admin_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .default_headers(
+            [(
+                reqwest::header::AUTHORIZATION,
+                format!("Bearer {ADMIN_TOKEN}").parse().unwrap(),
+            )]
+            .into_iter()
+            .collect(),
+        )
+        .build()
+        .unwrap()
+}
+
+/// Downloads a file link and decrypts it with the counterpart's key.
+pub async fn download(url: &str) -> Vec<u8> {
+    let bytes = reqwest::get(url).await.unwrap().bytes().await.unwrap();
+    gw_envelope::Sm4Key::from_appsecret(APPSECRET)
+        .unwrap()
+        .decrypt_bytes(&bytes)
+        .unwrap()
+}

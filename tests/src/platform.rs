@@ -120,6 +120,11 @@ impl Platform {
             .extend(replies);
     }
 
+    /// Forgets the replies still scripted for `applyno` (then: `Ok`).
+    pub fn clear_script(&self, applyno: &str) {
+        self.inner.script.lock().unwrap().remove(applyno);
+    }
+
     pub fn received(&self) -> Vec<Received> {
         self.inner.received.lock().unwrap().clone()
     }

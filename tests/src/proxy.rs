@@ -47,13 +47,20 @@ impl TcpProxy {
                 if let Ok(Ok((mut inbound, _))) =
                     tokio::time::timeout(Duration::from_millis(20), l.accept()).await
                 {
+                    // Under the links lock, which `stop` holds while it
+                    // switches off: a connection accepted as it stops is
+                    // dropped, never left open behind its back.
+                    let mut links = p.links.lock().unwrap();
+                    if !*p.on.lock().unwrap() {
+                        continue;
+                    }
                     let upstream = upstream.clone();
                     let link = tokio::spawn(async move {
                         if let Ok(mut out) = TcpStream::connect(&upstream).await {
                             let _ = tokio::io::copy_bidirectional(&mut inbound, &mut out).await;
                         }
                     });
-                    p.links.lock().unwrap().push(link.abort_handle());
+                    links.push(link.abort_handle());
                 }
             }
         });
@@ -63,8 +70,9 @@ impl TcpProxy {
 
     /// Refuses new connections and cuts the open ones.
     pub fn stop(&self) {
+        let mut links = self.links.lock().unwrap();
         *self.on.lock().unwrap() = false;
-        for l in self.links.lock().unwrap().drain(..) {
+        for l in links.drain(..) {
             l.abort();
         }
     }

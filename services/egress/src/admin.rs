@@ -67,8 +67,9 @@ impl From<Attempt> for AttemptView {
 pub enum ResendError {
     #[error("no such notice")]
     NotFound,
-    /// Only a dead notice can be re-sent; this one is in the given state.
-    #[error("the notice is {0}; only a dead notice can be re-sent")]
+    /// Only a dead notice, or one stuck on its way, can be re-sent; this one
+    /// is in the given state.
+    #[error("the notice is {0} and not stuck; only a dead or stuck notice can be re-sent")]
     NotDead(NoticeState),
     #[error("{0:#}")]
     Internal(anyhow::Error),
@@ -78,11 +79,34 @@ pub enum ResendError {
 #[derive(Clone)]
 pub struct Admin {
     flow: Workflow,
+    /// How long a notice on its way may go without any change before it
+    /// counts as stuck (its command lost) and may be re-sent.
+    stuck_after: chrono::Duration,
 }
 
 impl Admin {
-    pub fn new(flow: Workflow) -> Self {
-        Self { flow }
+    /// `stuck_after`: longer than the longest retry delay plus a send's
+    /// lease, so a notice waiting in a retry tier is never taken for stuck.
+    pub fn new(flow: Workflow, stuck_after: std::time::Duration) -> Self {
+        Self {
+            flow,
+            stuck_after: chrono::Duration::from_std(stuck_after)
+                .unwrap_or(chrono::Duration::hours(2)),
+        }
+    }
+
+    /// Whether an operator may re-send `row`: dead, or on its way (sending,
+    /// retrying, pending) with no lease and no change for longer than any
+    /// retry takes: its command is gone.
+    fn resendable(&self, row: &NoticeRow) -> bool {
+        let now = Utc::now();
+        match row.state {
+            NoticeState::Dead => true,
+            NoticeState::Sending | NoticeState::Retrying | NoticeState::Pending => {
+                row.sending_until.is_none_or(|t| t < now) && row.updated_at < now - self.stuck_after
+            }
+            _ => false,
+        }
     }
 
     async fn view(&self, row: NoticeRow) -> anyhow::Result<NoticeView> {
@@ -122,7 +146,7 @@ impl Admin {
         }
     }
 
-    /// Sends a dead notice again, from the start of the retry schedule. The
+    /// Sends a dead (or stuck) notice again, from the start of the retry schedule. The
     /// notices waiting behind it follow once it is delivered, so the
     /// application's order holds.
     pub async fn resend(&self, id: &str) -> Result<NoticeView, ResendError> {
@@ -142,7 +166,7 @@ impl Admin {
             .transient()
             .map_err(internal)?
             .ok_or(ResendError::NotFound)?;
-        if row.state != NoticeState::Dead {
+        if !self.resendable(&row) {
             return Err(ResendError::NotDead(row.state));
         }
         let cmd = command_of(&row).map_err(ResendError::Internal)?;

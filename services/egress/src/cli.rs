@@ -65,7 +65,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let db = gw_host::connect_db(&settings).await?;
             // No relay runs here: the re-sent notice waits in the outbox for
             // the running egress's relay to publish it.
-            let admin = Admin::new(gw_workflow::Workflow::new(db.clone(), Default::default()));
+            let admin = Admin::new(
+                gw_workflow::Workflow::new(db.clone(), Default::default()),
+                settings.egress.stuck_after(),
+            );
             let r = notices(&admin, command).await;
             db.close().await;
             r

@@ -179,8 +179,9 @@ enum Claim {
     Done,
     /// Parked behind its predecessor.
     Waiting,
-    /// Another delivery holds it; try again after this long.
-    Busy(Duration),
+    /// Another delivery holds it, or a cancel is pending; try again after
+    /// this long (not an attempt).
+    Busy(Duration, &'static str),
     /// Send it now; this is attempt number `attempt` of the notice.
     Send { attempt: i32 },
 }
@@ -304,7 +305,10 @@ impl NoticeHandler {
         } else if cancel_pending && !cancelled {
             // The platform asked to cancel and payment has not decided yet:
             // if the cancel wins, this notice must never reach the platform.
-            Claim::Busy(Duration::from_secs(2))
+            Claim::Busy(
+                Duration::from_secs(2),
+                "a cancel of the application is pending",
+            )
         } else if cancelled {
             // The platform accepts no notice of a cancelled application.
             notices::suppress_open(tx.conn(), &cmd.applyno, "the application is cancelled")
@@ -326,7 +330,10 @@ impl NoticeHandler {
             let wait = (until - Utc::now())
                 .to_std()
                 .unwrap_or(Duration::from_secs(1));
-            return Ok(Claim::Busy(wait));
+            return Ok(Claim::Busy(
+                wait,
+                "another delivery of this notice is in progress",
+            ));
         }
         let blocked = match &row.after_id {
             None => false,
@@ -413,6 +420,55 @@ impl NoticeHandler {
     }
 }
 
+/// A notice command that died, whichever way (the schedule spent, the
+/// broker's delivery limit, a failure recording the last attempt): its
+/// notice is marked dead with why, so operators see it and can re-send it,
+/// and a `notice.dead_lettered` event says so. Runs in the transaction
+/// that records the dead letter.
+pub struct NoticeDied;
+
+#[async_trait]
+impl gw_host::dlq::OnDeadLetter for NoticeDied {
+    async fn dead(&self, tx: &Tx, m: &Message, reason: &str) -> Result<(), Failure> {
+        let Ok(cmd) = m.decode::<NoticeCommand>() else {
+            return Ok(()); // unreadable: there is no notice to mark
+        };
+        notices::lock_chain(tx.conn(), &cmd.applyno)
+            .await
+            .transient()?;
+        let row = match notices::find(tx.conn(), &cmd.notice_id).await.transient()? {
+            Some(row) if row.state.is_settled() => return Ok(()),
+            Some(row) => {
+                notices::set_state(tx.conn(), &row.id, NoticeState::Dead, Some(reason))
+                    .await
+                    .transient()?;
+                row
+            }
+            None => {
+                let masked = gw_protocol::mask::mask_json(&cmd.body);
+                insert(
+                    tx,
+                    &cmd,
+                    &cmd.body,
+                    &masked,
+                    NoticeState::Dead,
+                    Some(reason),
+                )
+                .await?
+            }
+        };
+        tracing::error!(notice_id = %row.id, applyno = %row.applyno, reason, "notice dead");
+        emit(
+            tx,
+            EventKey::NoticeDeadLettered,
+            &row,
+            NoticeState::Dead,
+            Some(reason),
+        )
+        .await
+    }
+}
+
 #[async_trait]
 impl Consume<NoticeCommand> for NoticeHandler {
     async fn consume(&self, m: &Message, cmd: NoticeCommand) -> Result<(), Failure> {
@@ -443,11 +499,8 @@ impl Consume<NoticeCommand> for NoticeHandler {
                 tracing::info!(notice_id = %cmd.notice_id, after = cmd.after.as_deref().unwrap_or(""), "waiting for the notice before it");
                 return Ok(());
             }
-            Claim::Busy(wait) => {
-                return Err(Failure::RetryAfter(
-                    wait,
-                    anyhow::anyhow!("another delivery of this notice is in progress"),
-                ));
+            Claim::Busy(wait, why) => {
+                return Err(Failure::Busy(wait, anyhow::anyhow!(why)));
             }
             Claim::Send { attempt } => attempt,
         };

@@ -25,7 +25,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use gw_bus::consumer::ConsumerSettings;
 use gw_config::Counterparts;
-use gw_contract::{NoticeCommand, handler};
+use gw_contract::{NoticeCommand, handler, queues};
 use gw_files::FileStore;
 use gw_host::{Build, Consumer, Context, Parts};
 
@@ -65,13 +65,14 @@ impl Build for Egress {
         Ok(Parts {
             public: Some(files_router(store, ctx.counterparts.clone())),
             admin: Some(admin::routes(
-                admin::Admin::new(ctx.flow.clone()),
+                admin::Admin::new(ctx.flow.clone(), s.egress.stuck_after()),
                 &s.admin.token,
             )),
             consumers: vec![Consumer {
                 settings,
                 handler: notices,
             }],
+            on_dead_letter: vec![(queues::NOTICES, Arc::new(delivery::NoticeDied))],
             ..Parts::default()
         })
     }

@@ -3,8 +3,11 @@
 //!
 //! A message is a row of `bus_messages`; publishing commits the row (that is
 //! the "confirm"), so an accepted message survives a crash. A consumer claims
-//! the oldest visible row of its queue with a lease; the ack deletes it; a
-//! consumer that dies lets its lease expire and the row is delivered again.
+//! the oldest visible row of its queue with a lease (a token and an expiry),
+//! renews the lease while its handler runs, and acks by deleting the row;
+//! a consumer that dies lets its lease expire and the row is delivered
+//! again. Only the holder of the lease can ack or requeue: a consumer whose
+//! lease ran out and was taken over changes nothing.
 //! Retry tiers are rows visible later; dead letters go to `<queue>.dlq`; a
 //! row delivered more than the delivery limit is dead-lettered. Events go to
 //! the `events.journal` queue, kept for a week. Workers see the same `Bus` as
@@ -24,6 +27,7 @@ use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder, Set,
 };
 use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
 
 use gw_storage::Db;
 use gw_storage::entities::bus_messages;
@@ -53,11 +57,17 @@ fn err(e: sea_orm::DbErr) -> BusError {
 
 impl EmbeddedTransport {
     pub fn new(db: Db, topology: &Topology) -> Self {
+        Self::with_lease(db, topology, Duration::from_secs(60))
+    }
+
+    /// With a lease of this length (renewed every third of it while the
+    /// handler runs; a consumer that dies lets it run out).
+    pub fn with_lease(db: Db, topology: &Topology, lease: Duration) -> Self {
         Self {
             inner: Arc::new(Inner {
                 db,
                 wake: Notify::new(),
-                lease: Duration::from_secs(300),
+                lease,
                 delivery_limit: i32::try_from(topology.delivery_limit).unwrap_or(10),
                 prefix: topology.prefix().to_owned(),
             }),
@@ -90,6 +100,7 @@ impl Inner {
             locked_until: Set(None),
             deliveries: Set(0),
             created_at: Set(now),
+            lease: Set(None),
             ..Default::default()
         }
         .insert(self.db.conn())
@@ -118,8 +129,10 @@ impl Inner {
                 return Ok(None);
             };
             let until = now + chrono::Duration::from_std(self.lease).unwrap_or_default();
+            let lease = uuid::Uuid::new_v4().simple().to_string();
             let taken = bus_messages::Entity::update_many()
                 .col_expr(bus_messages::Column::LockedUntil, Expr::value(until))
+                .col_expr(bus_messages::Column::Lease, Expr::value(lease.clone()))
                 .col_expr(
                     bus_messages::Column::Deliveries,
                     Expr::value(row.deliveries + 1),
@@ -138,9 +151,12 @@ impl Inner {
                     serde_json::from_value(row.headers.clone()).unwrap_or_default();
                 headers.insert(
                     headers::ERROR.to_owned(),
-                    "delivery limit reached".to_owned(),
+                    "the delivery limit was reached (its consumers kept failing or dying)"
+                        .to_owned(),
                 );
                 headers.insert(headers::FAILED_QUEUE.to_owned(), queue.to_owned());
+                headers.insert(headers::FAILED_AT.to_owned(), Utc::now().to_rfc3339());
+                headers.insert(headers::DEAD_LETTERED_BY.to_owned(), "broker".to_owned());
                 bus_messages::Entity::update_many()
                     .col_expr(
                         bus_messages::Column::Queue,
@@ -154,6 +170,10 @@ impl Inner {
                         bus_messages::Column::Headers,
                         Expr::value(serde_json::to_value(&headers).unwrap_or_default()),
                     )
+                    .col_expr(
+                        bus_messages::Column::Lease,
+                        Expr::value(Option::<String>::None),
+                    )
                     .filter(bus_messages::Column::Id.eq(row.id))
                     .exec(self.db.conn())
                     .await
@@ -163,6 +183,7 @@ impl Inner {
             return Ok(Some(bus_messages::Model {
                 deliveries: row.deliveries + 1,
                 locked_until: Some(until),
+                lease: Some(lease),
                 ..row
             }));
         }
@@ -185,8 +206,72 @@ fn to_message(row: &bus_messages::Model) -> Message {
 struct EmbeddedDelivery {
     inner: Arc<Inner>,
     id: i64,
+    lease: String,
     message: Message,
     redelivered: bool,
+    /// Stops the lease renewal (on ack, requeue or drop).
+    renewing: CancellationToken,
+}
+
+impl EmbeddedDelivery {
+    /// A delivery of a claimed row, its lease renewed until it is settled.
+    fn new(inner: Arc<Inner>, row: bus_messages::Model) -> Self {
+        let renewing = CancellationToken::new();
+        let lease = row.lease.clone().unwrap_or_default();
+        tokio::spawn(renew(
+            inner.clone(),
+            row.id,
+            lease.clone(),
+            renewing.clone(),
+        ));
+        Self {
+            id: row.id,
+            message: to_message(&row),
+            redelivered: row.deliveries > 1,
+            inner,
+            lease,
+            renewing,
+        }
+    }
+
+    fn mine(&self) -> Condition {
+        Condition::all()
+            .add(bus_messages::Column::Id.eq(self.id))
+            .add(bus_messages::Column::Lease.eq(self.lease.clone()))
+    }
+}
+
+impl Drop for EmbeddedDelivery {
+    fn drop(&mut self) {
+        self.renewing.cancel();
+    }
+}
+
+/// Extends the lease of a row being handled every third of the lease, so a
+/// handler that takes long keeps its message; stops once the row is
+/// settled or the lease was lost.
+async fn renew(inner: Arc<Inner>, id: i64, lease: String, stop: CancellationToken) {
+    let every = inner.lease / 3;
+    loop {
+        tokio::select! {
+            () = stop.cancelled() => return,
+            () = tokio::time::sleep(every) => {}
+        }
+        let until = Utc::now() + chrono::Duration::from_std(inner.lease).unwrap_or_default();
+        let renewed = bus_messages::Entity::update_many()
+            .col_expr(bus_messages::Column::LockedUntil, Expr::value(until))
+            .filter(bus_messages::Column::Id.eq(id))
+            .filter(bus_messages::Column::Lease.eq(lease.clone()))
+            .exec(inner.db.conn())
+            .await;
+        match renewed {
+            Ok(r) if r.rows_affected == 1 => {}
+            Ok(_) => return, // settled, or taken over
+            Err(e) => {
+                tracing::warn!(bus_message = id, error = %e, "embedded bus: cannot renew a lease")
+            }
+        }
+    }
 }
 
 #[async_trait]
@@ -198,19 +283,32 @@ impl Delivery for EmbeddedDelivery {
         self.redelivered
     }
     async fn ack(&self) -> Result<(), BusError> {
-        bus_messages::Entity::delete_by_id(self.id)
+        self.renewing.cancel();
+        let r = bus_messages::Entity::delete_many()
+            .filter(self.mine())
             .exec(self.inner.db.conn())
             .await
-            .map(|_| ())
-            .map_err(err)
+            .map_err(err)?;
+        if r.rows_affected == 1 {
+            Ok(())
+        } else {
+            Err(BusError::Other(
+                "the lease ran out and another consumer took the message".into(),
+            ))
+        }
     }
     async fn requeue(&self) -> Result<(), BusError> {
+        self.renewing.cancel();
         bus_messages::Entity::update_many()
             .col_expr(
                 bus_messages::Column::LockedUntil,
                 Expr::value(Option::<chrono::DateTime<Utc>>::None),
             )
-            .filter(bus_messages::Column::Id.eq(self.id))
+            .col_expr(
+                bus_messages::Column::Lease,
+                Expr::value(Option::<String>::None),
+            )
+            .filter(self.mine())
             .exec(self.inner.db.conn())
             .await
             .map_err(err)?;
@@ -238,12 +336,7 @@ impl Subscription for EmbeddedSubscription {
             woken.as_mut().enable();
             match self.inner.claim(&self.queue).await {
                 Ok(Some(row)) => {
-                    return Some(Box::new(EmbeddedDelivery {
-                        inner: self.inner.clone(),
-                        id: row.id,
-                        message: to_message(&row),
-                        redelivered: row.deliveries > 1,
-                    }));
+                    return Some(Box::new(EmbeddedDelivery::new(self.inner.clone(), row)));
                 }
                 Ok(None) => {
                     // Rows made visible later (retry tiers) are found by the poll.
@@ -326,12 +419,7 @@ impl Transport for EmbeddedTransport {
     async fn get(&self, full_queue_name: &str) -> Result<Option<Box<dyn Delivery>>, BusError> {
         let queue = self.logical(full_queue_name);
         Ok(self.inner.claim(queue).await?.map(|row| {
-            Box::new(EmbeddedDelivery {
-                inner: self.inner.clone(),
-                id: row.id,
-                message: to_message(&row),
-                redelivered: row.deliveries > 1,
-            }) as Box<dyn Delivery>
+            Box::new(EmbeddedDelivery::new(self.inner.clone(), row)) as Box<dyn Delivery>
         }))
     }
 

@@ -24,7 +24,12 @@ use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 use gw_storage::Db;
+use gw_storage::dead_letters;
 use gw_storage::entities::outbox;
+
+/// Failures of one row (refused or unroutable, not the broker being down)
+/// before it is parked as a dead letter.
+pub const PARK_AFTER: i32 = 5;
 
 /// How long a relay's claim on a batch lasts.
 const CLAIM: chrono::Duration = chrono::Duration::seconds(60);
@@ -35,11 +40,9 @@ pub async fn add<C: ConnectionTrait>(
     to: &Destination,
     message: &Message,
 ) -> Result<(), DbErr> {
-    let destination = match to {
-        Destination::Queue(q) => format!("queue:{q}"),
-        Destination::Event(k) => format!("event:{k}"),
-        other => return Err(DbErr::Custom(format!("the outbox does not carry {other}"))),
-    };
+    let destination = to
+        .stored()
+        .ok_or_else(|| DbErr::Custom(format!("the outbox does not carry {to}")))?;
     let payload = String::from_utf8(message.payload.clone())
         .map_err(|_| DbErr::Custom("outbox payloads are JSON text".into()))?;
     outbox::ActiveModel {
@@ -55,6 +58,7 @@ pub async fn add<C: ConnectionTrait>(
         claimed_until: Set(None),
         attempts: Set(0),
         last_error: Set(None),
+        parked_at: Set(None),
         ..Default::default()
     }
     .insert(conn)
@@ -63,11 +67,7 @@ pub async fn add<C: ConnectionTrait>(
 }
 
 fn to_bus(row: &outbox::Model) -> Option<(Destination, Message)> {
-    let to = match row.destination.split_once(':')? {
-        ("queue", q) => Destination::Queue(q.to_owned()),
-        ("event", k) => Destination::Event(k.to_owned()),
-        _ => return None,
-    };
+    let to = Destination::from_stored(&row.destination)?;
     let headers: BTreeMap<String, String> =
         serde_json::from_value(row.headers.clone()).unwrap_or_default();
     Some((
@@ -90,6 +90,7 @@ pub async fn pending_count<C: ConnectionTrait>(conn: &C) -> Result<u64, DbErr> {
     use sea_orm::PaginatorTrait;
     outbox::Entity::find()
         .filter(outbox::Column::PublishedAt.is_null())
+        .filter(outbox::Column::ParkedAt.is_null())
         .count(conn)
         .await
 }
@@ -119,6 +120,8 @@ pub struct Relay {
     wake: RelayWaker,
     batch: u64,
     idle: Duration,
+    /// Failures of one row (not of the broker) before it is parked.
+    park_after: i32,
 }
 
 impl Relay {
@@ -129,6 +132,7 @@ impl Relay {
             wake: RelayWaker::default(),
             batch: 100,
             idle: Duration::from_millis(500),
+            park_after: PARK_AFTER,
         }
     }
 
@@ -176,6 +180,7 @@ impl Relay {
         let txn = self.db.conn().begin().await?;
         let rows = outbox::Entity::find()
             .filter(outbox::Column::PublishedAt.is_null())
+            .filter(outbox::Column::ParkedAt.is_null())
             .filter(unclaimed)
             .order_by_asc(outbox::Column::Id)
             .limit(self.batch)
@@ -220,6 +225,11 @@ impl Relay {
                         .await?;
                     published += 1;
                 }
+                Err(e) if counts_against_row(&e) && row.attempts + 1 >= self.park_after => {
+                    // This row is the problem, not the broker: move it to
+                    // the dead letters so the rows behind it can go.
+                    self.park(&row, &message, &e).await?;
+                }
                 Err(e) => {
                     // Keep order: stop at the first failure, release the
                     // claim on the rest, and try again later.
@@ -248,4 +258,60 @@ impl Relay {
         }
         Ok(published)
     }
+
+    /// Parks a row that keeps failing: recorded as a dead letter (an
+    /// operator can see why and replay it) and skipped from now on.
+    async fn park(
+        &self,
+        row: &outbox::Model,
+        message: &Message,
+        e: &gw_bus::BusError,
+    ) -> Result<(), DbErr> {
+        let txn = self.db.conn().begin().await?;
+        let now = chrono::Utc::now();
+        dead_letters::record(
+            &txn,
+            dead_letters::NewDeadLetter {
+                destination: row.destination.clone(),
+                message_id: message.id.clone(),
+                kind: message.kind.clone(),
+                schema_version: row.schema_version,
+                correlation_id: message.correlation_id.clone(),
+                headers: row.headers.clone(),
+                payload: message.payload.clone(),
+                error: format!(
+                    "could not be published after {} attempts: {e}",
+                    row.attempts + 1
+                ),
+                source: "outbox",
+                failed_at: now,
+            },
+        )
+        .await?;
+        outbox::Entity::update_many()
+            .col_expr(outbox::Column::Attempts, Expr::value(row.attempts + 1))
+            .col_expr(outbox::Column::LastError, Expr::value(e.to_string()))
+            .col_expr(outbox::Column::ParkedAt, Expr::value(now))
+            .filter(outbox::Column::Id.eq(row.id))
+            .exec(&txn)
+            .await?;
+        txn.commit().await?;
+        tracing::error!(
+            outbox_id = row.id,
+            message_id = %message.id,
+            destination = %row.destination,
+            error = %e,
+            "outbox row parked as a dead letter after repeated failures; the rows behind it go on"
+        );
+        Ok(())
+    }
+}
+
+/// Whether a publish failure is the row's (refused or unroutable), not the
+/// broker's (down, slow): only the row's count towards parking it.
+fn counts_against_row(e: &gw_bus::BusError) -> bool {
+    !matches!(
+        e,
+        gw_bus::BusError::Unavailable(_) | gw_bus::BusError::Timeout(_)
+    )
 }

@@ -204,10 +204,23 @@ fn content_id(kind: &str, payload: &[u8]) -> String {
     format!("content-{h:016x}")
 }
 
+/// The reason and queue of the most recent death in an `x-death` header.
+fn last_death(v: &AMQPValue) -> Option<(String, Option<String>)> {
+    let AMQPValue::FieldArray(deaths) = v else {
+        return None;
+    };
+    let AMQPValue::FieldTable(t) = deaths.as_slice().first()? else {
+        return None;
+    };
+    let field = |k: &str| t.inner().get(k).and_then(value_text);
+    Some((field("reason")?, field("queue")))
+}
+
 fn to_message(props: &BasicProperties, data: Vec<u8>) -> Message {
     let mut hdrs = BTreeMap::new();
     let mut schema_version = 1;
     let mut attempt = 1;
+    let (mut death_reason, mut death_queue) = (None, None);
     if let Some(table) = props.headers() {
         for (k, v) in table.inner() {
             match k.as_str() {
@@ -216,6 +229,16 @@ fn to_message(props: &BasicProperties, data: Vec<u8>) -> Message {
                 }
                 headers::ATTEMPT => {
                     attempt = value_text(v).and_then(|s| s.parse().ok()).unwrap_or(1)
+                }
+                // The most recent death comes first. A retry tier's TTL is a
+                // death too (`expired`); only others mean the broker gave up.
+                "x-death" => {
+                    if let Some((reason, queue)) = last_death(v)
+                        && reason != "expired"
+                    {
+                        death_reason = Some(reason);
+                        death_queue = queue;
+                    }
                 }
                 // Bookkeeping the broker adds; it must not travel on in copies.
                 key if key.starts_with("x-death")
@@ -229,6 +252,26 @@ fn to_message(props: &BasicProperties, data: Vec<u8>) -> Message {
                 }
             }
         }
+    }
+    // Dead-lettered by the broker (the delivery limit), not by a consumer:
+    // say so where operators look for the reason.
+    if let Some(reason) = death_reason
+        && !hdrs.contains_key(headers::ERROR)
+    {
+        let why = match reason.as_str() {
+            "delivery_limit" => {
+                "the broker's delivery limit was reached (its consumers kept failing or dying)"
+                    .to_owned()
+            }
+            other => format!("dead-lettered by the broker ({other})"),
+        };
+        hdrs.insert(headers::ERROR.to_owned(), why);
+        if let Some(q) = death_queue {
+            hdrs.entry(headers::FAILED_QUEUE.to_owned()).or_insert(q);
+        }
+        hdrs.entry(headers::FAILED_AT.to_owned())
+            .or_insert_with(|| chrono::Utc::now().to_rfc3339());
+        hdrs.insert(headers::DEAD_LETTERED_BY.to_owned(), "broker".to_owned());
     }
     let kind = props
         .kind()

@@ -15,7 +15,7 @@ pub mod transport;
 use std::sync::Arc;
 use std::time::Duration;
 
-pub use consumer::{ConsumerSettings, Failure, Handler};
+pub use consumer::{ConsumerSettings, Consumers, Failure, Handler, Supervision};
 pub use message::{DecodeError, Message, headers};
 pub use topology::{QueueType, Topology};
 pub use transport::{BusError, Delivery, Destination, Subscription, Transport};

@@ -15,6 +15,10 @@ pub mod headers {
     pub const ERROR: &str = "x-error";
     pub const FAILED_QUEUE: &str = "x-failed-queue";
     pub const FAILED_AT: &str = "x-failed-at";
+    /// `broker` when the broker dead-lettered it (the delivery limit), not a consumer.
+    pub const DEAD_LETTERED_BY: &str = "x-dead-lettered-by";
+    /// Every header dead-lettering adds: a replayed message leaves without them.
+    pub const DEATH: [&str; 4] = [ERROR, FAILED_QUEUE, FAILED_AT, DEAD_LETTERED_BY];
     pub const TRACEPARENT: &str = "traceparent";
     pub const TRACESTATE: &str = "tracestate";
 }

@@ -26,6 +26,28 @@ pub enum Destination {
     DeadLetter { queue: String },
 }
 
+impl Destination {
+    /// The destination as stored (outbox, dead letters): `queue:<logical>`
+    /// or `event:<routing key>`; `None` for retry tiers and dead letters,
+    /// which are never stored.
+    pub fn stored(&self) -> Option<String> {
+        match self {
+            Destination::Queue(q) => Some(format!("queue:{q}")),
+            Destination::Event(k) => Some(format!("event:{k}")),
+            _ => None,
+        }
+    }
+
+    /// A stored destination read back.
+    pub fn from_stored(s: &str) -> Option<Self> {
+        match s.split_once(':')? {
+            ("queue", q) if !q.is_empty() => Some(Destination::Queue(q.to_owned())),
+            ("event", k) if !k.is_empty() => Some(Destination::Event(k.to_owned())),
+            _ => None,
+        }
+    }
+}
+
 impl std::fmt::Display for Destination {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {

@@ -44,6 +44,19 @@ impl EgressSettings {
         delays
     }
 
+    /// How long a notice on its way may go unchanged before it counts as
+    /// stuck (re-sendable by an operator): longer than the longest retry
+    /// delay, plus a send's time, plus a margin.
+    pub fn stuck_after(&self) -> Duration {
+        let longest = self
+            .retry_schedule
+            .iter()
+            .max()
+            .copied()
+            .unwrap_or_default();
+        longest + self.http_timeout + Duration::from_secs(300)
+    }
+
     /// Attempts in all: the first one and one after each delay.
     pub fn max_attempts(&self) -> u32 {
         u32::try_from(self.delays().len() + 1).unwrap_or(u32::MAX)

@@ -3,7 +3,8 @@
 //! * `serve` (the default): run the service until SIGTERM;
 //! * `migrate`: apply the database migrations and exit;
 //! * `healthcheck`: ask the running service's `/healthz` (for container
-//!   health checks: the image has no curl) and exit 0 when it answers.
+//!   health checks: the image has no curl) and exit 0 when it answers;
+//! * `dlq list|show|replay`: the dead letters (see [`crate::dlq`]).
 //!
 //! A binary with commands of its own (egress) flattens [`Command`] into
 //! its own subcommands and calls [`run`].
@@ -41,6 +42,42 @@ pub enum Command {
     Migrate,
     /// Exit 0 if the running service answers /healthz within 3 seconds.
     Healthcheck,
+    /// Dead letters: list, show and replay (straight on the database and
+    /// the broker; the running service need not be up).
+    Dlq {
+        #[command(subcommand)]
+        command: DlqCommand,
+    },
+}
+
+/// The dead-letter commands.
+#[derive(Subcommand, Debug, Clone)]
+pub enum DlqCommand {
+    /// Dead letters not yet replayed (with --all, every one), oldest first.
+    List {
+        /// A queue (`payment.confirmations`) or `event:<key>`.
+        #[arg(long)]
+        queue: Option<String>,
+        #[arg(long)]
+        all: bool,
+        #[arg(long, default_value_t = 50)]
+        limit: u64,
+        /// JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// One dead letter, with its masked payload and last error.
+    Show { id: String },
+    /// Publish a dead letter again (or, with --all, every open one of
+    /// --queue, or of every queue).
+    Replay {
+        #[arg(required_unless_present = "all")]
+        id: Option<String>,
+        #[arg(long, conflicts_with = "id")]
+        all: bool,
+        #[arg(long)]
+        queue: Option<String>,
+    },
 }
 
 #[derive(Parser, Debug)]
@@ -90,6 +127,7 @@ pub async fn run(
             println!("migrations applied");
             Ok(())
         }
+        Command::Dlq { command } => dlq(settings, command, service.name()).await,
         Command::Healthcheck => {
             let addr = service
                 .admin_listen(&settings)
@@ -128,4 +166,79 @@ async fn healthcheck(mut addr: std::net::SocketAddr) -> anyhow::Result<()> {
             status.lines().next().unwrap_or("nothing")
         )
     }
+}
+
+async fn dlq(settings: Settings, command: DlqCommand, name: &str) -> anyhow::Result<()> {
+    use crate::dlq::{DeadLetters, destination_of};
+    use gw_storage::dead_letters::Filter;
+    let (bus, db) = crate::connect(&settings, &format!("{name}-dlq")).await?;
+    let d = DeadLetters {
+        db: db.clone(),
+        bus: bus.clone(),
+    };
+    let by = format!("{name} dlq (cli)");
+    let done = async {
+        match command {
+            DlqCommand::List {
+                queue,
+                all,
+                limit,
+                json,
+            } => {
+                let f = Filter {
+                    destination: queue.as_deref().map(destination_of),
+                    include_replayed: all,
+                    limit,
+                };
+                let rows = d.list(&f).await?;
+                if json {
+                    println!("{}", serde_json::to_string_pretty(&rows)?);
+                } else {
+                    println!(
+                        "{:<36}  {:<25}  {:<34}  {:>6}  {:<20}  error",
+                        "id", "failed at", "destination", "deaths", "applyno"
+                    );
+                    for r in &rows {
+                        println!(
+                            "{:<36}  {:<25}  {:<34}  {:>6}  {:<20}  {}{}",
+                            r.id,
+                            r.failed_at.format("%Y-%m-%d %H:%M:%S UTC"),
+                            r.destination,
+                            r.deaths,
+                            r.applyno.as_deref().unwrap_or("-"),
+                            r.error,
+                            r.replayed_at
+                                .map(|t| format!(" (replayed {t})"))
+                                .unwrap_or_default(),
+                        );
+                    }
+                    println!("{} dead letter(s)", rows.len());
+                }
+            }
+            DlqCommand::Show { id } => match d.show(&id).await? {
+                Some(v) => println!("{}", serde_json::to_string_pretty(&v)?),
+                None => anyhow::bail!("no dead letter {id}"),
+            },
+            DlqCommand::Replay { id: Some(id), .. } => {
+                let v = d.replay(&id, &by).await?;
+                println!("replayed {} ({} to {})", v.id, v.message_id, v.destination);
+            }
+            DlqCommand::Replay {
+                id: None, queue, ..
+            } => {
+                let f = Filter {
+                    destination: queue.as_deref().map(destination_of),
+                    include_replayed: false,
+                    limit: 10_000,
+                };
+                let n = d.replay_all(&f, &by).await?;
+                println!("replayed {n} dead letter(s)");
+            }
+        }
+        Ok::<_, anyhow::Error>(())
+    };
+    let r = done.await;
+    bus.close().await;
+    db.close().await;
+    r
 }

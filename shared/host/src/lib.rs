@@ -14,6 +14,7 @@
 
 pub mod cli;
 mod connect;
+pub mod dlq;
 mod health;
 
 pub use connect::{connect, connect_bus, connect_db, init_telemetry, topology};
@@ -27,7 +28,7 @@ use anyhow::Context as _;
 use async_trait::async_trait;
 use axum::Router;
 use futures::future::BoxFuture;
-use gw_bus::consumer::{self, ConsumerSettings};
+use gw_bus::consumer::{self, ConsumerSettings, Consumers, Supervision};
 use gw_bus::{Bus, Handler};
 use gw_bus_sql::Relay;
 use gw_config::Counterparts;
@@ -85,6 +86,9 @@ pub struct Parts {
     pub admin: Option<Router>,
     pub consumers: Vec<Consumer>,
     pub tasks: Vec<Task>,
+    /// What the service does when a message of one of its queues dies
+    /// (by queue), in the transaction that records the dead letter.
+    pub on_dead_letter: Vec<(&'static str, Arc<dyn dlq::OnDeadLetter>)>,
 }
 
 /// A service: its name, where it listens, and how it is built. Declare
@@ -159,12 +163,16 @@ struct Bound {
 pub struct Application {
     bus: Bus,
     db: Db,
+    /// Where each consumer stands (`/readyz`).
+    consumer_status: Consumers,
     relay: Relay,
     owns_connections: bool,
     listeners: Vec<Bound>,
     consumers: Vec<Consumer>,
     tasks: Vec<Task>,
     ports: BTreeMap<String, u16>,
+    /// The archiver of the consumed queues' dead letters.
+    archiver: dlq::Archiver,
 }
 
 async fn bind(addr: SocketAddr, setting: &str) -> anyhow::Result<tokio::net::TcpListener> {
@@ -194,9 +202,10 @@ impl Application {
         layout: Layout,
     ) -> anyhow::Result<Self> {
         let relay = Relay::new(db.clone(), bus.clone());
+        let flow = Workflow::new(db.clone(), relay.waker());
         let ctx = Context {
             counterparts: settings.counterparts(),
-            flow: Workflow::new(db.clone(), relay.waker()),
+            flow: flow.clone(),
             settings,
             bus: bus.clone(),
             db: db.clone(),
@@ -204,12 +213,22 @@ impl Application {
         let mut app = Self {
             bus,
             db,
+            consumer_status: Consumers::default(),
             relay,
             owns_connections: false,
             listeners: Vec::new(),
             consumers: Vec::new(),
             tasks: Vec::new(),
             ports: BTreeMap::new(),
+            archiver: dlq::Archiver {
+                flow,
+                bus: ctx.bus.clone(),
+                queues: Vec::new(),
+            },
+        };
+        let dead_letters = dlq::DeadLetters {
+            db: ctx.db.clone(),
+            bus: ctx.bus.clone(),
         };
         let mut shared_public: Option<Router> = None;
         for service in services {
@@ -238,7 +257,21 @@ impl Application {
                 let (addr, setting) = service
                     .admin_listen(&ctx.settings)
                     .with_context(|| format!("{name} has admin routes but no address"))?;
+                let dlq = gw_web::require_admin_token(
+                    dlq::routes(dead_letters.clone()),
+                    &ctx.settings.admin.token,
+                );
+                let router = router.merge(dlq);
                 app.listen(&format!("{name}.admin"), bind(addr, setting).await?, router)?;
+            }
+            for c in &parts.consumers {
+                let queue = c.settings.queue.clone();
+                let on_dead = parts
+                    .on_dead_letter
+                    .iter()
+                    .find(|(q, _)| *q == queue)
+                    .map(|(_, h)| h.clone());
+                app.archiver.queues.push(dlq::Watched { queue, on_dead });
             }
             app.consumers.extend(parts.consumers);
             app.tasks.extend(parts.tasks);
@@ -260,7 +293,7 @@ impl Application {
         self.listeners.push(Bound {
             name: name.to_owned(),
             listener,
-            router: router.merge(health_routes(&self.bus, &self.db)),
+            router: router.merge(health_routes(&self.bus, &self.db, &self.consumer_status)),
         });
         Ok(())
     }
@@ -283,10 +316,14 @@ impl Application {
     /// Runs until `shutdown`, then drains (see the crate documentation).
     pub async fn run_until(self, shutdown: CancellationToken) -> anyhow::Result<()> {
         let mut work: Vec<tokio::task::JoinHandle<anyhow::Result<()>>> = Vec::new();
+        let supervision = Supervision::new(
+            self.consumer_status.clone(),
+            health::probe(&self.bus, &self.db),
+        );
         for c in self.consumers {
-            let (bus, stop) = (self.bus.clone(), shutdown.clone());
+            let (bus, stop, sup) = (self.bus.clone(), shutdown.clone(), supervision.clone());
             work.push(tokio::spawn(async move {
-                consumer::run(bus, c.settings, c.handler, stop)
+                consumer::run(bus, c.settings, c.handler, stop, sup)
                     .await
                     .map_err(anyhow::Error::from)
             }));
@@ -306,6 +343,9 @@ impl Application {
         }
         for t in self.tasks {
             work.push(tokio::spawn(t(shutdown.clone())));
+        }
+        if !self.archiver.queues.is_empty() {
+            work.push(tokio::spawn(self.archiver.run(shutdown.clone())));
         }
         let relay_stop = CancellationToken::new();
         let relay = tokio::spawn(self.relay.clone().run(relay_stop.clone()));

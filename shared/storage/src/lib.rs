@@ -11,10 +11,12 @@
 
 pub mod applications;
 pub mod cancels;
+pub mod dead_letters;
 pub mod entities;
 pub mod files;
 pub mod guarantees;
 pub mod inbox;
+pub mod locks;
 pub mod migration;
 pub mod notices;
 pub mod payments;
@@ -156,5 +158,33 @@ impl Db {
 
     pub async fn close(self) {
         let _ = self.conn.close().await;
+    }
+}
+
+/// Whether `e` says the database cannot be reached (connection refused or
+/// lost, the server shutting down or not accepting connections, no
+/// connection to be had), as opposed to a problem with the statement. What
+/// the consumers pause on instead of spending a message's attempts.
+pub fn is_unavailable(e: &DbErr) -> bool {
+    use sea_orm::{RuntimeErr, sqlx};
+    match e {
+        DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => true,
+        DbErr::Exec(RuntimeErr::SqlxError(e)) | DbErr::Query(RuntimeErr::SqlxError(e)) => {
+            match e.as_ref() {
+                sqlx::Error::Io(_)
+                | sqlx::Error::Tls(_)
+                | sqlx::Error::PoolTimedOut
+                | sqlx::Error::PoolClosed
+                | sqlx::Error::WorkerCrashed => true,
+                // SQLSTATE class 08 (connection exception), 57P01..57P03
+                // (admin shutdown, crash shutdown, cannot connect now), 53300
+                // (too many connections).
+                sqlx::Error::Database(d) => d
+                    .code()
+                    .is_some_and(|c| c.starts_with("08") || c.starts_with("57P") || c == "53300"),
+                _ => false,
+            }
+        }
+        _ => false,
     }
 }

@@ -3,9 +3,17 @@
 use gw_bus::Failure;
 use gw_storage::sea_orm::DbErr;
 
-/// A database error is worth retrying: the database may be back soon.
+/// A database error: the database is unavailable (the consumer pauses and
+/// the message keeps its attempts), or the statement failed (worth a retry:
+/// a conflict, a serialisation failure).
 pub fn db_failure(e: DbErr) -> Failure {
-    Failure::Transient(anyhow::Error::new(e).context("database"))
+    let unavailable = gw_storage::is_unavailable(&e);
+    let e = anyhow::Error::new(e).context("database");
+    if unavailable {
+        Failure::Unavailable(e)
+    } else {
+        Failure::Transient(e)
+    }
 }
 
 /// `?` on a database result inside a handler: a transient failure.

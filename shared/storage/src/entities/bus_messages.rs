@@ -22,6 +22,9 @@ pub struct Model {
     pub locked_until: Option<DateTimeUtc>,
     pub deliveries: i32,
     pub created_at: DateTimeUtc,
+    /// The token of the consumer holding the row: only it may ack or
+    /// requeue (a consumer whose lease ran out and was taken over cannot).
+    pub lease: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -25,6 +25,9 @@ pub struct Model {
     pub claimed_until: Option<DateTimeUtc>,
     pub attempts: i32,
     pub last_error: Option<String>,
+    /// Set when the row kept failing and was moved to the dead letters: the
+    /// relay no longer tries it, so it blocks nothing behind it.
+    pub parked_at: Option<DateTimeUtc>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -8,6 +8,7 @@ mod m0002_egress;
 mod m0003_lifecycle;
 mod m0004_embedded_bus;
 mod m0005_after_issuance;
+mod m0006_reliability;
 
 pub struct Migrator;
 
@@ -20,6 +21,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0003_lifecycle::Migration),
             Box::new(m0004_embedded_bus::Migration),
             Box::new(m0005_after_issuance::Migration),
+            Box::new(m0006_reliability::Migration),
         ]
     }
 }

@@ -1,0 +1,663 @@
+//! Reliability: nothing accepted is stranded, every failure is visible and
+//! replayable. Dead letters kept and replayed on both deployments, notices
+//! whose command dies marked dead, consumers that pause while the database
+//! is away and resubscribe when their queue goes, outbox rows that park,
+//! embedded-bus leases that fence.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use gw_bus::consumer::{self, ConsumerSettings, Consumers, Failure, Handler, Status, Supervision};
+use gw_bus::{Message, headers};
+use gw_contract::{PaymentConfirmation, queues};
+use gw_host::cli::{Command, DlqCommand};
+use gw_tests::deploy::{Deployment, Kind};
+use gw_tests::proxy::TcpProxy;
+use gw_tests::*;
+use serde_json::{Value, json};
+use tokio_util::sync::CancellationToken;
+
+macro_rules! on_both {
+    ($($name:ident),+ $(,)?) => {
+        mod services {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    super::$name(gw_tests::deploy::Kind::Services).await
+                }
+            )+
+        }
+        mod embedded {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    super::$name(gw_tests::deploy::Kind::Embedded).await
+                }
+            )+
+        }
+    };
+}
+
+on_both!(
+    a_stranded_message_is_kept_and_replayed,
+    a_notice_whose_command_dies_is_marked_dead_and_can_be_resent,
+);
+
+/// Waits for the open dead letters of `queue`, through `service`'s admin API.
+async fn dead_letters(d: &Deployment, service: &str, queue: &str, n: usize) -> Vec<Value> {
+    let url = format!("{}/admin/dead-letters?queue={queue}", d.admin[service]);
+    let until = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let got: Vec<Value> = admin_client()
+            .get(&url)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if got.len() >= n {
+            return got;
+        }
+        assert!(
+            tokio::time::Instant::now() < until,
+            "{n} dead letter(s) of {queue} expected, {} seen",
+            got.len()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+fn confirmation(applyno: &str, paynumber: &str) -> PaymentConfirmation {
+    serde_json::from_value(json!({
+        "applyno": applyno, "paynumber": paynumber, "paytype": "04", "paymoney": "300.00",
+        "paydate": "2026-11-28 09:30:00", "payname": "湖南建工集团有限公司",
+        "payaccount": "6222020000001234", "paybank": "中国银行长沙分行", "source": "gateway",
+    }))
+    .unwrap()
+}
+
+/// A bank's confirmation that arrives before its application runs out of
+/// attempts and dies: it is kept with why, the operator replays it once the
+/// application is there, and the payment takes effect: nothing accepted is
+/// lost. The services deployment replays through the admin API, the
+/// embedded one through the CLI.
+async fn a_stranded_message_is_kept_and_replayed(kind: Kind) {
+    let d = Deployment::start(kind, &[]).await;
+    let applyno = "TB-DLQ-1";
+    d.send(&confirmation(applyno, "PN-DLQ-1")).await;
+    let dead = dead_letters(&d, "payment", queues::PAYMENT_CONFIRMATIONS, 1).await;
+    let dl = &dead[0];
+    assert_eq!(dl["destination"], "queue:payment.confirmations");
+    assert_eq!(dl["applyno"], applyno);
+    assert_eq!(
+        (dl["deaths"].as_i64(), dl["source"].as_str()),
+        (Some(1), Some("consumer"))
+    );
+    let error = dl["error"].as_str().unwrap();
+    assert!(
+        error.contains("gave up after 3 attempts") && error.contains("no application TB-DLQ-1"),
+        "{error}"
+    );
+    assert_ne!(
+        dl["payload"]["payaccount"], "6222020000001234",
+        "the account is masked"
+    );
+    let id = dl["id"].as_str().unwrap().to_owned();
+
+    // The application arrives and is approved; the confirmation is replayed.
+    d.approved(applyno).await;
+    match kind {
+        Kind::Services => {
+            let r = admin_client()
+                .post(format!(
+                    "{}/admin/dead-letters/{id}/replay",
+                    d.admin["payment"]
+                ))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), 200);
+        }
+        Kind::Embedded => {
+            let replay = Command::Dlq {
+                command: DlqCommand::Replay {
+                    id: Some(id.clone()),
+                    all: false,
+                    queue: None,
+                },
+            };
+            gw_host::cli::run(d.settings.clone(), replay, &payment::Payment)
+                .await
+                .unwrap();
+        }
+    }
+    let got = d.wait_delivered(applyno, 3).await;
+    assert_eq!(
+        got.iter().map(|r| r.interface.as_str()).collect::<Vec<_>>(),
+        ["processnotice", "paynotice", "baohannotice"]
+    );
+    // Replayed once: a second replay is refused; nothing is open any more.
+    let again = admin_client()
+        .post(format!(
+            "{}/admin/dead-letters/{id}/replay",
+            d.admin["payment"]
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.status(), 409);
+    let shown: Value = admin_client()
+        .get(format!("{}/admin/dead-letters/{id}", d.admin["issuance"]))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(shown["replayed_at"].is_string(), "{shown}");
+    assert!(
+        dead_letters(&d, "payment", queues::PAYMENT_CONFIRMATIONS, 0)
+            .await
+            .is_empty()
+    );
+
+    // A poison message dies, is replayed, dies again: one row, two deaths.
+    let poison = Message::json("payment.confirmation", 99, Some("TB-DLQ-2"), &json!({})).unwrap();
+    d.bus
+        .send(queues::PAYMENT_CONFIRMATIONS, &poison)
+        .await
+        .unwrap();
+    let dead = dead_letters(&d, "payment", queues::PAYMENT_CONFIRMATIONS, 1).await;
+    assert_eq!(dead[0]["message_id"], poison.id.as_str());
+    let r = admin_client()
+        .post(format!(
+            "{}/admin/dead-letters/replay?queue={}",
+            d.admin["payment"],
+            queues::PAYMENT_CONFIRMATIONS
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.json::<Value>().await.unwrap()["replayed"], 1);
+    let until = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let dead = dead_letters(&d, "payment", queues::PAYMENT_CONFIRMATIONS, 0).await;
+        if dead.first().is_some_and(|x| x["deaths"] == 2) {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < until,
+            "the poison message did not die again"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    d.stop().await;
+}
+
+/// A notice command that dies for another reason than the platform's
+/// answers (here: dead-lettered as the broker does at its delivery limit)
+/// marks its notice dead with the reason, with an event, and an operator
+/// can re-send it; the notices behind it follow.
+async fn a_notice_whose_command_dies_is_marked_dead_and_can_be_resent(kind: Kind) {
+    let d = Deployment::start(kind, &[]).await;
+    let applyno = "TB-DEADN-1";
+    // The platform refuses everything for now: processnotice keeps retrying.
+    d.platform.script(
+        applyno,
+        std::iter::repeat_n(gw_tests::platform::Reply::Status(503), 10_000),
+    );
+    d.call_ok("baohanapply", &samples::baohanapply(applyno))
+        .await;
+    let notice = loop {
+        let rows = gw_storage::notices::list(
+            d.db.conn(),
+            &gw_storage::notices::Filter {
+                state: None,
+                applyno: Some(applyno.to_owned()),
+                limit: 10,
+            },
+        )
+        .await
+        .unwrap();
+        if let Some(r) = rows.into_iter().find(|r| r.attempts >= 1) {
+            break r;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    // Its command dies as the broker's delivery limit would kill it.
+    let cmd = gw_contract::NoticeCommand {
+        notice_id: notice.id.clone(),
+        counterpart: notice.counterpart.clone(),
+        interface: gw_protocol::Interface::ProcessNotice,
+        applyno: notice.applyno.clone(),
+        after: notice.after_id.clone(),
+        body: serde_json::from_str(&notice.body).unwrap(),
+    };
+    let (_, mut m) = gw_contract::message(&cmd).unwrap();
+    m.headers
+        .insert(headers::DEAD_LETTERED_BY.into(), "broker".into());
+    m.headers.insert(
+        headers::ERROR.into(),
+        "the broker's delivery limit was reached".into(),
+    );
+    d.bus
+        .dead_letter(
+            queues::NOTICES,
+            &m,
+            "the broker's delivery limit was reached",
+        )
+        .await
+        .unwrap();
+
+    let until = tokio::time::Instant::now() + Duration::from_secs(20);
+    let dead = loop {
+        let row = gw_storage::notices::find(d.db.conn(), &notice.id)
+            .await
+            .unwrap()
+            .unwrap();
+        if row.state == gw_lifecycle::NoticeState::Dead {
+            break row;
+        }
+        assert!(
+            tokio::time::Instant::now() < until,
+            "the notice is {}, not dead",
+            row.state
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert!(
+        dead.last_error
+            .as_deref()
+            .unwrap_or("")
+            .contains("delivery limit"),
+        "{:?}",
+        dead.last_error
+    );
+    let events = d.events().await;
+    assert!(
+        events.iter().any(|e| e.kind == "notice.dead_lettered"
+            && e.payload_json().unwrap()["notice_id"] == notice.id.as_str()),
+        "a notice.dead_lettered event"
+    );
+    // The platform takes notices again; the operator re-sends.
+    d.platform.clear_script(applyno);
+    let r = admin_client()
+        .post(format!(
+            "{}/admin/notices/{}/resend",
+            d.admin["egress"], notice.id
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let got = d.wait_delivered(applyno, 1).await;
+    assert_eq!(got[0].interface, "processnotice");
+    d.stop().await;
+}
+
+/// Fails with `Unavailable` while `down` is set, as a handler does when the
+/// database is away; counts its calls.
+struct Flaky {
+    down: Arc<std::sync::atomic::AtomicBool>,
+    calls: AtomicU32,
+    handled: AtomicU32,
+    attempts: std::sync::Mutex<Vec<u32>>,
+}
+
+#[async_trait]
+impl Handler for Flaky {
+    async fn handle(&self, m: &Message) -> Result<(), Failure> {
+        self.calls.fetch_add(1, Ordering::SeqCst);
+        if self.down.load(Ordering::SeqCst) {
+            return Err(Failure::Unavailable(anyhow::anyhow!(
+                "the database does not answer"
+            )));
+        }
+        self.attempts.lock().unwrap().push(m.attempt);
+        self.handled.fetch_add(1, Ordering::SeqCst);
+        Ok(())
+    }
+}
+
+/// While a dependency is down the consumer takes nothing new, says it is
+/// paused, and spends no attempt of the message in hand, however long the
+/// outage lasts (longer here than all its retries would take); it resumes
+/// when the probe answers again and the message is handled once, as
+/// attempt 1.
+#[tokio::test]
+async fn an_unavailable_dependency_pauses_the_consumer_and_spends_no_attempt() {
+    let ids = TestIds::new();
+    let h = Harness::new(ids.clone(), settings(&ids, "http://127.0.0.1:9", &[])).await;
+    let down = Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let handler = Arc::new(Flaky {
+        down: down.clone(),
+        calls: AtomicU32::new(0),
+        handled: AtomicU32::new(0),
+        attempts: std::sync::Mutex::new(Vec::new()),
+    });
+    let consumers = Consumers::default();
+    let probe_down = down.clone();
+    let probe: consumer::Probe = Arc::new(move || {
+        let down = probe_down.load(Ordering::SeqCst);
+        Box::pin(async move { if down { Err("down".to_owned()) } else { Ok(()) } })
+    });
+    let stop = CancellationToken::new();
+    let settings =
+        ConsumerSettings::new(queues::INVOICEAPPLY, 4, 2, vec![Duration::from_millis(100)]);
+    let task = tokio::spawn(consumer::run(
+        h.bus.clone(),
+        settings,
+        handler.clone(),
+        stop.clone(),
+        Supervision::new(consumers.clone(), probe),
+    ));
+    for i in 0..3 {
+        let m = Message::json("test.flaky", 1, Some(&format!("A{i}")), &json!({})).unwrap();
+        h.bus.send(queues::INVOICEAPPLY, &m).await.unwrap();
+    }
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let status = consumers.snapshot()[queues::INVOICEAPPLY].clone();
+    assert!(matches!(status, Status::Paused { .. }), "{status:?}");
+    assert!(!consumers.all_consuming());
+    // Paused: the first message was tried, the rest were not taken.
+    let calls = handler.calls.load(Ordering::SeqCst);
+    assert!(calls <= 4, "{calls} calls while paused");
+    assert!(
+        h.take_dead(queues::INVOICEAPPLY).await.is_none(),
+        "nothing dead-lettered"
+    );
+
+    down.store(false, Ordering::SeqCst);
+    let until = tokio::time::Instant::now() + Duration::from_secs(15);
+    while handler.handled.load(Ordering::SeqCst) < 3 {
+        assert!(tokio::time::Instant::now() < until, "not resumed");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(
+        consumers.snapshot()[queues::INVOICEAPPLY],
+        Status::Consuming
+    );
+    assert_eq!(
+        *handler.attempts.lock().unwrap(),
+        vec![1, 1, 1],
+        "no attempt spent"
+    );
+    assert!(h.take_dead(queues::INVOICEAPPLY).await.is_none());
+    stop.cancel();
+    task.await.unwrap().unwrap();
+    assert_eq!(consumers.snapshot()[queues::INVOICEAPPLY], Status::Stopped);
+    h.cleanup().await;
+}
+
+/// The real thing: PostgreSQL goes away (the worker's connections are cut
+/// and refused) for longer than every retry of a message takes. The worker
+/// pauses (`/readyz` says so), the message waits, and once the database is
+/// back the application is underwritten and its notice delivered; nothing
+/// is dead-lettered.
+#[tokio::test]
+async fn a_database_outage_strands_nothing() {
+    let ids = TestIds::new();
+    let platform = gw_tests::platform::Platform::start().await;
+    let h = Harness::new(ids.clone(), settings(&ids, &platform.base_url, &[])).await;
+    let db = TcpProxy::start("127.0.0.1:5432").await;
+    let through_proxy = format!("postgres://postgres@127.0.0.1:{}/test", db.port);
+    let direct = settings(&ids, &platform.base_url, &[]);
+    let proxied = settings(
+        &ids,
+        &platform.base_url,
+        &[
+            ("GW__DATABASE__URL", &through_proxy),
+            ("GW__DATABASE__CONNECT_TIMEOUT", "1s"),
+        ],
+    );
+    let ingress = spawn_ingress(direct.clone()).await;
+    let egress = spawn(direct.clone(), &egress::Egress).await;
+    let underwriting = spawn(proxied, &underwriting::Underwriting).await;
+    let ready = format!("{}/readyz", underwriting.address("underwriting.admin"));
+
+    db.stop();
+    let reply = call(
+        &ingress.address,
+        "baohanapply",
+        &samples::baohanapply("TB-OUT-1"),
+    )
+    .await;
+    assert_eq!(
+        reply["code"], 200,
+        "ingress does not need the worker's database: {reply}"
+    );
+    // Longer than 3 attempts with 1 s and 2 s between them.
+    tokio::time::sleep(Duration::from_secs(6)).await;
+    let r = reqwest::get(&ready).await.unwrap();
+    let status = r.status();
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(status, 503, "{body}");
+    assert_eq!(body["database"], "down");
+    assert_eq!(
+        body["consumers"][queues::BAOHANAPPLY]["status"],
+        "paused",
+        "{body}"
+    );
+    assert!(
+        h.take_dead(queues::BAOHANAPPLY).await.is_none(),
+        "nothing dead-lettered"
+    );
+    assert!(platform.received().is_empty());
+
+    db.start_again();
+    let got = platform
+        .wait_until(Duration::from_secs(30), |r| {
+            r.iter().any(|x| x.reply == "Ok")
+        })
+        .await;
+    assert_eq!(got[0].interface, "processnotice");
+    let until = tokio::time::Instant::now() + Duration::from_secs(15);
+    loop {
+        let r = reqwest::get(&ready).await.unwrap();
+        if r.status() == 200 {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < until, "not ready again");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert!(h.take_dead(queues::BAOHANAPPLY).await.is_none());
+    underwriting.running.stop().await;
+    egress.running.stop().await;
+    ingress.stop().await;
+    h.cleanup().await;
+}
+
+struct Counting(AtomicU32);
+
+#[async_trait]
+impl Handler for Counting {
+    async fn handle(&self, _m: &Message) -> Result<(), Failure> {
+        self.0.fetch_add(1, Ordering::SeqCst);
+        Ok(())
+    }
+}
+
+/// A consumer whose queue is deleted under it does not die silently: it
+/// says it is resubscribing, declares the queue again, and consumes again.
+#[tokio::test]
+async fn a_consumer_whose_queue_goes_resubscribes() {
+    let ids = TestIds::new();
+    let h = Harness::new(ids.clone(), settings(&ids, "http://127.0.0.1:9", &[])).await;
+    let handler = Arc::new(Counting(AtomicU32::new(0)));
+    let sup = Supervision::of_bus(&h.bus);
+    let consumers = sup.consumers.clone();
+    let stop = CancellationToken::new();
+    let task = tokio::spawn(consumer::run(
+        h.bus.clone(),
+        ConsumerSettings::new(queues::CLAIMAPPLY, 4, 3, vec![Duration::from_millis(100)]),
+        handler.clone(),
+        stop.clone(),
+        sup,
+    ));
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(consumers.snapshot()[queues::CLAIMAPPLY], Status::Consuming);
+
+    // An operator deletes the queue.
+    let conn = lapin::Connection::connect(&amqp_url(), lapin::ConnectionProperties::default())
+        .await
+        .unwrap();
+    let ch = conn.create_channel().await.unwrap();
+    ch.queue_delete(
+        h.topology().queue(queues::CLAIMAPPLY).as_str().into(),
+        lapin::options::QueueDeleteOptions::default(),
+    )
+    .await
+    .unwrap();
+    let until = tokio::time::Instant::now() + Duration::from_secs(20);
+    let mut saw_resubscribing = false;
+    loop {
+        match consumers.snapshot()[queues::CLAIMAPPLY].clone() {
+            Status::Resubscribing { .. } => saw_resubscribing = true,
+            Status::Consuming if saw_resubscribing => break,
+            _ => {}
+        }
+        assert!(tokio::time::Instant::now() < until, "did not resubscribe");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let m = Message::json("test.after", 1, None, &json!({})).unwrap();
+    h.bus.send(queues::CLAIMAPPLY, &m).await.unwrap();
+    let until = tokio::time::Instant::now() + Duration::from_secs(10);
+    while handler.0.load(Ordering::SeqCst) < 1 {
+        assert!(
+            tokio::time::Instant::now() < until,
+            "nothing consumed after resubscribing"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let _ = conn.close(200, "bye".into()).await;
+    stop.cancel();
+    task.await.unwrap().unwrap();
+    h.cleanup().await;
+}
+
+/// An outbox row the broker keeps refusing (unroutable) is parked as a dead
+/// letter after a few tries; the rows behind it are published.
+#[tokio::test]
+async fn an_outbox_row_that_keeps_failing_is_parked_and_the_rest_go() {
+    let ids = TestIds::new();
+    let h = Harness::new(ids.clone(), settings(&ids, "http://127.0.0.1:9", &[])).await;
+    let bad = Message::json("test.bad", 1, Some("TB-OB-1"), &json!({"n": 1})).unwrap();
+    let good = Message::json("test.good", 1, Some("TB-OB-2"), &json!({"n": 2})).unwrap();
+    {
+        use gw_storage::sea_orm::TransactionTrait;
+        let txn = h.db.conn().begin().await.unwrap();
+        gw_bus_sql::outbox::add(
+            &txn,
+            &gw_bus::Destination::Queue("nowhere.at.all".into()),
+            &bad,
+        )
+        .await
+        .unwrap();
+        gw_bus_sql::outbox::add(
+            &txn,
+            &gw_bus::Destination::Queue(queues::INVOICEAPPLY.into()),
+            &good,
+        )
+        .await
+        .unwrap();
+        txn.commit().await.unwrap();
+    }
+    let relay = gw_bus_sql::Relay::new(h.db.clone(), h.bus.clone());
+    for _ in 0..gw_bus_sql::outbox::PARK_AFTER {
+        relay.publish_batch().await.unwrap();
+    }
+    relay.publish_batch().await.unwrap();
+    let got = h
+        .wait_take(queues::INVOICEAPPLY, Duration::from_secs(5))
+        .await
+        .expect("the row behind it");
+    assert_eq!(got.id, good.id);
+    let dead = gw_storage::dead_letters::list(h.db.conn(), &Default::default())
+        .await
+        .unwrap();
+    assert_eq!(dead.len(), 1);
+    assert_eq!(
+        (
+            dead[0].destination.as_str(),
+            dead[0].source.as_str(),
+            dead[0].message_id.as_str()
+        ),
+        ("queue:nowhere.at.all", "outbox", bad.id.as_str())
+    );
+    assert!(
+        dead[0].error.contains("after 5 attempts"),
+        "{}",
+        dead[0].error
+    );
+    assert_eq!(
+        gw_bus_sql::outbox::pending_count(h.db.conn())
+            .await
+            .unwrap(),
+        0
+    );
+    h.cleanup().await;
+}
+
+/// The embedded bus: a long handler keeps its message (the lease is
+/// renewed), and a consumer whose lease was taken over can neither ack nor
+/// requeue the message it no longer holds.
+#[tokio::test]
+async fn embedded_leases_are_renewed_and_fence_their_holder() {
+    let dir = std::env::temp_dir().join(format!("gw-lease-{}", uuid::Uuid::new_v4().simple()));
+    let url = format!("sqlite://{}/bus.db?mode=rwc", dir.display());
+    std::fs::create_dir_all(&dir).unwrap();
+    let db = gw_storage::Db::connect(&gw_storage::DbOptions {
+        url,
+        max_connections: 1,
+        connect_timeout: Duration::from_secs(5),
+        schema: None,
+    })
+    .await
+    .unwrap();
+    let topology = gw_bus::Topology::new("t", [Duration::from_secs(1)]);
+    let t = gw_bus_sql::EmbeddedTransport::with_lease(
+        db.clone(),
+        &topology,
+        Duration::from_millis(600),
+    );
+    use gw_bus::Transport;
+    let m = Message::json("test.lease", 1, None, &json!({})).unwrap();
+    t.publish(&gw_bus::Destination::Queue("q".into()), &m)
+        .await
+        .unwrap();
+    let held = t.get("q").await.unwrap().expect("the message");
+    // Three leases later it is still held: renewed, not delivered again.
+    tokio::time::sleep(Duration::from_millis(1800)).await;
+    assert!(t.get("q").await.unwrap().is_none(), "renewed while in hand");
+
+    // Another consumer takes it over (as after a lease that ran out).
+    use gw_storage::sea_orm::{ConnectionTrait, Statement};
+    db.conn()
+        .execute_raw(Statement::from_string(
+            db.backend(),
+            "UPDATE bus_messages SET lease = 'someone-else'",
+        ))
+        .await
+        .unwrap();
+    assert!(
+        held.ack().await.is_err(),
+        "an ack without the lease is refused"
+    );
+    assert!(held.requeue().await.is_ok());
+    use gw_storage::sea_orm::EntityTrait;
+    let rows = gw_storage::entities::bus_messages::Entity::find()
+        .all(db.conn())
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), 1, "the message is still there");
+    assert_eq!(
+        rows[0].lease.as_deref(),
+        Some("someone-else"),
+        "and still the other's"
+    );
+    db.close().await;
+    let _ = std::fs::remove_dir_all(dir);
+}
