@@ -176,6 +176,16 @@ async fn bad_requests_get_code_500_naming_the_field_and_publish_nothing() {
             with("bzjamount", json!("1.005")),
             "bzjamount 不是合法金额（最多两位小数）",
         ),
+        (
+            "one fen past the cap (ingress.max_amount, 10亿)",
+            with("bzjamount", json!("1000000000.01")),
+            "bzjamount 不是合法金额",
+        ),
+        (
+            "28 digits (overflowed a Decimal times 100 before)",
+            with("bzjamount", json!("9999999999999999999999999999")),
+            "bzjamount 不是合法金额",
+        ),
     ];
     for (what, body, expected) in cases {
         let reply = call(addr, "baohanapply", &body).await;

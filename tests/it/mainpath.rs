@@ -605,16 +605,24 @@ async fn a_wrong_amount_is_held_for_a_person() {
         .unwrap();
     assert_eq!(list[0]["paynumber"], "P-HELD-1");
     assert_eq!(list[0]["payaccount"], "6222********1234");
-    let r = admin()
-        .post(format!(
-            "{}/admin/payments/P-HELD-1/refund",
-            s.payment_admin
-        ))
-        .bearer_auth(ADMIN_TOKEN)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200);
+    // Eight operators press "refund" at once: one refund, one event.
+    let url = format!("{}/admin/payments/P-HELD-1/refund", s.payment_admin);
+    let presses = (0..8).map(|_| {
+        let (client, url) = (admin(), url.clone());
+        async move {
+            client
+                .post(url)
+                .bearer_auth(ADMIN_TOKEN)
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        }
+    });
+    let mut statuses = futures::future::join_all(presses).await;
+    statuses.sort_unstable();
+    assert_eq!(statuses, [200, 409, 409, 409, 409, 409, 409, 409]);
     assert_eq!(
         payments::find(s.h.db.conn(), "P-HELD-1")
             .await
@@ -626,7 +634,13 @@ async fn a_wrong_amount_is_held_for_a_person() {
     tokio::time::sleep(Duration::from_millis(800)).await;
     let events = s.h.drain_journal().await;
     assert!(events.iter().any(|e| e.kind == "payment.held"));
-    assert!(events.iter().any(|e| e.kind == "payment.refund_requested"));
+    let refunds: Vec<_> = events
+        .iter()
+        .filter(|e| e.kind == "payment.refund_requested")
+        .map(|e| e.payload_json().unwrap())
+        .collect();
+    assert_eq!(refunds.len(), 1, "one refund event");
+    assert_eq!(refunds[0]["paynumber"], "P-HELD-1", "keyed by paynumber");
     s.stop().await;
 }
 

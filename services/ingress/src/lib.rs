@@ -68,6 +68,8 @@ struct AppState {
     flow: gw_workflow::Workflow,
     limiter: RateLimiter,
     public_base_url: String,
+    /// `ingress.max_amount`.
+    max_amount: gw_protocol::Amount,
 }
 
 /// The inbound routes, with their timeout and body-limit layers.
@@ -82,6 +84,7 @@ pub fn router(ctx: &Context) -> Router {
             settings.ingress.rate_limit_per_second,
             settings.ingress.rate_limit_burst,
         ),
+        max_amount: settings.ingress.max_amount,
         public_base_url: settings
             .public_base_url
             .as_str()
@@ -181,6 +184,15 @@ async fn handle_for(
         Ok(r) => r,
         Err(e) => return Outcome::refuse(e.to_string()),
     };
+    // Past the business cap: refused as the amount it is not.
+    if let Some((field, _)) = request
+        .amounts()
+        .into_iter()
+        .find(|(_, a)| a.value() > st.max_amount.value())
+    {
+        let rule = gw_protocol::FieldError::new(field, gw_protocol::Rule::NotAmount);
+        return Outcome::refuse(rule.to_string());
+    }
     let applyno = request.applyno().to_string();
     let mut outcome = accept(st, cp, request).await;
     outcome.applyno = Some(applyno);

@@ -32,15 +32,27 @@ pub struct InvoiceDoc {
 
 /// The tax included in `total` at `rate`: total × rate / (1 + rate),
 /// rounded half-up to cents.
+/// Checked: an `Amount` times a rate below 1 cannot overflow, and the tax
+/// never exceeds the total.
 pub fn tax_of(total: Amount, rate: Rate) -> Amount {
-    let tax = total.value() * rate.value() / (Decimal::ONE + rate.value());
-    Amount::from_decimal_rounded(tax).unwrap_or(Amount::ZERO)
+    let tax = total
+        .value()
+        .checked_mul(rate.value())
+        .and_then(|t| t.checked_div(Decimal::ONE + rate.value()));
+    tax.and_then(|t| Amount::from_decimal_rounded(t).ok())
+        .filter(|t| t.value() <= total.value())
+        .unwrap_or(Amount::ZERO)
 }
 
 /// Renders the invoice (PDF/A-2b).
 pub fn render(d: &InvoiceDoc) -> anyhow::Result<Vec<u8>> {
     let tax = tax_of(d.total, d.tax_rate);
-    let net = Amount::from_decimal_rounded(d.total.value() - tax.value()).unwrap_or(Amount::ZERO);
+    let net = d
+        .total
+        .value()
+        .checked_sub(tax.value())
+        .and_then(|n| Amount::from_decimal_rounded(n).ok())
+        .ok_or_else(|| anyhow::anyhow!("the invoice's net amount"))?;
     let kind = if d.special {
         "电子发票（增值税专用发票）"
     } else {

@@ -321,7 +321,9 @@ impl Review {
         let review = match verdict {
             Verdict::Approve => {
                 let amount = stored("amount", Amount::from_cents(app.bzjamount_cents))?;
-                let (rate, cost) = rules.premium(amount.value());
+                let (rate, cost) = rules.premium(amount.value()).ok_or_else(|| {
+                    Failure::permanent(anyhow::anyhow!("no premium for {amount}"))
+                })?;
                 t.changes.rate = Set(Some(rate.to_string()));
                 t.changes.cost_cents = Set(Some(cents(&cost)?));
                 let token = app.cashier_token.clone().unwrap_or_else(new_cashier_token);

@@ -105,8 +105,10 @@ fn yuan(d: Decimal) -> String {
 }
 
 impl Rules {
-    /// The band rate for `amount` and the premium it gives.
-    pub fn premium(&self, amount: Decimal) -> (Rate, Amount) {
+    /// The band rate for `amount` and the premium it gives; `None` when
+    /// the premium is not an amount (checked arithmetic: it cannot happen
+    /// for an `Amount` and a rate of at most 1, and is refused if it did).
+    pub fn premium(&self, amount: Decimal) -> Option<(Rate, Amount)> {
         let rate = self
             .bands
             .iter()
@@ -114,10 +116,9 @@ impl Rules {
             .or(self.bands.last())
             .map(|(_, r)| *r)
             .unwrap_or(Rate::ZERO);
-        let raw = (amount * rate.value()).max(self.minimum_premium);
-        // Never negative: amounts, rates and the minimum are all >= 0.
-        let cost = Amount::from_decimal_rounded(raw).unwrap_or(Amount::ZERO);
-        (rate, cost)
+        let raw = amount.checked_mul(rate.value())?.max(self.minimum_premium);
+        let cost = Amount::from_decimal_rounded(raw).ok()?;
+        Some((rate, cost))
     }
 
     /// Applies every rule to `app`.
@@ -176,8 +177,8 @@ impl Rules {
                 detail: format!("{} <= {}", yuan(amount), yuan(self.max_amount)),
             });
         }
-        let total = ctx.exposure + amount;
-        if total > self.max_exposure {
+        let total = ctx.exposure.checked_add(amount);
+        if total.is_none_or(|t| t > self.max_exposure) {
             fail(
                 &mut checks,
                 "exposure",
@@ -204,12 +205,25 @@ impl Rules {
                 ),
             });
         }
-        let (rate, cost) = self.premium(amount);
-        checks.push(Check {
-            rule: "premium",
-            outcome: "pass",
-            detail: format!("rate {rate}, cost {}", cost.to_cents_string()),
-        });
+        let (rate, cost) = match self.premium(amount) {
+            Some((rate, cost)) => {
+                checks.push(Check {
+                    rule: "premium",
+                    outcome: "pass",
+                    detail: format!("rate {rate}, cost {}", cost.to_cents_string()),
+                });
+                (rate, cost)
+            }
+            None => {
+                fail(
+                    &mut checks,
+                    "premium",
+                    format!("no premium for {}", yuan(amount)),
+                    "保费无法计算".to_owned(),
+                );
+                (Rate::ZERO, Amount::ZERO)
+            }
+        };
         let refer = self.refer_from.is_some_and(|r| amount >= r);
         checks.push(Check {
             rule: "refer",
@@ -428,34 +442,52 @@ mod tests {
     fn premiums_use_the_band_the_minimum_and_half_up_rounding() {
         let r = rules();
         assert_eq!(
-            r.premium(Decimal::new(1_000_000, 0)).1.to_cents_string(),
+            r.premium(Decimal::new(1_000_000, 0))
+                .unwrap()
+                .1
+                .to_cents_string(),
             "1500.00"
         );
         assert_eq!(
-            r.premium(Decimal::new(1_000_001, 0)).0.to_string(),
+            r.premium(Decimal::new(1_000_001, 0)).unwrap().0.to_string(),
             "0.0010"
         );
         assert_eq!(
-            r.premium(Decimal::new(10_000, 0)).1.to_cents_string(),
+            r.premium(Decimal::new(10_000, 0))
+                .unwrap()
+                .1
+                .to_cents_string(),
             "100.00",
             "the minimum"
         );
         // 33,333.67 × 0.0015 = 50.000505 -> minimum; 100,003.00 × 0.0015 = 150.0045 -> 150.00
         assert_eq!(
-            r.premium("100003.00".parse().unwrap()).1.to_cents_string(),
+            r.premium("100003.00".parse().unwrap())
+                .unwrap()
+                .1
+                .to_cents_string(),
             "150.00"
         );
         // 100,003.34 × 0.0015 = 150.00501 -> 150.01 (half-up at the third decimal)
         assert_eq!(
-            r.premium("100003.34".parse().unwrap()).1.to_cents_string(),
+            r.premium("100003.34".parse().unwrap())
+                .unwrap()
+                .1
+                .to_cents_string(),
             "150.01"
         );
         assert_eq!(
-            r.premium("100003.00".parse().unwrap()).1.to_cents_string(),
+            r.premium("100003.00".parse().unwrap())
+                .unwrap()
+                .1
+                .to_cents_string(),
             "150.00"
         );
         assert_eq!(
-            r.premium("100006.67".parse().unwrap()).1.to_cents_string(),
+            r.premium("100006.67".parse().unwrap())
+                .unwrap()
+                .1
+                .to_cents_string(),
             "150.01"
         );
     }

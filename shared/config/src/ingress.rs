@@ -19,6 +19,9 @@ pub struct IngressSettings {
     pub rate_limit_per_second: u32,
     /// Burst allowed per appkey above the sustained rate.
     pub rate_limit_burst: u32,
+    /// The largest amount a request may carry (`bzjamount`, `amount`,
+    /// `applymount`); larger is refused as `<field> 不是合法金额`.
+    pub max_amount: gw_protocol::Amount,
 }
 
 impl IngressSettings {
@@ -28,6 +31,9 @@ impl IngressSettings {
         }
         if self.request_timeout.is_zero() {
             p.push("ingress.request_timeout", "must be positive");
+        }
+        if !self.max_amount.is_positive() {
+            p.push("ingress.max_amount", "must be positive");
         }
         if self.rate_limit_per_second == 0 || self.rate_limit_burst == 0 {
             p.push(

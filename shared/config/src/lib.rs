@@ -188,6 +188,7 @@ body_limit_bytes = 1048576
 request_timeout = "15s"
 rate_limit_per_second = 50
 rate_limit_burst = 100
+max_amount = "1000000000.00"
 
 [egress]
 listen = "0.0.0.0:8081"

@@ -252,6 +252,16 @@ impl Inbound {
             Inbound::BaohanApply(_) | Inbound::PayApply(_) | Inbound::CancelApply(_) => None,
         }
     }
+
+    /// The amounts the request carries, by field name (for business caps).
+    pub fn amounts(&self) -> Vec<(&'static str, Amount)> {
+        match self {
+            Inbound::BaohanApply(m) => vec![("bzjamount", m.bzjamount)],
+            Inbound::InvoiceApply(m) => vec![("amount", m.amount)],
+            Inbound::ClaimApply(m) => vec![("applymount", m.applymount)],
+            _ => Vec::new(),
+        }
+    }
 }
 
 message_enum!(

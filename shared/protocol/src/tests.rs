@@ -1030,3 +1030,20 @@ fn amounts_convert_to_and_from_cents() {
     assert_eq!(Amount::from_cents(30_001).unwrap().to_string(), "300.01");
     assert_eq!(Amount::from_cents(-1), Err(Rule::NotAmount));
 }
+
+#[test]
+fn amounts_past_the_ceiling_are_refused_and_nothing_overflows() {
+    // 28 digits parse as a Decimal; times 100 would overflow it (a panic
+    // before): refused as an amount instead.
+    for huge in [
+        "9999999999999999999999999999",
+        "79228162514264337593543950335",
+        "1000000000000000.01",
+    ] {
+        assert_eq!(Amount::try_from(huge), Err(Rule::NotAmount), "{huge}");
+    }
+    let max = Amount::try_from("1000000000000000.00").unwrap();
+    assert_eq!(max.to_cents(), Some(100_000_000_000_000_000));
+    assert_eq!(Amount::from_cents(i64::MAX), Err(Rule::NotAmount));
+    assert!(Amount::from_decimal_rounded(Amount::MAX * rust_decimal::Decimal::TWO).is_err());
+}

@@ -356,24 +356,33 @@ impl fmt::Debug for CreditCode {
 text_serde!(CreditCode);
 
 /// A sum of money in yuan: a plain decimal string with at most two fraction
-/// digits and at most 50 characters (`bzjamount`, `cost`, `paymoney`, ...).
-/// Held as `rust_decimal::Decimal`; never a binary float.
+/// digits and at most 50 characters (`bzjamount`, `cost`, `paymoney`, ...),
+/// at most [`Amount::MAX`]. Held as `rust_decimal::Decimal`; never a binary
+/// float. Every amount has a value in cents that fits an `i64` with room
+/// for sums, so no arithmetic on amounts can overflow.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Amount(Decimal);
 
 impl Amount {
     pub const MAX_CHARS: usize = 50;
     pub const ZERO: Amount = Amount(Decimal::ZERO);
+    /// The largest amount of any field: 10^15 yuan (10^17 cents: an `i64`
+    /// holds 92 times that). Far above any guarantee; a business cap
+    /// (`ingress.max_amount`) refuses much less.
+    pub const MAX: Decimal = Decimal::from_parts(2_764_472_320, 232_830, 0, false, 0);
+
+    fn bounded(d: Decimal) -> Result<Self, Rule> {
+        if d.is_sign_negative() && !d.is_zero() || d > Self::MAX {
+            return Err(Rule::NotAmount);
+        }
+        Ok(Self(d))
+    }
 
     /// Rounds half-up to cents. For computed amounts (premiums).
     pub fn from_decimal_rounded(d: Decimal) -> Result<Self, Rule> {
-        if d.is_sign_negative() && !d.is_zero() {
-            return Err(Rule::NotAmount);
-        }
-        Ok(Self(d.round_dp_with_strategy(
-            2,
-            rust_decimal::RoundingStrategy::MidpointAwayFromZero,
-        )))
+        Self::bounded(
+            d.round_dp_with_strategy(2, rust_decimal::RoundingStrategy::MidpointAwayFromZero),
+        )
     }
 
     pub fn value(&self) -> Decimal {
@@ -393,10 +402,13 @@ impl Amount {
         }
     }
 
-    /// The amount in cents (fen), for storage and sums.
+    /// The amount in cents (fen), for storage and sums. Always `Some` for
+    /// an `Amount` (it is at most [`Amount::MAX`]); checked all the same.
     pub fn to_cents(&self) -> Option<i64> {
         use rust_decimal::prelude::ToPrimitive;
-        (self.0 * Decimal::ONE_HUNDRED).trunc().to_i64()
+        self.0
+            .checked_mul(Decimal::ONE_HUNDRED)
+            .and_then(|c| c.trunc().to_i64())
     }
 
     /// The amount of `cents` fen.
@@ -404,7 +416,7 @@ impl Amount {
         if cents < 0 {
             return Err(Rule::NotAmount);
         }
-        Ok(Self(Decimal::new(cents, 2)))
+        Self::bounded(Decimal::new(cents, 2))
     }
 
     /// The amount with exactly two fraction digits (`200000.00`).
@@ -434,7 +446,9 @@ impl TryFrom<&str> for Amount {
                 return Err(Rule::TooManyFractionDigits);
             }
         }
-        Decimal::from_str(t).map(Self).map_err(|_| Rule::NotAmount)
+        Decimal::from_str(t)
+            .map_err(|_| Rule::NotAmount)
+            .and_then(Self::bounded)
     }
 }
 
