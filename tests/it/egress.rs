@@ -138,6 +138,30 @@ async fn three_503s_then_200_is_delivered_once_after_three_recorded_failures() {
     h.cleanup().await;
 }
 
+/// A reply larger than 64 KB is not read to its end: the attempt fails
+/// saying so, and the next one (a normal reply) delivers.
+#[tokio::test]
+async fn a_reply_past_the_size_cap_is_a_failed_attempt() {
+    let platform = Platform::start().await;
+    platform.script("TB-HUGE", [Reply::Huge(200 * 1024)]);
+    let (h, egress) = setup(&platform, &[]).await;
+    let cmd = notice_command(Interface::ProcessNotice, process_notice("TB-HUGE"), None);
+    h.send_notice(&cmd).await;
+    h.wait_notice_state(&cmd.notice_id, "delivered", Duration::from_secs(20))
+        .await;
+    let attempts = gw_storage::notices::attempts(h.db.conn(), &cmd.notice_id)
+        .await
+        .unwrap();
+    assert_eq!(attempts.len(), 2);
+    assert_eq!(
+        attempts[0].error.as_deref(),
+        Some("the reply is larger than 64 KB")
+    );
+    assert!(!attempts[0].delivered && attempts[1].delivered);
+    egress.stop().await;
+    h.cleanup().await;
+}
+
 #[tokio::test]
 async fn a_spent_schedule_dead_letters_then_an_operator_resends_it() {
     let platform = Platform::start().await;
@@ -669,4 +693,72 @@ async fn an_unreachable_platform_is_a_failed_attempt() {
     );
     egress.stop().await;
     h.cleanup().await;
+}
+
+/// An `HTTP_PROXY` in the environment must not carry platform downloads
+/// past the pinned address. The test runs itself again as a child process
+/// with the proxy variables set (the environment of a running process
+/// cannot be changed safely); the child fetches a file, and the proxy
+/// never sees a connection.
+#[tokio::test]
+async fn a_proxy_in_the_environment_cannot_route_around_the_pinned_address() {
+    const CHILD: &str = "GW_TEST_PROXY_CHILD_PLATFORM";
+    if let Ok(base) = std::env::var(CHILD) {
+        let ids = TestIds::new();
+        let s = settings(&ids, &base, &[]);
+        let cp = s.counterparts().by_name(COUNTERPART).unwrap();
+        let fetcher = Fetcher {
+            max_bytes: 64 * 1024,
+            timeout: Duration::from_secs(3),
+            attempts: 1,
+        };
+        let bytes = fetcher
+            .fetch(&cp, &format!("{base}/files/direct.pdf"))
+            .await
+            .unwrap();
+        assert_eq!(bytes, b"fetched directly");
+        return;
+    }
+    let platform = Platform::start_on("127.0.0.1").await;
+    platform.serve_file("direct.pdf", b"fetched directly");
+    let proxy = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let proxy_url = format!("http://{}", proxy.local_addr().unwrap());
+    let seen = std::sync::Arc::new(std::sync::atomic::AtomicU32::new(0));
+    let counter = seen.clone();
+    tokio::spawn(async move {
+        while let Ok((_s, _)) = proxy.accept().await {
+            counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        }
+    });
+    let exe = std::env::current_exe().unwrap();
+    let child = tokio::process::Command::new(exe)
+        .args([
+            "--exact",
+            "egress::a_proxy_in_the_environment_cannot_route_around_the_pinned_address",
+        ])
+        .env(CHILD, &platform.base_url)
+        .env("HTTP_PROXY", &proxy_url)
+        .env("http_proxy", &proxy_url)
+        .env("HTTPS_PROXY", &proxy_url)
+        .env("ALL_PROXY", &proxy_url)
+        .env_remove("NO_PROXY")
+        .env_remove("no_proxy")
+        .output()
+        .await
+        .unwrap();
+    assert!(
+        child.status.success(),
+        "the child's fetch failed:\n{}",
+        String::from_utf8_lossy(&child.stdout)
+    );
+    assert!(
+        String::from_utf8_lossy(&child.stdout).contains("1 passed"),
+        "the child ran the fetch"
+    );
+    assert_eq!(platform.file_hits(), vec!["direct.pdf"], "fetched directly");
+    assert_eq!(
+        seen.load(std::sync::atomic::Ordering::SeqCst),
+        0,
+        "the proxy was never used"
+    );
 }

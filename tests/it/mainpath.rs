@@ -823,6 +823,65 @@ async fn verification_is_rate_limited_per_client() {
     s.stop().await;
 }
 
+/// `POST /verify/file` hashes uploads as they stream (more than 20 MB is
+/// refused without being held) and takes a bounded number at once: one
+/// more is told to come back (503, `Retry-After`).
+#[tokio::test]
+async fn file_verification_streams_and_takes_a_bounded_number_at_once() {
+    let s = Stack::start(&[("GW__ISSUANCE__VERIFY_FILE_CONCURRENCY", "1")]).await;
+    let url = format!("{}/verify/file", s.verify);
+    let client = reqwest::Client::new();
+    // 21 MB in 1 MB chunks: refused once past the limit.
+    let chunks =
+        futures::stream::iter((0..21).map(|_| Ok::<_, std::io::Error>(vec![b'x'; 1024 * 1024])));
+    let r = client
+        .post(&url)
+        .body(reqwest::Body::wrap_stream(chunks))
+        .send()
+        .await;
+    // The server may answer 413 before the client has sent everything.
+    if let Ok(r) = r {
+        assert_eq!(r.status(), 413);
+    }
+
+    // One slow upload holds the only slot; a second is sent away at once.
+    let (tx, rx) = tokio::sync::mpsc::channel::<Result<Vec<u8>, std::io::Error>>(1);
+    let slow =
+        tokio::spawn({
+            let (client, url) = (client.clone(), url.clone());
+            async move {
+                let chunks = futures::stream::unfold(rx, |mut rx| async move {
+                    rx.recv().await.map(|c| (c, rx))
+                });
+                let body = reqwest::Body::wrap_stream(chunks);
+                client.post(url).body(body).send().await.unwrap().status()
+            }
+        });
+    tx.send(Ok(b"%PDF-1.7 ".to_vec())).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let busy = client
+        .post(&url)
+        .body(b"%PDF-1.7".to_vec())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(busy.status(), 503);
+    assert_eq!(busy.headers()["retry-after"], "1");
+    tx.send(Ok(b"not ours".to_vec())).await.unwrap();
+    drop(tx);
+    assert_eq!(slow.await.unwrap(), 200, "the slow upload is answered");
+    let after = client
+        .post(&url)
+        .body(b"%PDF-1.7".to_vec())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(after.status(), 200, "the slot is free again");
+    let v: Value = after.json().await.unwrap();
+    assert_eq!(v["genuine"], false);
+    s.stop().await;
+}
+
 #[tokio::test]
 async fn underwriting_rules_reload_while_running() {
     let dir = std::env::temp_dir().join(format!("gw-rules-{}", uuid::Uuid::new_v4().simple()));

@@ -514,14 +514,15 @@ pub async fn store_file(
     bytes: Vec<u8>,
 ) -> gw_files::StoredFile {
     use gw_storage::sea_orm::TransactionTrait;
-    let txn = db.conn().begin().await.unwrap();
     let file = gw_files::NewFile {
         kind,
         applyno: Some(applyno.to_owned()),
         counterpart: COUNTERPART.into(),
         content_type: "application/pdf".into(),
     };
-    let stored = store.put(&txn, file, bytes).await.unwrap();
+    let staged = store.upload(file, bytes).await.unwrap();
+    let txn = db.conn().begin().await.unwrap();
+    let stored = store.record(&txn, staged).await.unwrap();
     txn.commit().await.unwrap();
     stored
 }

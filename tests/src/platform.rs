@@ -35,6 +35,9 @@ pub enum Reply {
     NotJson,
     /// No answer for this long.
     Hang(Duration),
+    /// HTTP 200 `{"code":200}` padded to this many bytes (a reply too large
+    /// to read).
+    Huge(usize),
 }
 
 /// One notice as the platform received it.
@@ -233,6 +236,10 @@ async fn notice(
             .into_response(),
         Reply::Code500(msg) => axum::Json(json!({"code": 500, "msg": msg})).into_response(),
         Reply::NotJson => (StatusCode::OK, "<html>gateway error</html>").into_response(),
+        Reply::Huge(n) => {
+            let pad = "x".repeat(n);
+            axum::Json(json!({"code": 200, "msg": "成功", "pad": pad})).into_response()
+        }
         Reply::Hang(d) => {
             tokio::time::sleep(d).await;
             axum::Json(json!({"code": 200, "msg": "late"})).into_response()

@@ -31,6 +31,9 @@ use gw_protocol::{Interface, Notice};
 use gw_storage::notices::{self, NewAttempt, NewNotice, NoticeRow};
 use gw_workflow::{DbResultExt, Tx, Workflow};
 
+/// The most of a platform's reply we read.
+pub const MAX_REPLY_BYTES: usize = 64 * 1024;
+
 /// What one HTTP attempt gave.
 #[derive(Debug, Clone)]
 pub struct AttemptOutcome {
@@ -116,7 +119,31 @@ impl Sender {
             .get(reqwest::header::RETRY_AFTER)
             .and_then(|v| v.to_str().ok())
             .and_then(parse_retry_after);
-        let text = resp.text().await.unwrap_or_default();
+        // The reply is read up to a cap: a platform (or something posing as
+        // it) cannot make us buffer an endless body.
+        let mut body = Vec::new();
+        let mut resp = resp;
+        loop {
+            match resp.chunk().await {
+                Ok(Some(chunk)) => {
+                    if body.len() + chunk.len() > MAX_REPLY_BYTES {
+                        return AttemptOutcome::failed(
+                            format!("the reply is larger than {} KB", MAX_REPLY_BYTES / 1024),
+                            started.elapsed(),
+                        );
+                    }
+                    body.extend_from_slice(&chunk);
+                }
+                Ok(None) => break,
+                Err(e) => {
+                    return AttemptOutcome::failed(
+                        format!("reading the reply: {e}"),
+                        started.elapsed(),
+                    );
+                }
+            }
+        }
+        let text = String::from_utf8_lossy(&body);
         AttemptOutcome::of_reply(status.as_u16(), retry_after, &text, started.elapsed())
     }
 }

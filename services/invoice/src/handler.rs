@@ -22,7 +22,7 @@ use gw_storage::applications::Application;
 use gw_storage::inbox;
 use gw_storage::requests::{self, Invoice, NewInvoice};
 use gw_storage::sea_orm::Set;
-use gw_workflow::{ConsumeOnce, DbResultExt, Tx, Workflow};
+use gw_workflow::{DbResultExt, Tx, Workflow};
 
 use crate::document::{self, InvoiceDoc};
 
@@ -51,11 +51,11 @@ enum Plan {
     /// A repeat of the same `applicationno`: its decision, sent again.
     Repeat(Box<Invoice>),
     Refuse(String),
-    /// Issue now: the number and the rendered PDF.
+    /// Issue now: the number and the rendered PDF, uploaded.
     Issue {
         number: String,
         at: WireTime,
-        pdf: Vec<u8>,
+        file: Box<gw_files::Staged>,
     },
     /// Record it and wait (paper, or the core system).
     Wait,
@@ -176,7 +176,12 @@ impl Invoicing {
             .await
             .map_err(|e| Failure::transient(anyhow::anyhow!("render task: {e}")))?
             .map_err(Failure::Permanent)?;
-        Ok(Plan::Issue { number, at, pdf })
+        let file = self.upload(app, pdf).await?;
+        Ok(Plan::Issue {
+            number,
+            at,
+            file: Box::new(file),
+        })
     }
 
     fn document(&self, req: &InvoiceApply, number: &str, at: WireTime) -> InvoiceDoc {
@@ -299,8 +304,8 @@ impl Invoicing {
                 tx.refuse(app, Interface::InvoiceApply, no, &reason, notice.as_ref())
                     .await
             }
-            Plan::Issue { number, at, pdf } => {
-                let token = self.store_pdf(tx, &app, pdf).await?;
+            Plan::Issue { number, at, file } => {
+                let token = self.keep(tx, *file).await?;
                 let mut row = self.row(env, InvoiceStatus::Issued)?;
                 row.invoice_number = Set(Some(number));
                 row.file_token = Set(Some(token.clone()));
@@ -348,16 +353,25 @@ impl Invoicing {
         tx.answer(app, notice.as_ref()).await
     }
 
-    async fn store_pdf(&self, tx: &Tx, app: &Application, pdf: Vec<u8>) -> Result<String, Failure> {
+    /// Uploads an invoice PDF (before any transaction).
+    async fn upload(&self, app: &Application, pdf: Vec<u8>) -> Result<gw_files::Staged, Failure> {
         let file = NewFile {
             kind: FileKind::Invoice,
             applyno: Some(app.applyno.to_string()),
             counterpart: app.counterpart.to_string(),
             content_type: "application/pdf".into(),
         };
+        self.store
+            .upload(file, pdf)
+            .await
+            .map_err(|e| Failure::transient(anyhow::anyhow!("file store: {e}")))
+    }
+
+    /// Records an uploaded PDF in `tx`; its token.
+    async fn keep(&self, tx: &Tx, file: gw_files::Staged) -> Result<String, Failure> {
         let stored = self
             .store
-            .put(tx.conn(), file, pdf)
+            .record(tx.conn(), file)
             .await
             .map_err(|e| Failure::transient(anyhow::anyhow!("file store: {e}")))?;
         Ok(stored.token)
@@ -413,11 +427,19 @@ impl Consume<InboundEnvelope<InvoiceApply>> for Invoicing {
     }
 }
 
-/// An invoice issued by the core system or the back office.
+/// An invoice issued by the core system or the back office. Its PDF (if
+/// any) is uploaded before the transaction that records it.
 #[async_trait]
-impl ConsumeOnce<InvoiceIssued> for Invoicing {
-    async fn consume(&self, tx: Tx, issued: InvoiceIssued) -> Result<(), Failure> {
-        let Some(inv) = requests::invoice(tx.conn(), &issued.applicationno)
+impl Consume<InvoiceIssued> for Invoicing {
+    async fn consume(&self, m: &Message, issued: InvoiceIssued) -> Result<(), Failure> {
+        let conn = self.flow.db().conn();
+        if inbox::seen(conn, queues::INVOICES_ISSUED, &m.id)
+            .await
+            .transient()?
+        {
+            return Ok(());
+        }
+        let Some(inv) = requests::invoice(conn, &issued.applicationno)
             .await
             .transient()?
         else {
@@ -428,14 +450,24 @@ impl ConsumeOnce<InvoiceIssued> for Invoicing {
         };
         if inv.status != InvoiceStatus::Pending {
             tracing::info!(applicationno = %issued.applicationno, status = %inv.status, "invoice already decided");
-            return tx.commit().await;
+            return Ok(());
         }
-        let app = tx.existing(&inv.applyno, None).await?;
-        let token = match &issued.pdf_base64 {
-            Some(b64) => Some(self.store_pdf(&tx, &app, decode_pdf(b64)?).await?),
+        let app = gw_storage::applications::find(conn, &inv.applyno)
+            .await
+            .transient()?
+            .ok_or_else(|| Failure::permanent(anyhow::anyhow!("no application {}", inv.applyno)))?;
+        let file = match &issued.pdf_base64 {
+            Some(b64) => Some(self.upload(&app, decode_pdf(b64)?).await?),
             None => None,
         };
-        requests::issue_invoice(
+        let Some(tx) = self.flow.begin_once(queues::INVOICES_ISSUED, &m.id).await? else {
+            return Ok(());
+        };
+        let token = match file {
+            Some(f) => Some(self.keep(&tx, f).await?),
+            None => None,
+        };
+        let first = requests::issue_invoice(
             tx.conn(),
             &inv.applicationno,
             issued.invoice_number.as_str(),
@@ -444,10 +476,16 @@ impl ConsumeOnce<InvoiceIssued> for Invoicing {
         )
         .await
         .transient()?;
+        if !first {
+            // Another answer for this request got here first.
+            tracing::info!(applicationno = %issued.applicationno, "invoice already decided");
+            return tx.commit().await;
+        }
         let inv = requests::invoice(tx.conn(), &issued.applicationno)
             .await
             .transient()?
             .ok_or_else(|| Failure::transient(anyhow::anyhow!("the invoice vanished")))?;
+        let app = tx.existing(&inv.applyno, None).await?;
         self.issued(&tx, app, &inv, token.as_deref()).await?;
         tx.commit().await
     }

@@ -26,7 +26,6 @@ use async_trait::async_trait;
 use gw_contract::{InboundEnvelope, InvoiceIssued};
 use gw_host::{Build, Context, Parts};
 use gw_protocol::InvoiceApply;
-use gw_workflow::once;
 
 use crate::handler::{Invoicing, Seller};
 
@@ -62,7 +61,7 @@ impl Build for Invoice {
                 ctx.consumer(gw_contract::handler::<InboundEnvelope<InvoiceApply>, _>(
                     invoicing.clone(),
                 )),
-                ctx.consumer(once::<InvoiceIssued, _>(&ctx.flow, invoicing)),
+                ctx.consumer(gw_contract::handler::<InvoiceIssued, _>(invoicing)),
             ],
             ..Parts::default()
         })

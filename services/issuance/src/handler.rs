@@ -61,9 +61,10 @@ fn moved(o: Outcome) -> Result<Box<Transition>, Failure> {
     }
 }
 
-/// The signed PDF of a guarantee.
+/// The signed PDF of a guarantee, uploaded to the file store (recorded
+/// later, in the transaction that issues or restores).
 struct Signed {
-    bytes: Vec<u8>,
+    file: gw_files::Staged,
     sm3: String,
     signature: String,
 }
@@ -96,42 +97,51 @@ impl Issuance {
         )
     }
 
-    /// Renders and signs off the async threads (PDF work is CPU-bound).
-    async fn render(&self, doc: GuaranteeDoc) -> Result<Signed, Failure> {
+    /// Renders and signs off the async threads (PDF work is CPU-bound), then
+    /// uploads the file (before any transaction: an upload can be slow).
+    async fn render(&self, doc: GuaranteeDoc, file: NewFile) -> Result<Signed, Failure> {
         let signer = self.signer.clone();
-        tokio::task::spawn_blocking(move || {
+        let (bytes, sm3, signature) = tokio::task::spawn_blocking(move || {
             let bytes = pdf::render(&doc)?;
             let digest = gw_envelope::sign::sm3_digest(&bytes);
-            Ok::<_, anyhow::Error>(Signed {
-                sm3: hex::encode(digest),
-                signature: signer.sign(&digest),
-                bytes,
-            })
+            Ok::<_, anyhow::Error>((bytes, hex::encode(digest), signer.sign(&digest)))
         })
         .await
         .map_err(|e| Failure::transient(anyhow::anyhow!("render task: {e}")))?
-        .map_err(Failure::Permanent)
+        .map_err(Failure::Permanent)?;
+        let file = self
+            .store
+            .upload(file, bytes)
+            .await
+            .map_err(|e| Failure::transient(anyhow::anyhow!("file store: {e}")))?;
+        Ok(Signed {
+            file,
+            sm3,
+            signature,
+        })
     }
 
-    async fn store(
-        &self,
-        tx: &Tx,
-        app: &Application,
-        kind: FileKind,
-        bytes: Vec<u8>,
-    ) -> Result<String, Failure> {
-        let file = NewFile {
-            kind,
-            applyno: Some(app.applyno.to_string()),
-            counterpart: app.counterpart.to_string(),
-            content_type: "application/pdf".into(),
-        };
+    /// Records an uploaded file in `tx`; its token.
+    async fn keep(&self, tx: &Tx, file: gw_files::Staged) -> Result<String, Failure> {
         let stored = self
             .store
-            .put(tx.conn(), file, bytes)
+            .record(tx.conn(), file)
             .await
             .map_err(|e| Failure::transient(anyhow::anyhow!("file store: {e}")))?;
         Ok(stored.token)
+    }
+
+    fn pdf(
+        kind: FileKind,
+        applyno: &gw_protocol::ApplyNo,
+        counterpart: &gw_protocol::CounterpartName,
+    ) -> NewFile {
+        NewFile {
+            kind,
+            applyno: Some(applyno.to_string()),
+            counterpart: counterpart.to_string(),
+            content_type: "application/pdf".into(),
+        }
     }
 
     /// Allocates the number and renders the cipher guarantee of `app`.
@@ -146,18 +156,21 @@ impl Issuance {
             .transient()?;
         let code = numbers::verify_code();
         let signed = self
-            .render(GuaranteeDoc {
-                baohanno: baohanno.clone(),
-                applicant: app.biddername.clone(),
-                applicant_code: app.biddercode.clone(),
-                amount,
-                issuer: self.issuer.name.clone(),
-                issuer_code: self.issuer.code.clone(),
-                issued_at,
-                verify_code: code.clone(),
-                verify_url: self.verify_url(&baohanno, &code),
-                project: None,
-            })
+            .render(
+                GuaranteeDoc {
+                    baohanno: baohanno.clone(),
+                    applicant: app.biddername.clone(),
+                    applicant_code: app.biddercode.clone(),
+                    amount,
+                    issuer: self.issuer.name.clone(),
+                    issuer_code: self.issuer.code.clone(),
+                    issued_at,
+                    verify_code: code.clone(),
+                    verify_url: self.verify_url(&baohanno, &code),
+                    project: None,
+                },
+                Self::pdf(FileKind::Guarantee, &app.applyno, &app.counterpart),
+            )
             .await?;
         Ok(Cipher {
             baohanno,
@@ -174,9 +187,7 @@ impl Issuance {
         let app = t.app()?.clone();
         let baohanno = BaohanNo::try_from(c.baohanno.as_str()).map_err(|_| bad("baohanno"))?;
         let sm3 = c.signed.sm3.clone();
-        let token = self
-            .store(tx, &app, FileKind::Guarantee, c.signed.bytes)
-            .await?;
+        let token = self.keep(tx, c.signed.file).await?;
         let g = Guarantee {
             applyno: app.applyno.clone(),
             baohanno: baohanno.clone(),
@@ -388,29 +399,32 @@ impl Issuance {
     /// Renders the restored guarantee naming the project and the tenderer.
     async fn render_restored(&self, g: &Guarantee, req: &RevertApply) -> Result<Signed, Failure> {
         let amount = Amount::from_cents(g.amount_cents).map_err(|_| bad("amount"))?;
-        self.render(GuaranteeDoc {
-            baohanno: g.baohanno.to_string(),
-            applicant: g.biddername.clone(),
-            applicant_code: g.biddercode.clone(),
-            amount,
-            issuer: g.instname.clone(),
-            issuer_code: g.instcode.clone(),
-            issued_at: WireTime::from_utc(g.issued_at),
-            verify_code: g.verify_code.clone(),
-            verify_url: self.verify_url(g.baohanno.as_str(), &g.verify_code),
-            project: Some(Project {
-                pcjname: req.pcjname.to_string(),
-                pcjcode: req.pcjcode.to_string(),
-                biaoduanname: req.biaoduanname.to_string(),
-                biaoduanno: req.biaoduanno.to_string(),
-                zbr: req.zbr.to_string(),
-                zbrorgnum: req.zbrorgnum.to_string(),
-                areacode: req.areacode.to_string(),
-                city: req.areacode.city_name().to_owned(),
-                poltime: req.bidtime,
-                validtime: numbers::valid_until(req.bidtime, req.bidvalid),
-            }),
-        })
+        self.render(
+            GuaranteeDoc {
+                baohanno: g.baohanno.to_string(),
+                applicant: g.biddername.clone(),
+                applicant_code: g.biddercode.clone(),
+                amount,
+                issuer: g.instname.clone(),
+                issuer_code: g.instcode.clone(),
+                issued_at: WireTime::from_utc(g.issued_at),
+                verify_code: g.verify_code.clone(),
+                verify_url: self.verify_url(g.baohanno.as_str(), &g.verify_code),
+                project: Some(Project {
+                    pcjname: req.pcjname.to_string(),
+                    pcjcode: req.pcjcode.to_string(),
+                    biaoduanname: req.biaoduanname.to_string(),
+                    biaoduanno: req.biaoduanno.to_string(),
+                    zbr: req.zbr.to_string(),
+                    zbrorgnum: req.zbrorgnum.to_string(),
+                    areacode: req.areacode.to_string(),
+                    city: req.areacode.city_name().to_owned(),
+                    poltime: req.bidtime,
+                    validtime: numbers::valid_until(req.bidtime, req.bidvalid),
+                }),
+            },
+            Self::pdf(FileKind::RestoredGuarantee, &g.applyno, &g.counterpart),
+        )
         .await
     }
 
@@ -422,9 +436,7 @@ impl Issuance {
         req: &RevertApply,
         signed: Signed,
     ) -> Result<String, Failure> {
-        let token = self
-            .store(tx, app, FileKind::RestoredGuarantee, signed.bytes)
-            .await?;
+        let token = self.keep(tx, signed.file).await?;
         let validtime = numbers::valid_until(req.bidtime, req.bidvalid);
         let changes = GuaranteeChanges {
             restored_token: Set(Some(token.clone())),

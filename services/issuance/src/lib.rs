@@ -59,6 +59,7 @@ impl Build for Issuance {
                 ctx.db.clone(),
                 signer,
                 settings.issuance.verify_per_minute,
+                settings.issuance.verify_file_concurrency,
             )),
             admin: Some(admin::routes(ctx.db.clone(), &settings.admin.token)),
             consumers: vec![

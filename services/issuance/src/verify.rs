@@ -14,7 +14,6 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::Router;
-use axum::body::Bytes;
 use axum::extract::{ConnectInfo, FromRequest, Multipart, Query, Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{Html, IntoResponse, Json, Response};
@@ -40,6 +39,8 @@ struct Verify {
     db: Db,
     signer: Signer,
     limiter: Arc<RateLimiter>,
+    /// File verifications hashed at once.
+    uploads: Arc<tokio::sync::Semaphore>,
 }
 
 #[derive(Deserialize)]
@@ -272,8 +273,11 @@ async fn lookup(
     }
 }
 
-/// The uploaded bytes: a multipart field `file`, or the raw body.
-async fn upload(req: Request) -> Result<Vec<u8>, Response> {
+/// The SM3 digest of the upload (a multipart field `file`, or the raw
+/// body), hashed as it streams in: nothing is buffered whole, and more than
+/// `MAX_UPLOAD` bytes is refused.
+async fn upload_digest(req: Request) -> Result<[u8; 32], Response> {
+    use futures::StreamExt;
     let too_large = || {
         (
             StatusCode::PAYLOAD_TOO_LARGE,
@@ -281,38 +285,43 @@ async fn upload(req: Request) -> Result<Vec<u8>, Response> {
         )
             .into_response()
     };
+    let bad =
+        |m: &'static str| (StatusCode::BAD_REQUEST, Json(json!({"message": m}))).into_response();
+    let mut hash = gw_envelope::sign::Sm3Stream::default();
+    // Whether the upload is still within the limit after `chunk`.
+    let within = |hash: &mut gw_envelope::sign::Sm3Stream, chunk: &[u8]| {
+        hash.update(chunk);
+        hash.len() <= MAX_UPLOAD as u64
+    };
     let is_multipart = req
         .headers()
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|c| c.starts_with("multipart/form-data"));
     if is_multipart {
-        let mut mp = Multipart::from_request(req, &()).await.map_err(|_| {
-            (
-                StatusCode::BAD_REQUEST,
-                Json(json!({"message": "上传格式有误"})),
-            )
-                .into_response()
-        })?;
-        while let Ok(Some(field)) = mp.next_field().await {
-            if field.name() == Some("file") {
-                return field
-                    .bytes()
-                    .await
-                    .map(|b| b.to_vec())
-                    .map_err(|_| too_large());
+        let mut mp = Multipart::from_request(req, &())
+            .await
+            .map_err(|_| bad("上传格式有误"))?;
+        while let Ok(Some(mut field)) = mp.next_field().await {
+            if field.name() != Some("file") {
+                continue;
             }
+            while let Some(chunk) = field.chunk().await.map_err(|_| too_large())? {
+                if !within(&mut hash, &chunk) {
+                    return Err(too_large());
+                }
+            }
+            return Ok(hash.finish());
         }
-        return Err((
-            StatusCode::BAD_REQUEST,
-            Json(json!({"message": "缺少文件"})),
-        )
-            .into_response());
+        return Err(bad("缺少文件"));
     }
-    let bytes: Bytes = axum::body::to_bytes(req.into_body(), MAX_UPLOAD)
-        .await
-        .map_err(|_| too_large())?;
-    Ok(bytes.to_vec())
+    let mut body = req.into_body().into_data_stream();
+    while let Some(chunk) = body.next().await {
+        if !within(&mut hash, &chunk.map_err(|_| too_large())?) {
+            return Err(too_large());
+        }
+    }
+    Ok(hash.finish())
 }
 
 async fn file(
@@ -330,11 +339,19 @@ async fn file(
         v.record(&client, "file", None, "rate_limited").await;
         return limited(json_wanted);
     }
-    let bytes = match upload(req).await {
-        Ok(b) => b,
+    // A bounded number of uploads at once; the rest are told to come back.
+    let Ok(_permit) = v.uploads.clone().try_acquire_owned() else {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            [(header::RETRY_AFTER, "1")],
+            Json(json!({"message": "系统繁忙，请稍后重试"})),
+        )
+            .into_response();
+    };
+    let digest = match upload_digest(req).await {
+        Ok(d) => d,
         Err(r) => return r,
     };
-    let digest = gw_envelope::sign::sm3_digest(&bytes);
     let sm3 = hex::encode(digest);
     let result = match identify(&v, &digest, &sm3).await {
         Ok(r) => r,
@@ -418,14 +435,19 @@ impl Verify {
     }
 }
 
-pub fn routes(db: Db, signer: Signer, per_minute: u32) -> Router {
+pub fn routes(db: Db, signer: Signer, per_minute: u32, uploads: u32) -> Router {
     Router::new()
         .route("/verify", get(lookup))
         .route("/verify/file", post(file))
-        .layer(axum::extract::DefaultBodyLimit::max(MAX_UPLOAD))
+        // The digest stream enforces the limit itself (and multipart adds
+        // its framing to the body).
+        .layer(axum::extract::DefaultBodyLimit::max(MAX_UPLOAD + 64 * 1024))
         .with_state(Verify {
             db,
             signer,
             limiter: Arc::new(RateLimiter::per_minute(per_minute)),
+            uploads: Arc::new(tokio::sync::Semaphore::new(
+                usize::try_from(uploads).unwrap_or(1).max(1),
+            )),
         })
 }

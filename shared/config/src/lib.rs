@@ -232,6 +232,7 @@ bank_name = "中国建设银行长沙分行"
 listen = "0.0.0.0:8086"
 admin_listen = "127.0.0.1:8087"
 verify_per_minute = 30
+verify_file_concurrency = 4
 
 [invoice]
 admin_listen = "127.0.0.1:8088"

@@ -53,9 +53,50 @@ pub fn sm3_digest(data: &[u8]) -> [u8; 32] {
     sm3::Sm3::digest(data).into()
 }
 
+/// An SM3 digest computed chunk by chunk: a large upload is hashed as it
+/// arrives, never held in memory whole.
+#[derive(Clone, Default)]
+pub struct Sm3Stream {
+    hasher: sm3::Sm3,
+    len: u64,
+}
+
+impl Sm3Stream {
+    pub fn update(&mut self, chunk: &[u8]) {
+        use sm3::Digest;
+        self.hasher.update(chunk);
+        self.len += chunk.len() as u64;
+    }
+
+    /// Bytes hashed so far.
+    pub fn len(&self) -> u64 {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    pub fn finish(self) -> [u8; 32] {
+        use sm3::Digest;
+        self.hasher.finalize().into()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_streamed_digest_is_the_whole_digest() {
+        let data: Vec<u8> = (0..10_000u32).map(|i| (i % 251) as u8).collect();
+        let mut s = Sm3Stream::default();
+        for chunk in data.chunks(777) {
+            s.update(chunk);
+        }
+        assert_eq!(s.len(), 10_000);
+        assert_eq!(s.finish(), sm3_digest(&data));
+    }
 
     #[test]
     fn sm3_standard_vector_abc() {

@@ -107,22 +107,23 @@ impl Fetcher {
         applyno: Option<&str>,
     ) -> Result<StoredFile, FetchError> {
         let bytes = self.fetch(cp, url).await?;
+        let file = NewFile {
+            kind: FileKind::Evidence,
+            applyno: applyno.map(str::to_owned),
+            counterpart: cp.name.to_string(),
+            content_type: "application/octet-stream".into(),
+        };
+        let staged = store
+            .upload(file, bytes)
+            .await
+            .map_err(|e| FetchError::Store(e.to_string()))?;
         let txn = db
             .conn()
             .begin()
             .await
             .map_err(|e| FetchError::Store(e.to_string()))?;
         let stored = store
-            .put(
-                &txn,
-                NewFile {
-                    kind: FileKind::Evidence,
-                    applyno: applyno.map(str::to_owned),
-                    counterpart: cp.name.to_string(),
-                    content_type: "application/octet-stream".into(),
-                },
-                bytes,
-            )
+            .record(&txn, staged)
             .await
             .map_err(|e| FetchError::Store(e.to_string()))?;
         txn.commit()
@@ -138,6 +139,9 @@ impl Fetcher {
             let addr = check(cp, &url).await?;
             let host = url.host_str().unwrap_or_default().to_owned();
             let client = reqwest::Client::builder()
+                // The pinned address is the only way out: an HTTP(S)_PROXY
+                // in the environment must not route around the check.
+                .no_proxy()
                 .redirect(reqwest::redirect::Policy::none())
                 .timeout(self.timeout)
                 .resolve(&host, addr)
@@ -254,9 +258,24 @@ pub fn is_public(ip: IpAddr) -> bool {
                 return is_public(IpAddr::V4(v4));
             }
             let s = v6.segments();
+            // Every prefix that reaches (or embeds) an IPv4 address or a
+            // private network by translation or tunnelling is refused
+            // outright: the embedded address is not what we checked.
+            let ipv4_compatible = s[..6].iter().all(|&x| x == 0); // ::a.b.c.d (and ::, ::1)
+            let nat64 = s[0] == 0x0064 && s[1] == 0xff9b; // 64:ff9b::/96 and 64:ff9b:1::/48
+            let six_to_four = s[0] == 0x2002; // 2002::/16
+            let teredo = s[0] == 0x2001 && s[1] == 0; // 2001::/32
+            let site_local = (s[0] & 0xffc0) == 0xfec0; // fec0::/10
+            let discard = s[0] == 0x0100 && s[1..4].iter().all(|&x| x == 0); // 100::/64
             !(v6.is_loopback()
                 || v6.is_unspecified()
                 || v6.is_multicast()
+                || ipv4_compatible
+                || nat64
+                || six_to_four
+                || teredo
+                || site_local
+                || discard
                 || (s[0] & 0xfe00) == 0xfc00
                 || (s[0] & 0xffc0) == 0xfe80
                 || (s[0] == 0x2001 && s[1] == 0x0db8))
@@ -284,6 +303,17 @@ mod tests {
             "fe80::1",
             "::ffff:127.0.0.1",
             "224.0.0.1",
+            // NAT64 of 127.0.0.1 and of a public address: both refused.
+            "64:ff9b::7f00:1",
+            "64:ff9b::808:808",
+            "64:ff9b:1::a00:1",
+            // 6to4 of 10.0.0.1, Teredo, IPv4-compatible, site-local, discard.
+            "2002:a00:1::1",
+            "2001:0:4136:e378:8000:63bf:3fff:fdd2",
+            "::10.0.0.1",
+            "::8.8.8.8",
+            "fec0::1",
+            "100::1",
         ] {
             assert!(!is_public(ip.parse().unwrap()), "{ip}");
         }

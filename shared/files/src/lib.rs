@@ -72,17 +72,37 @@ pub enum FileError {
     Config(String),
 }
 
+/// A file uploaded and not yet recorded: [`FileStore::record`] makes it
+/// known in the caller's transaction.
+#[derive(Debug)]
+pub struct Staged {
+    row: FileRow,
+}
+
+impl Staged {
+    pub fn token(&self) -> &str {
+        &self.row.token
+    }
+}
+
 /// Where issued files live.
+///
+/// Storing is two steps, so that no transaction is ever held open across a
+/// network upload: [`upload`](FileStore::upload) before the transaction
+/// (the object goes to the bucket; for the database store, nothing leaves
+/// yet), then [`record`](FileStore::record) inside it: the metadata row
+/// joins the caller's transaction, so a notice written in the same
+/// transaction can only leave once the file is committed. An upload whose
+/// transaction rolls back leaves an object no row names: never served.
 #[async_trait]
 pub trait FileStore: Send + Sync {
-    /// Stores `bytes`; the metadata row joins the caller's transaction, so a
-    /// notice written in the same transaction can only leave once the file
-    /// is committed.
-    async fn put(
+    /// Step 1, outside any transaction.
+    async fn upload(&self, file: NewFile, bytes: Vec<u8>) -> Result<Staged, FileError>;
+    /// Step 2, in the caller's transaction.
+    async fn record(
         &self,
         txn: &DatabaseTransaction,
-        file: NewFile,
-        bytes: Vec<u8>,
+        staged: Staged,
     ) -> Result<StoredFile, FileError>;
     /// The file and its clear bytes, if the token is known.
     async fn get(&self, token: &str) -> Result<Option<(FileRow, Vec<u8>)>, FileError>;
@@ -116,6 +136,14 @@ fn row(file: NewFile, token: &str, bytes: &[u8], storage: &str, keep: Option<Vec
     }
 }
 
+fn stored_of(r: &FileRow) -> StoredFile {
+    StoredFile {
+        token: r.token.clone(),
+        size: u64::try_from(r.size_bytes).unwrap_or(0),
+        sm3: r.sm3.clone(),
+    }
+}
+
 /// Files in the database (the default).
 #[derive(Clone, Debug)]
 pub struct DbFileStore {
@@ -130,27 +158,24 @@ impl DbFileStore {
 
 #[async_trait]
 impl FileStore for DbFileStore {
-    async fn put(
-        &self,
-        txn: &DatabaseTransaction,
-        file: NewFile,
-        bytes: Vec<u8>,
-    ) -> Result<StoredFile, FileError> {
+    async fn upload(&self, file: NewFile, bytes: Vec<u8>) -> Result<Staged, FileError> {
         let token = new_token();
         let r = row(file, &token, &bytes, "database", None);
-        let stored = StoredFile {
-            token: token.clone(),
-            size: bytes.len() as u64,
-            sm3: r.sm3.clone(),
-        };
-        files::insert(
-            txn,
-            FileRow {
+        Ok(Staged {
+            row: FileRow {
                 bytes: Some(bytes),
                 ..r
             },
-        )
-        .await?;
+        })
+    }
+
+    async fn record(
+        &self,
+        txn: &DatabaseTransaction,
+        staged: Staged,
+    ) -> Result<StoredFile, FileError> {
+        let stored = stored_of(&staged.row);
+        files::insert(txn, staged.row).await?;
         Ok(stored)
     }
 
@@ -191,25 +216,24 @@ impl S3FileStore {
 
 #[async_trait]
 impl FileStore for S3FileStore {
-    async fn put(
-        &self,
-        txn: &DatabaseTransaction,
-        file: NewFile,
-        bytes: Vec<u8>,
-    ) -> Result<StoredFile, FileError> {
+    async fn upload(&self, file: NewFile, bytes: Vec<u8>) -> Result<Staged, FileError> {
         let token = new_token();
         let r = row(file, &token, &bytes, "s3", None);
-        let stored = StoredFile {
-            token: token.clone(),
-            size: bytes.len() as u64,
-            sm3: r.sm3.clone(),
-        };
         // The object first: once the row commits, the file is downloadable.
         self.store
             .put(&self.path(&token), bytes.into())
             .await
             .map_err(|e| FileError::Object(e.to_string()))?;
-        files::insert(txn, r).await?;
+        Ok(Staged { row: r })
+    }
+
+    async fn record(
+        &self,
+        txn: &DatabaseTransaction,
+        staged: Staged,
+    ) -> Result<StoredFile, FileError> {
+        let stored = stored_of(&staged.row);
+        files::insert(txn, staged.row).await?;
         Ok(stored)
     }
 

@@ -56,6 +56,8 @@ impl std::fmt::Debug for DbOptions {
 pub struct Db {
     conn: DatabaseConnection,
     schema: Option<String>,
+    /// The pool's size (1 for SQLite).
+    max_connections: u32,
 }
 
 /// The database could not be opened or migrated.
@@ -130,11 +132,21 @@ impl Db {
         Ok(Self {
             conn,
             schema: options.schema.clone(),
+            max_connections: if sqlite {
+                1
+            } else {
+                options.max_connections.max(1)
+            },
         })
     }
 
     pub fn conn(&self) -> &DatabaseConnection {
         &self.conn
+    }
+
+    /// How many connections the pool holds at most.
+    pub fn max_connections(&self) -> u32 {
+        self.max_connections
     }
 
     pub fn backend(&self) -> DbBackend {

@@ -38,17 +38,42 @@ use gw_storage::Db;
 use gw_storage::applications::{self, Application, Changes, SaveError};
 use gw_storage::inbox;
 use gw_storage::sea_orm::{DatabaseTransaction, Set, TransactionTrait};
+use std::sync::Arc;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 /// What handlers share: the database and the relay to wake.
+///
+/// Transactions are capped at the pool's size (less a few connections for
+/// reads, the relay and HTTP handlers): a process with many consumers and a
+/// deep prefetch queues its handlers for a transaction here, in order,
+/// instead of timing out on the pool (which would look like a database
+/// outage and pause the consumers).
 #[derive(Clone, Debug)]
 pub struct Workflow {
     db: Db,
     relay: RelayWaker,
+    transactions: Arc<Semaphore>,
 }
+
+/// Connections of the pool kept for what is not a handler's transaction.
+const RESERVED: u32 = 2;
+
+/// How long a handler waits for a transaction before it fails (transiently).
+const WAIT_FOR_TRANSACTION: std::time::Duration = std::time::Duration::from_secs(30);
 
 impl Workflow {
     pub fn new(db: Db, relay: RelayWaker) -> Self {
-        Self { db, relay }
+        let pool = db.max_connections();
+        let n = if pool > RESERVED + 1 {
+            pool - RESERVED
+        } else {
+            pool.max(1)
+        };
+        Self {
+            db,
+            relay,
+            transactions: Arc::new(Semaphore::new(usize::try_from(n).unwrap_or(1))),
+        }
     }
 
     pub fn db(&self) -> &Db {
@@ -60,11 +85,24 @@ impl Workflow {
         self.relay.wake();
     }
 
-    /// Starts a transaction.
+    /// Starts a transaction (waiting for a free slot; see [`Workflow`]).
     pub async fn begin(&self) -> Result<Tx, Failure> {
+        let permit = tokio::time::timeout(
+            WAIT_FOR_TRANSACTION,
+            self.transactions.clone().acquire_owned(),
+        )
+        .await
+        .map_err(|_| {
+            Failure::transient(anyhow::anyhow!(
+                "no database transaction free for {}s",
+                WAIT_FOR_TRANSACTION.as_secs()
+            ))
+        })?
+        .map_err(|_| Failure::transient(anyhow::anyhow!("the workflow is closed")))?;
         Ok(Tx {
             txn: self.db.conn().begin().await.transient()?,
             relay: self.relay.clone(),
+            _slot: permit,
         })
     }
 
@@ -151,6 +189,8 @@ impl Outcome {
 pub struct Tx {
     txn: DatabaseTransaction,
     relay: RelayWaker,
+    /// Held until the transaction ends.
+    _slot: OwnedSemaphorePermit,
 }
 
 impl Tx {
