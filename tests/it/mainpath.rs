@@ -938,3 +938,37 @@ max_exposure_per_bidder = \"20000000.00\"\nminimum_premium = \"100.00\"\nrate_ba
     s.stop().await;
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// Eight applications of one bidder at once, each within the limits, that
+/// together pass the bidder's maximum exposure: decided one after the
+/// other, so exactly as many are approved as the maximum allows.
+#[tokio::test]
+async fn concurrent_applications_of_one_bidder_never_pass_its_exposure() {
+    // 200 000.00 each; 500 000.00 in all: two fit, a third does not.
+    let s = Stack::start(&[
+        (
+            "GW__UNDERWRITING__RULES__MAX_EXPOSURE_PER_BIDDER",
+            "500000.00",
+        ),
+        ("GW__AMQP__PREFETCH", "16"),
+        ("GW__DATABASE__MAX_CONNECTIONS", "12"),
+    ])
+    .await;
+    let names: Vec<String> = (0..8).map(|i| format!("TB-EXPO-{i}")).collect();
+    let bodies: Vec<Value> = names.iter().map(|n| samples::baohanapply(n)).collect();
+    let calls = bodies.iter().map(|b| s.call_ok("baohanapply", b));
+    futures::future::join_all(calls).await;
+    for n in &names {
+        s.wait_delivered(n, 1).await;
+    }
+    let mut approved = 0;
+    for n in &names {
+        match state(&s, n).await.as_str() {
+            "approved" => approved += 1,
+            "rejected" => {}
+            other => panic!("{n} is {other}"),
+        }
+    }
+    assert_eq!(approved, 2, "two of eight fit the maximum");
+    s.stop().await;
+}

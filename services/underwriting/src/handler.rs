@@ -97,6 +97,12 @@ impl Underwriter {
         rules: &Rules,
     ) -> Result<Evaluation, Failure> {
         let code = req.biddercode.as_str();
+        // One bidder's applications are decided one at a time: the open
+        // exposure read here stays true until this decision commits, so
+        // concurrent applications cannot together pass the maximum.
+        gw_storage::locks::hold(tx.conn(), &format!("bidder:{code}"))
+            .await
+            .transient()?;
         let blocked = underwriting::is_blocked(tx.conn(), code)
             .await
             .transient()?;
