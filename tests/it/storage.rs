@@ -121,3 +121,185 @@ async fn migrations_are_idempotent() {
     again.close().await;
     h.cleanup().await;
 }
+
+/// The retention sweep deletes what is older than its age and never what
+/// is still open: an old unpublished or parked outbox row, a notice on its
+/// way, a dead letter not yet replayed.
+#[tokio::test]
+async fn retention_deletes_what_is_old_and_keeps_what_is_open() {
+    use gw_lifecycle::NoticeState;
+    use gw_storage::entities::{
+        dead_letters as dl, inbox as ib, notices as nt, outbox as ob, verifications as vf,
+    };
+    use gw_storage::sea_orm::sea_query::Expr;
+    use gw_storage::sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
+    let ids = TestIds::new();
+    let h = Harness::new(ids.clone(), settings(&ids, "http://127.0.0.1:9", &[])).await;
+    let c = h.db.conn();
+    let long_ago = chrono::Utc::now() - chrono::Duration::days(6 * 366);
+    let day = Duration::from_secs(24 * 3600);
+
+    // Inbox: one old, one fresh.
+    inbox::first_time(c, "x", "old").await.unwrap();
+    inbox::first_time(c, "x", "new").await.unwrap();
+    ib::Entity::update_many()
+        .col_expr(ib::Column::ProcessedAt, Expr::value(long_ago))
+        .filter(ib::Column::MessageId.eq("old"))
+        .exec(c)
+        .await
+        .unwrap();
+    // Outbox: published long ago, unpublished long ago, parked long ago.
+    for n in ["published", "pending", "parked"] {
+        let m = Message::json("t", 1, None, &serde_json::json!({}))
+            .unwrap()
+            .with_id(n);
+        outbox::add(c, &Destination::Queue("q".into()), &m)
+            .await
+            .unwrap();
+    }
+    ob::Entity::update_many()
+        .col_expr(ob::Column::CreatedAt, Expr::value(long_ago))
+        .exec(c)
+        .await
+        .unwrap();
+    ob::Entity::update_many()
+        .col_expr(ob::Column::PublishedAt, Expr::value(long_ago))
+        .filter(ob::Column::MessageId.eq("published"))
+        .exec(c)
+        .await
+        .unwrap();
+    ob::Entity::update_many()
+        .col_expr(ob::Column::ParkedAt, Expr::value(long_ago))
+        .filter(ob::Column::MessageId.eq("parked"))
+        .exec(c)
+        .await
+        .unwrap();
+    // Notices: delivered long ago (with an attempt), retrying long ago.
+    for (id, state) in [
+        ("n-done", NoticeState::Delivered),
+        ("n-open", NoticeState::Retrying),
+    ] {
+        gw_storage::notices::insert(
+            c,
+            gw_storage::notices::NewNotice {
+                id,
+                applyno: &applyno("TB-RET"),
+                counterpart: &counterpart(),
+                interface: "processnotice",
+                after_id: None,
+                body: "{}",
+                body_masked: "{}",
+                state,
+                last_error: None,
+            },
+        )
+        .await
+        .unwrap();
+        gw_storage::notices::record_attempt(
+            c,
+            gw_storage::notices::NewAttempt {
+                notice_id: id,
+                attempt: 1,
+                at: long_ago,
+                http_status: Some(200),
+                reply_code: Some("200"),
+                reply_msg: None,
+                latency_ms: 3,
+                error: None,
+                delivered: state == NoticeState::Delivered,
+            },
+        )
+        .await
+        .unwrap();
+    }
+    nt::Entity::update_many()
+        .col_expr(nt::Column::UpdatedAt, Expr::value(long_ago))
+        .exec(c)
+        .await
+        .unwrap();
+    // A verification lookup long ago and one today.
+    gw_storage::verifications::record(c, "1.2.3.4", "number", None, "not_found")
+        .await
+        .unwrap();
+    vf::Entity::update_many()
+        .col_expr(vf::Column::At, Expr::value(long_ago))
+        .exec(c)
+        .await
+        .unwrap();
+    gw_storage::verifications::record(c, "1.2.3.4", "number", None, "not_found")
+        .await
+        .unwrap();
+    // Dead letters: one replayed long ago, one still open from long ago.
+    for id in ["dl-replayed", "dl-open"] {
+        gw_storage::dead_letters::record(
+            c,
+            gw_storage::dead_letters::NewDeadLetter {
+                destination: "queue:q".into(),
+                message_id: id.into(),
+                kind: "t".into(),
+                schema_version: 1,
+                correlation_id: None,
+                headers: serde_json::json!({}),
+                payload: b"{}".to_vec(),
+                error: "e".into(),
+                source: "consumer",
+                failed_at: long_ago,
+            },
+        )
+        .await
+        .unwrap();
+    }
+    dl::Entity::update_many()
+        .col_expr(dl::Column::ReplayedAt, Expr::value(long_ago))
+        .filter(dl::Column::MessageId.eq("dl-replayed"))
+        .exec(c)
+        .await
+        .unwrap();
+
+    let ages = gw_storage::retention::Ages {
+        inbox: 30 * day,
+        outbox: 30 * day,
+        notices: 5 * 365 * day,
+        verifications: 5 * 365 * day,
+        dead_letters: 365 * day,
+    };
+    let swept = gw_storage::retention::sweep(c, &ages).await.unwrap();
+    assert_eq!(
+        swept,
+        gw_storage::retention::Swept {
+            inbox: 1,
+            outbox: 1,
+            notices: 1,
+            notice_attempts: 1,
+            verifications: 1,
+            dead_letters: 1,
+        }
+    );
+    assert!(inbox::seen(c, "x", "new").await.unwrap());
+    assert_eq!(
+        ob::Entity::find().count(c).await.unwrap(),
+        2,
+        "pending and parked kept"
+    );
+    assert!(
+        gw_storage::notices::find(c, "n-open")
+            .await
+            .unwrap()
+            .is_some()
+    );
+    assert_eq!(vf::Entity::find().count(c).await.unwrap(), 1);
+    assert_eq!(
+        dl::Entity::find().count(c).await.unwrap(),
+        1,
+        "the open dead letter kept"
+    );
+    // Nothing more the second time.
+    assert_eq!(
+        gw_storage::retention::sweep(c, &ages)
+            .await
+            .unwrap()
+            .total(),
+        0
+    );
+    h.cleanup().await;
+}

@@ -22,6 +22,7 @@ mod institution;
 mod invoice;
 mod issuance;
 mod payment;
+mod retention;
 mod telemetry;
 mod underwriting;
 
@@ -43,6 +44,7 @@ pub use institution::InstitutionSettings;
 pub use invoice::InvoiceSettings;
 pub use issuance::IssuanceSettings;
 pub use payment::PaymentSettings;
+pub use retention::RetentionSettings;
 pub use secrecy;
 pub use telemetry::{LogFormat, TelemetrySettings};
 pub use underwriting::{
@@ -78,6 +80,7 @@ pub struct Settings {
     pub issuance: IssuanceSettings,
     pub invoice: InvoiceSettings,
     pub claims: ClaimsSettings,
+    pub retention: RetentionSettings,
     pub telemetry: TelemetrySettings,
     /// The platforms we serve, as configured, by name.
     pub counterparts: BTreeMap<String, CounterpartSettings>,
@@ -122,6 +125,7 @@ const SECTIONS: &[&str] = &[
     "issuance",
     "invoice",
     "claims",
+    "retention",
     "telemetry",
     "counterparts",
 ];
@@ -244,6 +248,14 @@ admin_listen = "127.0.0.1:8089"
 auto_payout = false
 sweep_interval = "1h"
 
+[retention]
+interval = "1h"
+inbox = "30days"
+outbox = "30days"
+notices = "5years"
+verifications = "5years"
+dead_letters = "1year"
+
 [files]
 store = "database"
 max_fetch_bytes = 20971520
@@ -329,6 +341,7 @@ impl Settings {
         let issuance = section::<IssuanceSettings>(cfg, "issuance", &mut p);
         let invoice = section::<InvoiceSettings>(cfg, "invoice", &mut p);
         let claims = section::<ClaimsSettings>(cfg, "claims", &mut p);
+        let retention = section::<RetentionSettings>(cfg, "retention", &mut p);
         let telemetry = section::<TelemetrySettings>(cfg, "telemetry", &mut p);
         let counterparts = if cfg.get_table("counterparts").is_ok() {
             section::<BTreeMap<String, CounterpartSettings>>(cfg, "counterparts", &mut p)
@@ -352,6 +365,7 @@ impl Settings {
         issuance.iter().for_each(|s| s.check(&mut p));
         invoice.iter().for_each(|s| s.check(&mut p));
         claims.iter().for_each(|s| s.check(&mut p));
+        retention.iter().for_each(|s| s.check(&mut p));
         telemetry.iter().for_each(|s| s.check(&mut p));
         let built = match counterparts.as_ref().map(Counterparts::from_settings) {
             Some(Ok(b)) => Some(b),
@@ -375,6 +389,7 @@ impl Settings {
             issuance,
             invoice,
             claims,
+            retention,
             telemetry,
             counterparts,
             built,
@@ -393,6 +408,7 @@ impl Settings {
                 Some(issuance),
                 Some(invoice),
                 Some(claims),
+                Some(retention),
                 Some(telemetry),
                 Some(counterparts),
                 Some(built_counterparts),
@@ -410,6 +426,7 @@ impl Settings {
                 issuance,
                 invoice,
                 claims,
+                retention,
                 telemetry,
                 counterparts,
                 built_counterparts,

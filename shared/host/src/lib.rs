@@ -173,6 +173,7 @@ pub struct Application {
     ports: BTreeMap<String, u16>,
     /// The archiver of the consumed queues' dead letters.
     archiver: dlq::Archiver,
+    retention: gw_config::RetentionSettings,
 }
 
 async fn bind(addr: SocketAddr, setting: &str) -> anyhow::Result<tokio::net::TcpListener> {
@@ -225,6 +226,7 @@ impl Application {
                 bus: ctx.bus.clone(),
                 queues: Vec::new(),
             },
+            retention: ctx.settings.retention.clone(),
         };
         let dead_letters = dlq::DeadLetters {
             db: ctx.db.clone(),
@@ -347,6 +349,11 @@ impl Application {
         if !self.archiver.queues.is_empty() {
             work.push(tokio::spawn(self.archiver.run(shutdown.clone())));
         }
+        work.push(tokio::spawn(retention(
+            self.db.clone(),
+            self.retention.clone(),
+            shutdown.clone(),
+        )));
         let relay_stop = CancellationToken::new();
         let relay = tokio::spawn(self.relay.clone().run(relay_stop.clone()));
         let result = join_all(work).await;
@@ -361,6 +368,51 @@ impl Application {
         tracing::info!("stopped");
         result
     }
+}
+
+/// Deletes what `[retention]` says may go, every `interval`, in every
+/// process (the deletes are idempotent; replicas share the work). A sweep
+/// that fails is logged and tried at the next interval.
+async fn retention(
+    db: Db,
+    r: gw_config::RetentionSettings,
+    stop: CancellationToken,
+) -> anyhow::Result<()> {
+    use gw_storage::retention::{Ages, sweep};
+    let ages = Ages {
+        inbox: r.inbox,
+        outbox: r.outbox,
+        notices: r.notices,
+        verifications: r.verifications,
+        dead_letters: r.dead_letters,
+    };
+    // Replicas started together do not sweep together.
+    let first = r
+        .interval
+        .mul_f64(rand_fraction())
+        .min(std::time::Duration::from_secs(300));
+    let mut wait = first;
+    loop {
+        tokio::select! {
+            () = stop.cancelled() => return Ok(()),
+            () = tokio::time::sleep(wait) => {}
+        }
+        match sweep(db.conn(), &ages).await {
+            Ok(s) if s.total() > 0 => tracing::info!(?s, "retention: old rows deleted"),
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "retention sweep failed; will try again"),
+        }
+        wait = r.interval;
+    }
+}
+
+/// A number in [0, 1) that differs between processes.
+fn rand_fraction() -> f64 {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    f64::from((nanos ^ std::process::id()) % 1000) / 1000.0
 }
 
 /// Waits for every task; returns the first error.

@@ -21,6 +21,7 @@ pub mod migration;
 pub mod notices;
 pub mod payments;
 pub mod requests;
+pub mod retention;
 pub mod underwriting;
 pub mod verifications;
 
