@@ -8,6 +8,7 @@ mod after;
 mod bus;
 mod egress;
 mod embedded;
+mod fuzz;
 mod ingress;
 mod mainpath;
 mod reliability;

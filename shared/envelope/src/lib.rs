@@ -451,5 +451,29 @@ mod tests {
         fn garbage_never_panics(s in "\\PC{0,200}") {
             let _ = key().decrypt_body(s.as_bytes());
         }
+
+        /// Every body form the platform may use carries the same text:
+        /// bare hex, bare Base64, either JSON-quoted, or `{"data": ...}`.
+        #[test]
+        fn every_body_form_decrypts_to_the_text(s in "\\PC{0,300}", ws in "[ \\t\\r\\n]{0,3}") {
+            let key = key();
+            let hex_ct = key.encrypt_hex(&s);
+            let b64 = base64::engine::general_purpose::STANDARD.encode(hex::decode(&hex_ct).unwrap());
+            for ct in [&hex_ct, &b64] {
+                for body in [
+                    format!("{ws}{ct}{ws}"),
+                    format!("\"{ct}\""),
+                    format!("{{\"data\": \"{ct}\"}}"),
+                ] {
+                    prop_assert_eq!(key.decrypt_body(body.as_bytes()).unwrap(), s.clone(), "{}", body);
+                }
+            }
+        }
+
+        /// Random bytes (not just text) are refused with a typed error.
+        #[test]
+        fn random_bytes_never_panic(b in proptest::collection::vec(any::<u8>(), 0..600)) {
+            let _ = key().decrypt_body(&b);
+        }
     }
 }

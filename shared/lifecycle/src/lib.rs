@@ -619,4 +619,6 @@ pub fn accepts_notices(state: Option<State>) -> bool {
 }
 
 #[cfg(test)]
+mod props;
+#[cfg(test)]
 mod tests;

@@ -279,4 +279,6 @@ message_enum!(
 );
 
 #[cfg(test)]
+mod props;
+#[cfg(test)]
 mod tests;
