@@ -122,6 +122,40 @@ async fn migrations_are_idempotent() {
     h.cleanup().await;
 }
 
+/// Eight replicas starting at once on a fresh schema: every one starts,
+/// and each migration is applied once.
+#[tokio::test]
+async fn replicas_migrating_a_fresh_database_at_once_all_start() {
+    let ids = TestIds::new();
+    let s = settings(&ids, "http://127.0.0.1:9", &[]);
+    let starts = (0..8).map(|_| gw_host::connect_db(&s));
+    let dbs: Vec<Db> = futures::future::join_all(starts)
+        .await
+        .into_iter()
+        .map(|r| r.expect("every replica starts"))
+        .collect();
+    use gw_storage::sea_orm::{ConnectionTrait, Statement};
+    let rows = dbs[0]
+        .conn()
+        .query_all_raw(Statement::from_string(
+            dbs[0].backend(),
+            "SELECT version, COUNT(*) AS n FROM seaql_migrations GROUP BY version",
+        ))
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), 6, "every migration recorded");
+    for r in rows {
+        let n: i64 = r.try_get("", "n").unwrap();
+        assert_eq!(n, 1, "applied once");
+    }
+    for d in dbs.iter().skip(1) {
+        d.check().await.unwrap();
+    }
+    let first = dbs.into_iter().next().unwrap();
+    first.drop_schema().await.unwrap();
+    first.close().await;
+}
+
 /// The retention sweep deletes what is older than its age and never what
 /// is still open: an old unpublished or parked outbox row, a notice on its
 /// way, a dead letter not yet replayed.

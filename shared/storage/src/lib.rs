@@ -83,25 +83,13 @@ impl Db {
     /// Connects, prepares the schema and applies pending migrations.
     pub async fn connect(options: &DbOptions) -> Result<Self, StorageError> {
         let sqlite = options.url.starts_with("sqlite:");
-        if let Some(schema) = &options.schema {
-            if !valid_schema(schema) {
-                return Err(StorageError::Schema(schema.clone()));
-            }
-            if !sqlite {
-                // A short-lived connection creates the schema before the pool selects it.
-                let mut o = ConnectOptions::new(options.url.clone());
-                o.max_connections(1)
-                    .connect_timeout(options.connect_timeout)
-                    .sqlx_logging(false);
-                let admin = Database::connect(o)
-                    .await
-                    .map_err(|e| StorageError::Connect(e.to_string()))?;
-                admin
-                    .execute_unprepared(&format!("CREATE SCHEMA IF NOT EXISTS \"{schema}\""))
-                    .await
-                    .map_err(|e| StorageError::Connect(e.to_string()))?;
-                let _ = admin.close().await;
-            }
+        if let Some(schema) = &options.schema
+            && !valid_schema(schema)
+        {
+            return Err(StorageError::Schema(schema.clone()));
+        }
+        if !sqlite {
+            migrate_postgres(options).await?;
         }
         let mut o = ConnectOptions::new(options.url.clone());
         o.max_connections(if sqlite { 1 } else { options.max_connections })
@@ -127,9 +115,12 @@ impl Db {
                     .map_err(|e| StorageError::Connect(e.to_string()))?;
             }
         }
-        migration::Migrator::up(&conn, None)
-            .await
-            .map_err(|e| StorageError::Migrate(e.to_string()))?;
+        if sqlite {
+            // One writer: concurrent starts serialise on the file.
+            migration::Migrator::up(&conn, None)
+                .await
+                .map_err(|e| StorageError::Migrate(e.to_string()))?;
+        }
         Ok(Self {
             conn,
             schema: options.schema.clone(),
@@ -172,6 +163,46 @@ impl Db {
     pub async fn close(self) {
         let _ = self.conn.close().await;
     }
+}
+
+/// Creates the schema and applies the migrations on PostgreSQL, on one
+/// connection that holds an advisory lock (keyed by the schema) meanwhile:
+/// replicas starting together on a fresh database migrate one after the
+/// other, and each finds the work done by the first.
+async fn migrate_postgres(options: &DbOptions) -> Result<(), StorageError> {
+    let connect = |e: DbErr| StorageError::Connect(e.to_string());
+    let mut o = ConnectOptions::new(options.url.clone());
+    o.max_connections(1)
+        .min_connections(1)
+        .connect_timeout(options.connect_timeout)
+        .acquire_timeout(options.connect_timeout)
+        .sqlx_logging(false);
+    if let Some(schema) = &options.schema {
+        o.set_schema_search_path(schema.clone());
+    }
+    let admin = Database::connect(o).await.map_err(connect)?;
+    let key = options.schema.as_deref().unwrap_or("public");
+    let run = async {
+        admin
+            .execute_unprepared(&format!(
+                "SELECT pg_advisory_lock(hashtext('gw-migrate:{key}'))"
+            ))
+            .await
+            .map_err(connect)?;
+        if let Some(schema) = &options.schema {
+            admin
+                .execute_unprepared(&format!("CREATE SCHEMA IF NOT EXISTS \"{schema}\""))
+                .await
+                .map_err(connect)?;
+        }
+        migration::Migrator::up(&admin, None)
+            .await
+            .map_err(|e| StorageError::Migrate(e.to_string()))
+    };
+    let result = run.await;
+    // Closing the session releases the lock whatever happened.
+    let _ = admin.close().await;
+    result
 }
 
 /// Whether `e` says the database cannot be reached (connection refused or
