@@ -9,6 +9,7 @@
 
 pub mod deploy;
 pub mod platform;
+pub mod procs;
 pub mod proxy;
 pub mod samples;
 pub mod stack;

@@ -68,6 +68,12 @@ struct Inner {
     files: Mutex<HashMap<String, Vec<u8>>>,
     redirects: Mutex<HashMap<String, String>>,
     file_hits: Mutex<Vec<String>>,
+    /// While set, every notice is answered 503 (the platform is down).
+    down: std::sync::atomic::AtomicBool,
+    /// The notices accepted, by applyno, in order: (interface, body).
+    accepted: Mutex<HashMap<String, Vec<(String, Value)>>>,
+    /// Woken on every accepted notice.
+    arrived: tokio::sync::Notify,
 }
 
 /// The simulator; stops when dropped.
@@ -121,6 +127,13 @@ impl Platform {
             .entry(applyno.to_owned())
             .or_default()
             .extend(replies);
+    }
+
+    /// Down (every notice answered 503) or up again.
+    pub fn set_down(&self, down: bool) {
+        self.inner
+            .down
+            .store(down, std::sync::atomic::Ordering::SeqCst);
     }
 
     /// Forgets the replies still scripted for `applyno` (then: `Ok`).
@@ -178,6 +191,44 @@ impl Platform {
             .insert(name.to_owned(), location.to_owned());
     }
 
+    /// The notices of `applyno` accepted so far, in order: (interface, body).
+    pub fn accepted_for(&self, applyno: &str) -> Vec<(String, Value)> {
+        self.inner
+            .accepted
+            .lock()
+            .unwrap()
+            .get(applyno)
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    /// Waits (at most `timeout`) until a notice `interface` of `applyno`
+    /// whose body satisfies `pred` is accepted; its body.
+    pub async fn wait_accepted(
+        &self,
+        applyno: &str,
+        interface: &str,
+        pred: impl Fn(&Value) -> bool,
+        timeout: Duration,
+    ) -> Option<Value> {
+        let until = tokio::time::Instant::now() + timeout;
+        loop {
+            let woken = self.inner.arrived.notified();
+            tokio::pin!(woken);
+            woken.as_mut().enable();
+            let found = self
+                .accepted_for(applyno)
+                .into_iter()
+                .find(|(i, v)| i == interface && pred(v));
+            if let Some((_, v)) = found {
+                return Some(v);
+            }
+            if tokio::time::timeout_at(until, woken).await.is_err() {
+                return None;
+            }
+        }
+    }
+
     /// The file names requested so far.
     pub fn file_hits(&self) -> Vec<String> {
         self.inner.file_hits.lock().unwrap().clone()
@@ -206,7 +257,9 @@ async fn notice(
     let sign_ok = h("sign")
         .is_some_and(|s| gw_envelope::sign::verify_hmac_sm3_hex(APPSECRET.as_bytes(), &body, &s));
     let applyno = json["applyno"].as_str().unwrap_or("").to_owned();
-    let reply = if h("appkey").as_deref() != Some(APPKEY) || json.is_null() {
+    let reply = if st.down.load(std::sync::atomic::Ordering::SeqCst) {
+        Reply::Status(503)
+    } else if h("appkey").as_deref() != Some(APPKEY) || json.is_null() {
         Reply::Code500("验签或解密失败")
     } else {
         st.script
@@ -216,6 +269,15 @@ async fn notice(
             .and_then(VecDeque::pop_front)
             .unwrap_or(Reply::Ok)
     };
+    if matches!(reply, Reply::Ok) {
+        st.accepted
+            .lock()
+            .unwrap()
+            .entry(applyno.clone())
+            .or_default()
+            .push((name.clone(), json.clone()));
+        st.arrived.notify_waiters();
+    }
     st.received.lock().unwrap().push(Received {
         interface: name,
         json,

@@ -122,9 +122,10 @@ proptest! {
     }
 
     /// Masking any value of any kind never panics and never returns the
-    /// value itself when it has more than one character.
+    /// value itself when it has more than one character (a value already
+    /// starred where the mask puts stars would come back as it was).
     #[test]
-    fn masking_never_returns_the_value(s in "\\PC{2,40}") {
+    fn masking_never_returns_the_value(s in "[^*\\p{C}]{2,40}") {
         for kind in [PiiKind::Name, PiiKind::Phone, PiiKind::Account, PiiKind::Email, PiiKind::Address, PiiKind::Ip] {
             let m = mask(kind, &s);
             prop_assert_ne!(&m, &s, "{:?}", kind);

@@ -1,21 +1,11 @@
 //! Runs one service as its own process, configured by `GW__*` environment
-//! variables, so that tests can kill it with SIGKILL or drive its command
-//! line. The services' own `main` functions call the same library code.
+//! variables (see `gw_tests::procs`).
 //!
-//! `gw-service-proc egress [egress arguments...]`
-
-use clap::Parser;
+//! `gw-service-proc <service> [its arguments...]`, service one of ingress,
+//! egress, underwriting, payment, issuance, invoice, claims, gateway.
 
 fn main() -> anyhow::Result<()> {
     let mut args = std::env::args().skip(1);
     let service = args.next().unwrap_or_default();
-    let runtime = tokio::runtime::Runtime::new()?;
-    match service.as_str() {
-        "egress" => {
-            let cli =
-                egress::cli::Cli::parse_from(std::iter::once("egress".to_owned()).chain(args));
-            runtime.block_on(egress::cli::run(cli))
-        }
-        other => anyhow::bail!("unknown service {other:?}; expected: egress"),
-    }
+    gw_tests::procs::run(&service, args)
 }

@@ -1,0 +1,275 @@
+//! The deployments under test, as real processes: every service its own
+//! process (two egress replicas) on RabbitMQ and PostgreSQL, or the
+//! embedded gateway on SQLite. Each process is `gw-service-proc <service>`,
+//! configured by `GW__*` variables, its output in a log file.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+use tokio::process::{Child, Command};
+
+/// One process of a deployment.
+pub struct Proc {
+    pub name: String,
+    service: &'static str,
+    env: HashMap<String, String>,
+    /// Where `/readyz` answers.
+    pub health: String,
+    child: Option<Child>,
+    log: PathBuf,
+}
+
+/// A deployment's processes and addresses.
+pub struct Cluster {
+    pub procs: Vec<Proc>,
+    pub ingress: String,
+    pub cashier: String,
+    exe: PathBuf,
+}
+
+/// The `gw-service-proc` binary next to this one (built on demand).
+pub fn service_exe() -> anyhow::Result<PathBuf> {
+    let me = std::env::current_exe()?;
+    let exe = me.with_file_name("gw-service-proc");
+    if !exe.exists() {
+        let release = me.components().any(|c| c.as_os_str() == "release");
+        let mut cmd = std::process::Command::new(env!("CARGO"));
+        cmd.args(["build", "-p", "gw-tests", "--bin", "gw-service-proc"]);
+        if release {
+            cmd.arg("--release");
+        }
+        let status = cmd.status().context("cargo build gw-service-proc")?;
+        anyhow::ensure!(status.success(), "cannot build gw-service-proc");
+    }
+    Ok(exe)
+}
+
+fn port() -> u16 {
+    gw_tests::stack::free_port()
+}
+
+fn url(p: u16) -> String {
+    format!("http://127.0.0.1:{p}")
+}
+
+impl Cluster {
+    /// Every service its own process; `env` is the shared configuration.
+    pub fn services(mut env: HashMap<String, String>, logs: &Path) -> anyhow::Result<Self> {
+        let mut set = |k: &str, v: String| {
+            env.insert(k.to_owned(), v);
+        };
+        let p: BTreeMap<&str, u16> = [
+            "ingress", "egress1", "egress1a", "egress2", "egress2a", "uw", "pay", "paya", "iss",
+            "issa", "inv", "cla",
+        ]
+        .into_iter()
+        .map(|k| (k, port()))
+        .collect();
+        set("GW__INGRESS__LISTEN", format!("127.0.0.1:{}", p["ingress"]));
+        set("GW__EGRESS__LISTEN", format!("127.0.0.1:{}", p["egress1"]));
+        set(
+            "GW__EGRESS__ADMIN_LISTEN",
+            format!("127.0.0.1:{}", p["egress1a"]),
+        );
+        set(
+            "GW__UNDERWRITING__ADMIN_LISTEN",
+            format!("127.0.0.1:{}", p["uw"]),
+        );
+        set("GW__PAYMENT__LISTEN", format!("127.0.0.1:{}", p["pay"]));
+        set(
+            "GW__PAYMENT__ADMIN_LISTEN",
+            format!("127.0.0.1:{}", p["paya"]),
+        );
+        set("GW__ISSUANCE__LISTEN", format!("127.0.0.1:{}", p["iss"]));
+        set(
+            "GW__ISSUANCE__ADMIN_LISTEN",
+            format!("127.0.0.1:{}", p["issa"]),
+        );
+        set(
+            "GW__INVOICE__ADMIN_LISTEN",
+            format!("127.0.0.1:{}", p["inv"]),
+        );
+        set(
+            "GW__CLAIMS__ADMIN_LISTEN",
+            format!("127.0.0.1:{}", p["cla"]),
+        );
+        set("GW__PUBLIC_BASE_URL", url(p["egress1"]));
+        let mut egress2 = env.clone();
+        egress2.insert(
+            "GW__EGRESS__LISTEN".into(),
+            format!("127.0.0.1:{}", p["egress2"]),
+        );
+        egress2.insert(
+            "GW__EGRESS__ADMIN_LISTEN".into(),
+            format!("127.0.0.1:{}", p["egress2a"]),
+        );
+        let proc =
+            |name: &str, service: &'static str, env: &HashMap<String, String>, health: u16| Proc {
+                name: name.to_owned(),
+                service,
+                env: env.clone(),
+                health: format!("{}/readyz", url(health)),
+                child: None,
+                log: logs.join(format!("{name}.log")),
+            };
+        let procs = vec![
+            proc("ingress", "ingress", &env, p["ingress"]),
+            proc("egress-1", "egress", &env, p["egress1a"]),
+            proc("egress-2", "egress", &egress2, p["egress2a"]),
+            proc("underwriting", "underwriting", &env, p["uw"]),
+            proc("payment", "payment", &env, p["paya"]),
+            proc("issuance", "issuance", &env, p["issa"]),
+            proc("invoice", "invoice", &env, p["inv"]),
+            proc("claims", "claims", &env, p["cla"]),
+        ];
+        Ok(Self {
+            procs,
+            ingress: url(p["ingress"]),
+            cashier: url(p["pay"]),
+            exe: service_exe()?,
+        })
+    }
+
+    /// The single-process gateway on SQLite in `dir`.
+    pub fn embedded(mut env: HashMap<String, String>, dir: &Path) -> anyhow::Result<Self> {
+        let p = port();
+        env.insert("GW__AMQP__URL".into(), "embedded".into());
+        env.insert(
+            "GW__DATABASE__URL".into(),
+            format!("sqlite://{}/gateway.db?mode=rwc", dir.display()),
+        );
+        env.remove("GW__DATABASE__SCHEMA");
+        env.insert("GW__INGRESS__LISTEN".into(), format!("127.0.0.1:{p}"));
+        env.insert("GW__PUBLIC_BASE_URL".into(), url(p));
+        Ok(Self {
+            procs: vec![Proc {
+                name: "gateway".into(),
+                service: "gateway",
+                env,
+                health: format!("{}/readyz", url(p)),
+                child: None,
+                log: dir.join("gateway.log"),
+            }],
+            ingress: url(p),
+            cashier: url(p),
+            exe: service_exe()?,
+        })
+    }
+
+    fn spawn(&mut self, i: usize) -> anyhow::Result<()> {
+        let p = &mut self.procs[i];
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&p.log)?;
+        let child = Command::new(&self.exe)
+            .arg(p.service)
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .envs(&p.env)
+            .stdout(Stdio::from(log.try_clone()?))
+            .stderr(Stdio::from(log))
+            .kill_on_drop(true)
+            .spawn()
+            .with_context(|| format!("starting {}", p.name))?;
+        p.child = Some(child);
+        Ok(())
+    }
+
+    /// Starts every process and waits until each is ready.
+    pub async fn start(&mut self, within: Duration) -> anyhow::Result<()> {
+        for i in 0..self.procs.len() {
+            self.spawn(i)?;
+        }
+        self.wait_ready(within).await
+    }
+
+    /// Waits until every process answers `/readyz` with 200.
+    pub async fn wait_ready(&self, within: Duration) -> anyhow::Result<()> {
+        let until = Instant::now() + within;
+        let client = reqwest::Client::builder()
+            .timeout(Duration::from_secs(2))
+            .build()?;
+        for p in &self.procs {
+            loop {
+                let ok = client
+                    .get(&p.health)
+                    .send()
+                    .await
+                    .is_ok_and(|r| r.status().is_success());
+                if ok {
+                    break;
+                }
+                anyhow::ensure!(
+                    Instant::now() < until,
+                    "{} is not ready after {within:?} (see {})",
+                    p.name,
+                    p.log.display()
+                );
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+        }
+        Ok(())
+    }
+
+    /// `kill -9` of process `i`, then starts it again.
+    pub async fn kill_and_restart(&mut self, i: usize) -> anyhow::Result<()> {
+        if let Some(mut c) = self.procs[i].child.take() {
+            c.start_kill()?; // SIGKILL
+            let _ = c.wait().await;
+        }
+        self.spawn(i)
+    }
+
+    /// SIGTERM to every process (graceful), SIGKILL after `grace`.
+    pub async fn stop(&mut self, grace: Duration) {
+        for p in &mut self.procs {
+            if let Some(c) = &p.child
+                && let Some(pid) = c.id()
+            {
+                let _ = std::process::Command::new("kill")
+                    .args(["-TERM", &pid.to_string()])
+                    .status();
+            }
+        }
+        for p in &mut self.procs {
+            if let Some(mut c) = p.child.take()
+                && tokio::time::timeout(grace, c.wait()).await.is_err()
+            {
+                let _ = c.start_kill();
+                let _ = c.wait().await;
+            }
+        }
+    }
+}
+
+/// `<service> migrate` in `n` processes at once on the configuration
+/// `env`; how many succeeded.
+pub async fn migrate_at_once(env: &HashMap<String, String>, n: usize) -> anyhow::Result<usize> {
+    let exe = service_exe()?;
+    let runs = (0..n).map(|i| {
+        let service = gw_tests::procs::NAMES[i % 7];
+        Command::new(&exe)
+            .args([service, "migrate"])
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .envs(env)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .output()
+    });
+    let outs = futures::future::join_all(runs).await;
+    let mut ok = 0;
+    for o in outs {
+        let o = o?;
+        if o.status.success() {
+            ok += 1;
+        } else {
+            eprintln!("migrate failed: {}", String::from_utf8_lossy(&o.stderr));
+        }
+    }
+    Ok(ok)
+}
