@@ -12,28 +12,6 @@ use gw_tests::stack::pdf_text;
 use gw_tests::*;
 use serde_json::{Value, json};
 
-/// One test per deployment for each scenario.
-macro_rules! on_both {
-    ($($name:ident),+ $(,)?) => {
-        mod services {
-            $(
-                #[tokio::test]
-                async fn $name() {
-                    super::$name(gw_tests::deploy::Kind::Services).await
-                }
-            )+
-        }
-        mod embedded {
-            $(
-                #[tokio::test]
-                async fn $name() {
-                    super::$name(gw_tests::deploy::Kind::Embedded).await
-                }
-            )+
-        }
-    };
-}
-
 on_both!(
     invoices,
     invoices_from_the_core_system,

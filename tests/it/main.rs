@@ -4,6 +4,29 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+/// One test per deployment (every service on RabbitMQ and PostgreSQL, and
+/// the embedded gateway) for each scenario `async fn name(kind: Kind)`.
+macro_rules! on_both {
+    ($($name:ident),+ $(,)?) => {
+        mod services {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    super::$name(gw_tests::deploy::Kind::Services).await
+                }
+            )+
+        }
+        mod embedded {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    super::$name(gw_tests::deploy::Kind::Embedded).await
+                }
+            )+
+        }
+    };
+}
+
 mod after;
 mod bus;
 mod egress;

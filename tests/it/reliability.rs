@@ -19,27 +19,6 @@ use gw_tests::*;
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 
-macro_rules! on_both {
-    ($($name:ident),+ $(,)?) => {
-        mod services {
-            $(
-                #[tokio::test]
-                async fn $name() {
-                    super::$name(gw_tests::deploy::Kind::Services).await
-                }
-            )+
-        }
-        mod embedded {
-            $(
-                #[tokio::test]
-                async fn $name() {
-                    super::$name(gw_tests::deploy::Kind::Embedded).await
-                }
-            )+
-        }
-    };
-}
-
 on_both!(
     a_stranded_message_is_kept_and_replayed,
     a_notice_whose_command_dies_is_marked_dead_and_can_be_resent,

@@ -183,13 +183,7 @@ impl Deployment {
 
     /// Pays the premium (300.00) through the sandbox cashier; the HTTP status.
     pub async fn pay(&self, premiumurl: &str) -> u16 {
-        let form = [
-            ("paytype", "04"),
-            ("payname", "湖南建工集团有限公司"),
-            ("payaccount", "6222020000001234"),
-            ("paybank", "中国银行长沙分行"),
-            ("paymoney", "300.00"),
-        ];
+        let form = crate::samples::PAYMENT_FORM;
         reqwest::Client::new()
             .post(format!("{}/pay", self.cashier_url(premiumurl)))
             .form(&form)

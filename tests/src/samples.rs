@@ -46,3 +46,12 @@ pub fn request(i: Interface, applyno: &str) -> Value {
         other => panic!("{other} is not an inbound interface"),
     }
 }
+
+/// The sandbox cashier's form for the samples' premium (300.00).
+pub const PAYMENT_FORM: [(&str, &str); 5] = [
+    ("paytype", "04"),
+    ("payname", "湖南建工集团有限公司"),
+    ("payaccount", "6222020000001234"),
+    ("paybank", "中国银行长沙分行"),
+    ("paymoney", "300.00"),
+];

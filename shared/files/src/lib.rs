@@ -98,12 +98,17 @@ impl Staged {
 pub trait FileStore: Send + Sync {
     /// Step 1, outside any transaction.
     async fn upload(&self, file: NewFile, bytes: Vec<u8>) -> Result<Staged, FileError>;
-    /// Step 2, in the caller's transaction.
+    /// Step 2, in the caller's transaction: the row (with the bytes, for
+    /// the database store).
     async fn record(
         &self,
         txn: &DatabaseTransaction,
         staged: Staged,
-    ) -> Result<StoredFile, FileError>;
+    ) -> Result<StoredFile, FileError> {
+        let stored = stored_of(&staged.row);
+        files::insert(txn, staged.row).await?;
+        Ok(stored)
+    }
     /// The file and its clear bytes, if the token is known.
     async fn get(&self, token: &str) -> Result<Option<(FileRow, Vec<u8>)>, FileError>;
 }
@@ -169,16 +174,6 @@ impl FileStore for DbFileStore {
         })
     }
 
-    async fn record(
-        &self,
-        txn: &DatabaseTransaction,
-        staged: Staged,
-    ) -> Result<StoredFile, FileError> {
-        let stored = stored_of(&staged.row);
-        files::insert(txn, staged.row).await?;
-        Ok(stored)
-    }
-
     async fn get(&self, token: &str) -> Result<Option<(FileRow, Vec<u8>)>, FileError> {
         if !is_token(token) {
             return Ok(None);
@@ -225,16 +220,6 @@ impl FileStore for S3FileStore {
             .await
             .map_err(|e| FileError::Object(e.to_string()))?;
         Ok(Staged { row: r })
-    }
-
-    async fn record(
-        &self,
-        txn: &DatabaseTransaction,
-        staged: Staged,
-    ) -> Result<StoredFile, FileError> {
-        let stored = stored_of(&staged.row);
-        files::insert(txn, staged.row).await?;
-        Ok(stored)
     }
 
     async fn get(&self, token: &str) -> Result<Option<(FileRow, Vec<u8>)>, FileError> {

@@ -154,13 +154,7 @@ impl Load {
     async fn pay(&self, premiumurl: &str) -> bool {
         let path = premiumurl.split("/cashier/").nth(1).unwrap_or_default();
         let url = format!("{}/cashier/{path}/pay", self.cashier);
-        let form = [
-            ("paytype", "04"),
-            ("payname", "湖南建工集团有限公司"),
-            ("payaccount", "6222020000001234"),
-            ("paybank", "中国银行长沙分行"),
-            ("paymoney", "300.00"),
-        ];
+        let form = gw_tests::samples::PAYMENT_FORM;
         let until = Instant::now() + self.patience;
         loop {
             match self.client.post(&url).form(&form).send().await {
