@@ -183,16 +183,8 @@ impl Desk {
         if let Some(n) = notices::claim(&paid)? {
             tx.notify(&mut t, &n).await?;
         }
-        let app = t.app()?.clone();
         let details = serde_json::json!({"applicationno": c.applicationno, "amount_cents": c.amount_cents, "claimed_cents": claimed, "reference": reference});
-        tx.emit_application(
-            EventKey::ClaimPaid,
-            &app.applyno,
-            &app.counterpart,
-            t.next,
-            details,
-        )
-        .await?;
+        tx.emit_transition(EventKey::ClaimPaid, &t, details).await?;
         tx.save(t).await
     }
 }

@@ -55,16 +55,9 @@ impl Desk {
                 let granted = row(env, &files, Resolution::Granted, None);
                 let l = requests::add_logout(tx.conn(), granted).await.transient()?;
                 tx.notify(&mut t, &notices::logout(&l)?).await?;
-                let app = t.app()?.clone();
                 let details = serde_json::json!({"applicationno": l.applicationno});
-                tx.emit_application(
-                    EventKey::GuaranteeWrittenOff,
-                    &app.applyno,
-                    &app.counterpart,
-                    t.next,
-                    details,
-                )
-                .await?;
+                tx.emit_transition(EventKey::GuaranteeWrittenOff, &t, details)
+                    .await?;
                 tx.save(t).await?;
                 tracing::info!(applyno = %req.applyno, applicationno = %req.applicationno, "written off");
                 Ok(())

@@ -82,14 +82,8 @@ impl Desk {
             .transient()?;
         tx.notify(t, &notices::quit(&q)?).await?;
         let details = serde_json::json!({"applicationno": q.applicationno, "scene": q.scene, "amount_cents": cents});
-        tx.emit_application(
-            EventKey::GuaranteeRefunded,
-            &app.applyno,
-            &app.counterpart,
-            t.next,
-            details,
-        )
-        .await
+        tx.emit_transition(EventKey::GuaranteeRefunded, t, details)
+            .await
     }
 }
 

@@ -48,16 +48,9 @@ impl Sweeper {
                 // Already ended another way, or a payout pending: not now.
                 Outcome::Refused { .. } => continue,
             };
-            let app = t.app()?.clone();
             let details = serde_json::json!({"baohanno": g.baohanno, "validtime": g.validtime});
-            tx.emit_application(
-                EventKey::GuaranteeExpired,
-                &app.applyno,
-                &app.counterpart,
-                t.next,
-                details,
-            )
-            .await?;
+            tx.emit_transition(EventKey::GuaranteeExpired, &t, details)
+                .await?;
             tx.save(t).await?;
             tx.commit().await?;
             expired += 1;

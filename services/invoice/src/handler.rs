@@ -305,7 +305,7 @@ impl Invoicing {
                     .await
             }
             Plan::Issue { number, at, file } => {
-                let token = self.keep(tx, *file).await?;
+                let token = tx.record_file(&*self.store, *file).await?;
                 let mut row = self.row(env, InvoiceStatus::Issued)?;
                 row.invoice_number = Set(Some(number));
                 row.file_token = Set(Some(token.clone()));
@@ -361,20 +361,7 @@ impl Invoicing {
             counterpart: app.counterpart.to_string(),
             content_type: "application/pdf".into(),
         };
-        self.store
-            .upload(file, pdf)
-            .await
-            .map_err(|e| Failure::transient(anyhow::anyhow!("file store: {e}")))
-    }
-
-    /// Records an uploaded PDF in `tx`; its token.
-    async fn keep(&self, tx: &Tx, file: gw_files::Staged) -> Result<String, Failure> {
-        let stored = self
-            .store
-            .record(tx.conn(), file)
-            .await
-            .map_err(|e| Failure::transient(anyhow::anyhow!("file store: {e}")))?;
-        Ok(stored.token)
+        self.store.upload(file, pdf).await.transient()
     }
 }
 
@@ -464,7 +451,7 @@ impl Consume<InvoiceIssued> for Invoicing {
             return Ok(());
         };
         let token = match file {
-            Some(f) => Some(self.keep(&tx, f).await?),
+            Some(f) => Some(tx.record_file(&*self.store, f).await?),
             None => None,
         };
         let first = requests::issue_invoice(

@@ -109,26 +109,12 @@ impl Issuance {
         .await
         .map_err(|e| Failure::transient(anyhow::anyhow!("render task: {e}")))?
         .map_err(Failure::Permanent)?;
-        let file = self
-            .store
-            .upload(file, bytes)
-            .await
-            .map_err(|e| Failure::transient(anyhow::anyhow!("file store: {e}")))?;
+        let file = self.store.upload(file, bytes).await.transient()?;
         Ok(Signed {
             file,
             sm3,
             signature,
         })
-    }
-
-    /// Records an uploaded file in `tx`; its token.
-    async fn keep(&self, tx: &Tx, file: gw_files::Staged) -> Result<String, Failure> {
-        let stored = self
-            .store
-            .record(tx.conn(), file)
-            .await
-            .map_err(|e| Failure::transient(anyhow::anyhow!("file store: {e}")))?;
-        Ok(stored.token)
     }
 
     fn pdf(
@@ -187,7 +173,7 @@ impl Issuance {
         let app = t.app()?.clone();
         let baohanno = BaohanNo::try_from(c.baohanno.as_str()).map_err(|_| bad("baohanno"))?;
         let sm3 = c.signed.sm3.clone();
-        let token = self.keep(tx, c.signed.file).await?;
+        let token = tx.record_file(&*self.store, c.signed.file).await?;
         let g = Guarantee {
             applyno: app.applyno.clone(),
             baohanno: baohanno.clone(),
@@ -236,14 +222,8 @@ impl Issuance {
         t.changes.baohanno = Set(Some(baohanno.clone()));
         let amount = Amount::from_cents(app.bzjamount_cents).map_err(|_| bad("amount"))?;
         let details = serde_json::json!({"baohanno": baohanno, "sm3": sm3, "bzjamount": amount.to_cents_string()});
-        tx.emit_application(
-            EventKey::GuaranteeIssued,
-            &app.applyno,
-            &app.counterpart,
-            t.next,
-            details,
-        )
-        .await
+        tx.emit_transition(EventKey::GuaranteeIssued, t, details)
+            .await
     }
 }
 
@@ -436,7 +416,7 @@ impl Issuance {
         req: &RevertApply,
         signed: Signed,
     ) -> Result<String, Failure> {
-        let token = self.keep(tx, signed.file).await?;
+        let token = tx.record_file(&*self.store, signed.file).await?;
         let validtime = numbers::valid_until(req.bidtime, req.bidvalid);
         let changes = GuaranteeChanges {
             restored_token: Set(Some(token.clone())),
@@ -546,8 +526,7 @@ impl Consume<InboundEnvelope<RevertApply>> for Issuance {
         } else {
             EventKey::GuaranteeRestored
         };
-        tx.emit_application(key, &r.app.applyno, &r.app.counterpart, t.next, details)
-            .await?;
+        tx.emit_transition(key, &t, details).await?;
         tx.save(t).await?;
         tx.commit().await?;
         tracing::info!(applyno = %req.applyno, baohanno = %g.baohanno, validtime = %validtime, "guarantee restored");

@@ -97,15 +97,8 @@ impl Payments {
             applyno: p.applyno.clone(),
         })
         .await?;
-        let app = t.app()?;
-        tx.emit_application(
-            EventKey::PaymentReceived,
-            &app.applyno,
-            &app.counterpart,
-            t.next,
-            details,
-        )
-        .await
+        tx.emit_transition(EventKey::PaymentReceived, t, details)
+            .await
     }
 
     /// A payment held for a person: the platform is not told.
@@ -125,15 +118,8 @@ impl Payments {
         .await
         .transient()?;
         details["reason"] = reason.into();
-        let app = t.app()?;
-        tx.emit_application(
-            EventKey::PaymentHeld,
-            &app.applyno,
-            &app.counterpart,
-            t.next,
-            details,
-        )
-        .await?;
+        tx.emit_transition(EventKey::PaymentHeld, t, details)
+            .await?;
         tracing::warn!(applyno = %p.applyno, paynumber = %p.paynumber, reason, "payment held for a person");
         Ok(())
     }
@@ -272,14 +258,8 @@ impl Payments {
     async fn cancelled(tx: &Tx, t: &Transition, req: &CancelApply) -> Result<(), Failure> {
         let app = t.app()?;
         let details = serde_json::json!({"scene": req.scene.code(), "previous": t.from()});
-        tx.emit_application(
-            EventKey::ApplicationCancelled,
-            &app.applyno,
-            &app.counterpart,
-            t.next,
-            details,
-        )
-        .await?;
+        tx.emit_transition(EventKey::ApplicationCancelled, t, details)
+            .await?;
         tracing::info!(applyno = %req.applyno, scene = req.scene.code(), previous = ?t.from(), "application cancelled");
         if t.effect != Effect::VoidAndRefund {
             return Ok(());
@@ -306,14 +286,8 @@ impl Payments {
         if app.state.has_guarantee() {
             let details =
                 serde_json::json!({"baohanno": app.baohanno, "reason": "cancelled after payment"});
-            tx.emit_application(
-                EventKey::GuaranteeVoided,
-                &app.applyno,
-                &app.counterpart,
-                t.next,
-                details,
-            )
-            .await?;
+            tx.emit_transition(EventKey::GuaranteeVoided, t, details)
+                .await?;
         }
         Ok(())
     }

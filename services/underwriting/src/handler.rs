@@ -387,8 +387,6 @@ impl Review {
             "decision": decision, "reason": self.remark, "decided_by": d.decided_by.as_str(),
             "rate": self.rate.map(|r| r.to_string()), "cost": self.cost.map(|c| c.to_cents_string()),
         });
-        let app = t.app()?;
-        tx.emit_application(key, &app.applyno, &app.counterpart, t.next, details)
-            .await
+        tx.emit_transition(key, t, details).await
     }
 }

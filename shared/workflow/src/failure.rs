@@ -1,4 +1,4 @@
-//! Database errors as consumer failures.
+//! Database and file store errors as consumer failures.
 
 use gw_bus::Failure;
 use gw_storage::sea_orm::DbErr;
@@ -24,5 +24,16 @@ pub trait DbResultExt<T> {
 impl<T> DbResultExt<T> for Result<T, DbErr> {
     fn transient(self) -> Result<T, Failure> {
         self.map_err(db_failure)
+    }
+}
+
+impl<T> DbResultExt<T> for Result<T, gw_files::FileError> {
+    /// A file store error: its database half as [`db_failure`], an object
+    /// store or configuration error as transient (the store may come back).
+    fn transient(self) -> Result<T, Failure> {
+        self.map_err(|e| match e {
+            gw_files::FileError::Db(e) => db_failure(e),
+            e => Failure::Transient(anyhow::Error::new(e).context("file store")),
+        })
     }
 }

@@ -16,7 +16,7 @@
 //!     Outcome::Refused { refusal, .. } => return tx.commit().await, // or a notice saying why
 //! };
 //! tx.notify(&mut t, notice).await?;      // chained after the previous notice
-//! tx.emit_application(EventKey::ApplicationCancelled, &t, details).await?;
+//! tx.emit_transition(EventKey::ApplicationCancelled, &t, details).await?;
 //! tx.save(t).await?;                     // versioned: a lost race is retried
 //! tx.commit().await                      // and the relay publishes
 //! ```
@@ -358,6 +358,29 @@ impl Tx {
             },
         )
         .await
+    }
+
+    /// An application event for `t`: its application, in the state it moves to.
+    pub async fn emit_transition(
+        &self,
+        key: EventKey,
+        t: &Transition,
+        details: serde_json::Value,
+    ) -> Result<(), Failure> {
+        let app = t.app()?;
+        self.emit_application(key, &app.applyno, &app.counterpart, t.next, details)
+            .await
+    }
+
+    /// Records a file uploaded before the transaction ([`gw_files::FileStore::upload`])
+    /// in this transaction; its token.
+    pub async fn record_file(
+        &self,
+        store: &dyn gw_files::FileStore,
+        staged: gw_files::Staged,
+    ) -> Result<String, Failure> {
+        let stored = store.record(self.conn(), staged).await.transient()?;
+        Ok(stored.token)
     }
 
     /// Answers a request without changing the application: its notice (if
