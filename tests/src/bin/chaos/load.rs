@@ -159,6 +159,10 @@ impl Load {
         loop {
             match self.client.post(&url).form(&form).send().await {
                 Ok(r) if r.status().is_success() => return true,
+                // Already paid: an earlier try went through although its
+                // answer was lost (the broker cut before the confirm); the
+                // paynotice wait that follows tells.
+                Ok(r) if r.status() == reqwest::StatusCode::CONFLICT => return true,
                 Ok(r) if r.status().is_client_error() => return false,
                 _ if Instant::now() > until => return false,
                 _ => tokio::time::sleep(Duration::from_millis(300)).await,
