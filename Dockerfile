@@ -6,14 +6,15 @@ WORKDIR /src
 COPY . .
 RUN cargo build --release --locked \
       -p ingress -p egress -p underwriting -p payment -p issuance -p invoice -p claims \
-      -p gateway \
+      -p gateway -p sandbox \
  && mkdir /out \
  && cp target/release/ingress target/release/egress target/release/underwriting \
        target/release/payment target/release/issuance target/release/invoice \
-       target/release/claims target/release/gateway /out/
+       target/release/claims target/release/gateway target/release/sandbox /out/
 
 FROM debian:bookworm-slim
-RUN apt-get update && apt-get install -y --no-install-recommends ca-certificates \
+# poppler-utils: the sandbox platform reads the PDFs it downloads.
+RUN apt-get update && apt-get install -y --no-install-recommends ca-certificates poppler-utils \
  && rm -rf /var/lib/apt/lists/* \
  && useradd --system --uid 10001 gateway
 COPY --from=build /out/ /usr/local/bin/

@@ -36,7 +36,7 @@ fn admin_client() -> reqwest::Client {
 
 #[tokio::test]
 async fn a_notice_arrives_decrypted_intact_and_signed() {
-    let platform = Platform::start().await;
+    let platform = gw_tests::platform::start().await;
     // The platform may answer the code as a string: "200" counts too.
     platform.script("TB-SIGN-1", [Reply::OkStringCode]);
     let (h, egress) = setup(&platform, &[]).await;
@@ -95,7 +95,7 @@ async fn a_notice_arrives_decrypted_intact_and_signed() {
 
 #[tokio::test]
 async fn three_503s_then_200_is_delivered_once_after_three_recorded_failures() {
-    let platform = Platform::start().await;
+    let platform = gw_tests::platform::start().await;
     platform.script(
         "TB-503",
         [Reply::Status(503), Reply::Status(503), Reply::Status(503)],
@@ -142,7 +142,7 @@ async fn three_503s_then_200_is_delivered_once_after_three_recorded_failures() {
 /// saying so, and the next one (a normal reply) delivers.
 #[tokio::test]
 async fn a_reply_past_the_size_cap_is_a_failed_attempt() {
-    let platform = Platform::start().await;
+    let platform = gw_tests::platform::start().await;
     platform.script("TB-HUGE", [Reply::Huge(200 * 1024)]);
     let (h, egress) = setup(&platform, &[]).await;
     let cmd = notice_command(Interface::ProcessNotice, process_notice("TB-HUGE"), None);
@@ -164,7 +164,7 @@ async fn a_reply_past_the_size_cap_is_a_failed_attempt() {
 
 #[tokio::test]
 async fn a_spent_schedule_dead_letters_then_an_operator_resends_it() {
-    let platform = Platform::start().await;
+    let platform = gw_tests::platform::start().await;
     platform.script(
         "TB-DEAD",
         [
@@ -266,7 +266,7 @@ async fn a_spent_schedule_dead_letters_then_an_operator_resends_it() {
 
 #[tokio::test]
 async fn a_retried_notice_holds_back_its_successor_but_not_other_applications() {
-    let platform = Platform::start().await;
+    let platform = gw_tests::platform::start().await;
     platform.script("TB-ORD-A", [Reply::Status(503), Reply::Status(503)]);
     let (h, egress) = setup(&platform, &[]).await;
     let first = notice_command(Interface::ProcessNotice, process_notice("TB-ORD-A"), None);
@@ -345,7 +345,7 @@ async fn a_retried_notice_holds_back_its_successor_but_not_other_applications() 
 
 #[tokio::test]
 async fn an_invalid_notice_is_never_sent() {
-    let platform = Platform::start().await;
+    let platform = gw_tests::platform::start().await;
     let (h, egress) = setup(&platform, &[]).await;
     let mut cmd = notice_command(Interface::ProcessNotice, process_notice("TB-INVALID"), None);
     cmd.body.as_object_mut().unwrap().remove("cost");
@@ -370,7 +370,7 @@ async fn an_invalid_notice_is_never_sent() {
 
 #[tokio::test]
 async fn a_killed_egress_loses_nothing_it_had_taken() {
-    let platform = Platform::start().await;
+    let platform = gw_tests::platform::start().await;
     // The first attempt hangs: egress holds the notice, unacknowledged, when it dies.
     platform.script("TB-KILL", [Reply::Hang(Duration::from_secs(30))]);
     let ids = TestIds::new();
@@ -414,7 +414,7 @@ async fn a_killed_egress_loses_nothing_it_had_taken() {
 
 #[tokio::test]
 async fn stored_files_download_encrypted_and_nothing_else_does() {
-    let platform = Platform::start().await;
+    let platform = gw_tests::platform::start().await;
     let (h, egress) = setup(&platform, &[]).await;
     let store = gw_files::DbFileStore::new(h.db.clone());
     let mut pdf = b"%PDF-1.7\n".to_vec();
@@ -459,8 +459,8 @@ async fn stored_files_download_encrypted_and_nothing_else_does() {
 
 #[tokio::test]
 async fn platform_files_come_only_from_configured_hosts() {
-    let platform = Platform::start_on("127.0.0.1").await;
-    let elsewhere = Platform::start_on("127.0.0.2").await;
+    let platform = gw_tests::platform::start_on("127.0.0.1").await;
+    let elsewhere = gw_tests::platform::start_on("127.0.0.2").await;
     let ids = TestIds::new();
     let configured = platform.addr.to_string();
     let s = settings(
@@ -587,7 +587,7 @@ async fn the_s3_store_keeps_bytes_in_the_bucket_and_metadata_in_the_database() {
 
 #[tokio::test]
 async fn retry_after_holds_the_next_attempt_back() {
-    let platform = Platform::start().await;
+    let platform = gw_tests::platform::start().await;
     // Busy, come back in 2 s: the next attempt waits at least that long,
     // although the schedule says 1 s.
     platform.script("TB-RETRY-AFTER", [Reply::StatusRetryAfter(503, 2)]);
@@ -614,7 +614,7 @@ async fn retry_after_holds_the_next_attempt_back() {
 
 #[tokio::test]
 async fn the_cli_lists_and_resends_dead_notices() {
-    let platform = Platform::start().await;
+    let platform = gw_tests::platform::start().await;
     platform.script(
         "TB-CLI",
         [
@@ -719,7 +719,7 @@ async fn a_proxy_in_the_environment_cannot_route_around_the_pinned_address() {
         assert_eq!(bytes, b"fetched directly");
         return;
     }
-    let platform = Platform::start_on("127.0.0.1").await;
+    let platform = gw_tests::platform::start_on("127.0.0.1").await;
     platform.serve_file("direct.pdf", b"fetched directly");
     let proxy = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let proxy_url = format!("http://{}", proxy.local_addr().unwrap());

@@ -5,7 +5,6 @@ use std::time::Duration;
 
 use gw_bus::Message;
 use gw_contract::queues;
-use gw_tests::platform::Platform;
 use gw_tests::stack::{free_port, pdf_text};
 use gw_tests::*;
 use serde_json::{Value, json};
@@ -14,7 +13,7 @@ use tokio_util::sync::CancellationToken;
 #[tokio::test]
 async fn the_whole_path_runs_in_one_process_without_a_broker() {
     gw_telemetry::init_for_tests();
-    let platform = Platform::start().await;
+    let platform = gw_tests::platform::start().await;
     let dir = std::env::temp_dir().join(format!("gw-embedded-{}", uuid::Uuid::new_v4().simple()));
     let db_url = format!("sqlite://{}/gateway.db?mode=rwc", dir.display());
     // The public base URL names the port before the gateway binds it; if

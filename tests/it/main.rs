@@ -35,4 +35,5 @@ mod fuzz;
 mod ingress;
 mod mainpath;
 mod reliability;
+mod sandbox;
 mod storage;

@@ -379,7 +379,7 @@ async fn an_unavailable_dependency_pauses_the_consumer_and_spends_no_attempt() {
 #[tokio::test]
 async fn a_database_outage_strands_nothing() {
     let ids = TestIds::new();
-    let platform = gw_tests::platform::Platform::start().await;
+    let platform = gw_tests::platform::start().await;
     let h = Harness::new(ids.clone(), settings(&ids, &platform.base_url, &[])).await;
     let db = TcpProxy::start("127.0.0.1:5432").await;
     let through_proxy = format!("postgres://postgres@127.0.0.1:{}/test", db.port);

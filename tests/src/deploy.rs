@@ -11,7 +11,7 @@ use gw_storage::Db;
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 
-use crate::platform::{Platform, Received};
+use crate::platform::{Platform, PlatformExt, Received};
 use crate::{Harness, TestIds, settings};
 
 /// Which deployment.
@@ -26,11 +26,11 @@ pub enum Kind {
 /// A running deployment.
 pub struct Deployment {
     pub kind: Kind,
-    pub platform: Platform,
+    pub platform: std::sync::Arc<Platform>,
     /// Base URL of the inbound API.
     pub ingress: String,
     /// Base URL of `/cashier` and `/verify`.
-    cashier: String,
+    pub cashier: String,
     pub verify: String,
     /// Base URL of each service's admin API, by service name.
     pub admin: BTreeMap<String, String>,
@@ -65,7 +65,7 @@ impl Deployment {
     }
 
     async fn services(extra: &[(&str, &str)]) -> Self {
-        let platform = Platform::start().await;
+        let platform = std::sync::Arc::new(crate::platform::start_strict().await);
         let ids = TestIds::new();
         let mut all: Vec<(&str, &str)> = vec![
             ("GW__DATABASE__MAX_CONNECTIONS", "4"),
@@ -118,7 +118,7 @@ impl Deployment {
 
     async fn embedded(extra: &[(&str, &str)]) -> Self {
         gw_telemetry::init_for_tests();
-        let platform = Platform::start().await;
+        let platform = std::sync::Arc::new(crate::platform::start_strict().await);
         let dir = std::env::temp_dir().join(format!("gw-deploy-{}", uuid::Uuid::new_v4().simple()));
         let db_url = format!("sqlite://{}/gateway.db?mode=rwc", dir.display());
         // The public base URL names the port before the gateway binds it; if

@@ -9,9 +9,10 @@
 
 pub mod deploy;
 pub mod platform;
+pub use platform::PlatformExt as _;
 pub mod procs;
 pub mod proxy;
-pub mod samples;
+pub use sandbox::samples;
 pub mod stack;
 
 use std::collections::HashMap;
@@ -133,6 +134,8 @@ pub fn settings_env(
     extra: &[(&str, &str)],
 ) -> HashMap<String, String> {
     let mut env: HashMap<String, String> = [
+        // Tests run with the example institution and a generated SM2 key.
+        ("GW__ENVIRONMENT", "sandbox".into()),
         ("GW__DATABASE__URL", database_url()),
         ("GW__DATABASE__SCHEMA", ids.schema.clone()),
         ("GW__DATABASE__MAX_CONNECTIONS", "5".into()),

@@ -7,7 +7,7 @@ use std::time::Duration;
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
-use crate::platform::Platform;
+use crate::platform::{Platform, PlatformExt};
 use crate::{Harness, Running, TestIds, settings};
 
 /// A free local port (bound and released).
@@ -38,7 +38,7 @@ pub struct Stack {
 impl Stack {
     /// Starts every service; `extra` overrides settings (`GW__...`).
     pub async fn start(extra: &[(&str, &str)]) -> Stack {
-        let platform = Platform::start().await;
+        let platform = crate::platform::start_strict().await;
         let ids = TestIds::new();
         let mut all: Vec<(&str, &str)> = vec![
             ("GW__DATABASE__MAX_CONNECTIONS", "3"),

@@ -7,6 +7,8 @@
 //! APIs keep their own ports. Point `database.url` at PostgreSQL and
 //! `amqp.url` at RabbitMQ to share the work with separately run services.
 
+pub mod embedded_sandbox;
+
 use gw_config::Settings;
 use gw_host::{Application, Layout, Service};
 use tokio_util::sync::CancellationToken;
@@ -30,7 +32,6 @@ listen = "127.0.0.1:0"
 
 [payment]
 listen = "127.0.0.1:0"
-sandbox = true
 
 [issuance]
 listen = "127.0.0.1:0"
@@ -57,6 +58,34 @@ pub const SERVICES: &[&dyn Service] = &[
 /// Loads the gateway's settings: defaults, the gateway's defaults, the file, `GW__*`.
 pub fn settings(file: Option<&std::path::Path>) -> anyhow::Result<Settings> {
     Ok(Settings::load_layers(DEFAULTS, file, None)?)
+}
+
+/// What `gateway` starts with.
+pub enum Start {
+    /// A platform is configured: the settings as loaded (and checked for
+    /// their environment: production refuses example values).
+    Configured(Settings),
+    /// No platform is configured: the sandbox platform, started on
+    /// loopback, and settings that point at it.
+    Sandbox(Settings, std::sync::Arc<sandbox::Platform>),
+}
+
+/// Decides how to start from the file and the environment (`None`: the
+/// process environment): with the configured platform, or, when none is
+/// configured, with the sandbox platform in this process.
+pub async fn prepare(
+    file: Option<&std::path::Path>,
+    env: Option<std::collections::HashMap<String, String>>,
+) -> anyhow::Result<Start> {
+    if Settings::names_counterparts(&[DEFAULTS], file, env.clone())? {
+        return Ok(Start::Configured(Settings::load_layers(
+            DEFAULTS, file, env,
+        )?));
+    }
+    let platform = embedded_sandbox::platform().await?;
+    let layer = embedded_sandbox::layer(&platform)?;
+    let settings = Settings::load_many(&[DEFAULTS, &layer], file, env)?;
+    Ok(Start::Sandbox(settings, platform))
 }
 
 /// A running gateway.

@@ -5,6 +5,25 @@ use serde_json::{Value, json};
 
 /// A unified social credit code that passes the GB 32100 check.
 pub const BIDDER_CODE: &str = "914300001837644275";
+/// Another valid code: a bidder of its own (its own exposure).
+pub const OTHER_BIDDER_CODE: &str = "91430000MA4T7Q2K3M";
+
+/// The `n`th of a series of valid unified social credit codes (GB 32100),
+/// one bidder each: load that does not run into one bidder's exposure cap.
+pub fn credit_code(n: u32) -> String {
+    const CHARS: &[u8] = b"0123456789ABCDEFGHJKLMNPQRTUWXY";
+    const WEIGHTS: [u32; 17] = [
+        1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28,
+    ];
+    let body = format!("91430000MA{n:07}");
+    let sum: u32 = body
+        .bytes()
+        .zip(WEIGHTS)
+        .map(|(b, w)| CHARS.iter().position(|c| *c == b).unwrap_or(0) as u32 * w)
+        .sum();
+    let check = (31 - sum % 31) % 31;
+    format!("{body}{}", char::from(CHARS[check as usize]))
+}
 
 pub fn baohanapply(applyno: &str) -> Value {
     json!({

@@ -23,6 +23,7 @@ mod invoice;
 mod issuance;
 mod payment;
 mod retention;
+mod safety;
 mod telemetry;
 mod underwriting;
 
@@ -45,6 +46,9 @@ pub use invoice::InvoiceSettings;
 pub use issuance::IssuanceSettings;
 pub use payment::PaymentSettings;
 pub use retention::RetentionSettings;
+pub use safety::{
+    EXAMPLE_ACCOUNT_NUMBER, EXAMPLE_INSTITUTION_CODE, EXAMPLE_INSTITUTION_NAME, Environment,
+};
 pub use secrecy;
 pub use telemetry::{LogFormat, TelemetrySettings};
 pub use underwriting::{
@@ -65,6 +69,9 @@ pub const CONFIG_FILE_ENV: &str = "GW_CONFIG";
 /// and its variants, which check it.
 #[derive(Debug, Clone)]
 pub struct Settings {
+    /// `production` (the default: example values are refused at start-up)
+    /// or `sandbox` (demos, integration environments, tests).
+    pub environment: Environment,
     /// Base URL the platform uses to reach our public endpoints (file links,
     /// the cashier page, verification), e.g. `https://gw.example.com`.
     pub public_base_url: url::Url,
@@ -112,6 +119,7 @@ impl Problems {
 
 /// The top-level keys; anything else in a file is a mistake.
 const SECTIONS: &[&str] = &[
+    "environment",
     "public_base_url",
     "database",
     "amqp",
@@ -169,6 +177,7 @@ fn section<T: DeserializeOwned>(
 
 /// The built-in defaults: a single machine with local PostgreSQL and RabbitMQ.
 pub const DEFAULTS_TOML: &str = r#"
+environment = "production"
 public_base_url = "http://127.0.0.1:8081"
 
 [database]
@@ -228,6 +237,7 @@ rate_bands = [
 listen = "0.0.0.0:8084"
 admin_listen = "127.0.0.1:8085"
 sandbox = false
+sandbox_allow_public = false
 bank_account_name = "湖南某某融资担保有限公司"
 bank_account_number = "4301 0000 0000 0000 000"
 bank_name = "中国建设银行长沙分行"
@@ -288,35 +298,32 @@ impl Settings {
         file: Option<&Path>,
         env: Option<std::collections::HashMap<String, String>>,
     ) -> Result<Self, ConfigError> {
-        let mut builder = config::Config::builder()
-            .add_source(config::File::from_str(
-                DEFAULTS_TOML,
-                config::FileFormat::Toml,
-            ))
-            .add_source(config::File::from_str(
-                more_defaults,
-                config::FileFormat::Toml,
-            ));
-        if let Some(path) = file {
-            if !path.exists() {
-                return Err(ConfigError::Read(format!(
-                    "{} does not exist",
-                    path.display()
-                )));
-            }
-            builder = builder.add_source(config::File::from(path).format(config::FileFormat::Toml));
-        }
-        let mut environment = config::Environment::with_prefix(ENV_PREFIX)
-            .prefix_separator(ENV_SEPARATOR)
-            .separator(ENV_SEPARATOR);
-        if let Some(env) = env {
-            environment = environment.source(Some(env.into_iter().collect()));
-        }
-        let cfg = builder
-            .add_source(environment)
-            .build()
-            .map_err(|e| ConfigError::Read(e.to_string()))?;
-        Self::from_config(&cfg)
+        Self::from_config(&raw(&[more_defaults], file, env)?)
+    }
+
+    /// Like [`Settings::load_layers`] with several default layers, each
+    /// over the one before.
+    pub fn load_many(
+        more_defaults: &[&str],
+        file: Option<&Path>,
+        env: Option<std::collections::HashMap<String, String>>,
+    ) -> Result<Self, ConfigError> {
+        Self::from_config(&raw(more_defaults, file, env)?)
+    }
+
+    /// Whether the layers name at least one platform (`[counterparts.*]`),
+    /// before anything is checked: the single-process gateway runs its own
+    /// sandbox platform when none is.
+    pub fn names_counterparts(
+        more_defaults: &[&str],
+        file: Option<&Path>,
+        env: Option<std::collections::HashMap<String, String>>,
+    ) -> Result<bool, ConfigError> {
+        let cfg = raw(more_defaults, file, env)?;
+        Ok(cfg
+            .get_table("counterparts")
+            .map(|t| !t.is_empty())
+            .unwrap_or(false))
     }
 
     /// Reads every section (each on its own, so one bad value does not hide
@@ -328,6 +335,7 @@ impl Settings {
                 p.push(key, "unknown setting");
             }
         }
+        let environment = section::<Environment>(cfg, "environment", &mut p);
         let public_base_url = section::<url::Url>(cfg, "public_base_url", &mut p);
         let database = section::<DatabaseSettings>(cfg, "database", &mut p);
         let amqp = section::<AmqpSettings>(cfg, "amqp", &mut p);
@@ -375,7 +383,8 @@ impl Settings {
             }
             None => None,
         };
-        match (
+        let settings = match (
+            environment,
             public_base_url,
             database,
             amqp,
@@ -395,6 +404,7 @@ impl Settings {
             built,
         ) {
             (
+                Some(environment),
                 Some(public_base_url),
                 Some(database),
                 Some(amqp),
@@ -412,7 +422,8 @@ impl Settings {
                 Some(telemetry),
                 Some(counterparts),
                 Some(built_counterparts),
-            ) if p.0.is_empty() => Ok(Self {
+            ) if p.0.is_empty() => Self {
+                environment,
                 public_base_url,
                 database,
                 amqp,
@@ -430,8 +441,14 @@ impl Settings {
                 telemetry,
                 counterparts,
                 built_counterparts,
-            }),
-            _ => Err(ConfigError::Invalid(p.0)),
+            },
+            _ => return Err(ConfigError::Invalid(p.0)),
+        };
+        safety::check(&settings, &mut p);
+        if p.0.is_empty() {
+            Ok(settings)
+        } else {
+            Err(ConfigError::Invalid(p.0))
         }
     }
 
@@ -444,6 +461,41 @@ impl Settings {
     pub fn counterparts(&self) -> Counterparts {
         self.built_counterparts.clone()
     }
+}
+
+/// The layers, merged, before any check.
+fn raw(
+    more_defaults: &[&str],
+    file: Option<&Path>,
+    env: Option<std::collections::HashMap<String, String>>,
+) -> Result<config::Config, ConfigError> {
+    let mut builder = config::Config::builder().add_source(config::File::from_str(
+        DEFAULTS_TOML,
+        config::FileFormat::Toml,
+    ));
+    for layer in more_defaults {
+        builder = builder.add_source(config::File::from_str(layer, config::FileFormat::Toml));
+    }
+    if let Some(path) = file {
+        if !path.exists() {
+            return Err(ConfigError::Read(format!(
+                "{} does not exist",
+                path.display()
+            )));
+        }
+        builder = builder.add_source(config::File::from(path).format(config::FileFormat::Toml));
+    }
+    let mut environment = config::Environment::with_prefix(ENV_PREFIX)
+        .prefix_separator(ENV_SEPARATOR)
+        .separator(ENV_SEPARATOR);
+    if let Some(env) = env {
+        environment = environment.source(Some(env.into_iter().collect()));
+    }
+    let cfg = builder
+        .add_source(environment)
+        .build()
+        .map_err(|e| ConfigError::Read(e.to_string()))?;
+    Ok(cfg)
 }
 
 #[cfg(test)]

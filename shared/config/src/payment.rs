@@ -13,6 +13,9 @@ pub struct PaymentSettings {
     pub admin_listen: SocketAddr,
     /// Offer a form that completes the payment (test environments only).
     pub sandbox: bool,
+    /// Let the sandbox cashier run with public listeners on other addresses
+    /// than loopback (a closed test network, on purpose).
+    pub sandbox_allow_public: bool,
     /// Bank-transfer details shown on the cashier page.
     pub bank_account_name: String,
     pub bank_account_number: String,
@@ -25,6 +28,7 @@ impl std::fmt::Debug for PaymentSettings {
             .field("listen", &self.listen)
             .field("admin_listen", &self.admin_listen)
             .field("sandbox", &self.sandbox)
+            .field("sandbox_allow_public", &self.sandbox_allow_public)
             .field("bank_name", &self.bank_name)
             .finish_non_exhaustive()
     }

@@ -4,13 +4,60 @@ use std::time::Duration;
 
 use super::*;
 
+/// The environment `pairs`, in the sandbox environment unless they say
+/// otherwise (the defaults carry the example institution).
 fn env(pairs: &[(&str, &str)]) -> Option<HashMap<String, String>> {
-    Some(
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect(),
-    )
+    let mut env: HashMap<String, String> =
+        HashMap::from([("GW__ENVIRONMENT".into(), "sandbox".into())]);
+    env.extend(pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+    Some(env)
+}
+
+/// A production deployment with every value real.
+const REAL: &[(&str, &str)] = &[
+    ("GW__ENVIRONMENT", "production"),
+    ("GW__PUBLIC_BASE_URL", "https://gw.bank-a.cn"),
+    ("GW__INSTITUTION__NAME", "湖南示范融资担保有限公司"),
+    ("GW__INSTITUTION__CODE", "91430104MA4R2K5L00"),
+    (
+        "GW__INSTITUTION__SM2_PRIVATE_KEY",
+        "3945208f7b2144b13f36e38ac6d39f95889393692860b51a42fb81ef4df7c5b8",
+    ),
+    ("GW__PAYMENT__BANK_ACCOUNT_NAME", "湖南示范融资担保有限公司"),
+    (
+        "GW__PAYMENT__BANK_ACCOUNT_NUMBER",
+        "4300 1234 5678 9012 345",
+    ),
+    (
+        "GW__INVOICE__SELLER_ADDRESS",
+        "长沙市岳麓区示范路 8 号 0731-88886666",
+    ),
+    (
+        "GW__INVOICE__SELLER_BANK",
+        "中国建设银行长沙岳麓支行 4300 1234 5678 9012 345",
+    ),
+    ("GW__ADMIN__TOKEN", "f3b1c9d27a6e4c0b8d5a2e7f1c3b9a64"),
+    ("GW__COUNTERPARTS__HUNAN__APPKEY", "hn-appkey"),
+    ("GW__COUNTERPARTS__HUNAN__APPSECRET", "hn2025guarantee1"),
+    (
+        "GW__COUNTERPARTS__HUNAN__NOTICE_BASE_URL",
+        "http://218.76.24.212:19980",
+    ),
+];
+
+/// Loads `REAL` with `changes` over it; the problems, if any.
+fn production(changes: &[(&str, &str)]) -> Result<Settings, String> {
+    let mut pairs = REAL.to_vec();
+    pairs.extend_from_slice(changes);
+    Settings::load_from(None, env(&pairs)).map_err(|e| e.to_string())
+}
+
+fn refused(changes: &[(&str, &str)], key: &str) {
+    let err = production(changes).expect_err("refused");
+    assert!(
+        err.contains(&format!("{key}: ")),
+        "{key} not named in:\n{err}"
+    );
 }
 
 fn file(contents: &str) -> tempfile::NamedTempFile {
@@ -279,13 +326,31 @@ fn bad_values_name_their_exact_key() {
 /// in `deploy/` would stop a deployment at start-up.
 #[test]
 fn the_deployment_examples_load() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../deploy");
+    // The compose file's: a sandbox deployment, notices to the sandbox platform.
+    let sandbox = HashMap::from([
+        (
+            "GW__COUNTERPARTS__SANDBOX__APPKEY".to_owned(),
+            "sandbox-appkey".to_owned(),
+        ),
+        (
+            "GW__COUNTERPARTS__SANDBOX__APPSECRET".to_owned(),
+            "sandbox-secret16".to_owned(),
+        ),
+    ]);
+    let s = Settings::load_from(Some(&root.join("gateway.example.toml")), Some(sandbox))
+        .unwrap_or_else(|e| panic!("deploy/gateway.example.toml: {e}"));
+    assert_eq!(s.environment, Environment::Sandbox);
+    assert!(s.payment.sandbox);
+    assert_eq!(
+        s.counterparts["sandbox"].notice_base_url.as_str(),
+        "http://sandbox:8090/"
+    );
+    assert!(!s.counterparts.contains_key("hunan"));
     let secrets = env(&[
         ("GW__COUNTERPARTS__HUNAN__APPKEY", "hn-appkey"),
         ("GW__COUNTERPARTS__HUNAN__APPSECRET", "hn2025guarantee1"),
     ]);
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../deploy");
-    let s = Settings::load_from(Some(&root.join("gateway.example.toml")), secrets.clone())
-        .unwrap_or_else(|e| panic!("deploy/gateway.example.toml: {e}"));
     assert_eq!(s.claims.admin_listen.port(), 8089);
     assert_eq!(s.invoice.admin_listen.port(), 8088);
 
@@ -300,8 +365,204 @@ fn the_deployment_examples_load() {
         .map(|l| format!("{}\n", &l[4..]))
         .collect();
     let f = file(&toml);
-    let s = Settings::load_from(Some(f.path()), secrets)
+    // The ConfigMap is production: it loads once the institution's own
+    // values (a Secret, the institution section) replace the examples.
+    let mut real = REAL.to_vec();
+    real.retain(|(k, _)| !k.starts_with("GW__COUNTERPARTS"));
+    let mut secrets = secrets.unwrap_or_default();
+    secrets.insert("GW__ENVIRONMENT".into(), "production".into());
+    let err = Settings::load_from(Some(f.path()), Some(secrets.clone()))
+        .unwrap_err()
+        .to_string();
+    for key in [
+        "institution.sm2_private_key",
+        "institution.name",
+        "public_base_url",
+    ] {
+        assert!(
+            err.contains(&format!("{key}: ")),
+            "{key} not named in:\n{err}"
+        );
+    }
+    secrets.extend(real.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+    let s = Settings::load_from(Some(f.path()), Some(secrets))
         .unwrap_or_else(|e| panic!("the ConfigMap in deploy/k8s/gateway.yaml: {e}"));
     assert_eq!(s.issuance.admin_listen.port(), 8087);
     assert!(!s.payment.sandbox);
+}
+
+#[test]
+fn production_with_real_values_starts() {
+    let s = production(&[]).unwrap();
+    assert_eq!(s.environment, Environment::Production);
+    assert!(!s.payment.sandbox);
+}
+
+#[test]
+fn production_is_the_default_and_refuses_the_example_institution() {
+    let err = Settings::load_from(None, Some(HashMap::new()))
+        .unwrap_err()
+        .to_string();
+    for key in [
+        "institution.name",
+        "institution.code",
+        "institution.sm2_private_key",
+        "payment.bank_account_number",
+        "counterparts",
+    ] {
+        assert!(
+            err.contains(&format!("{key}: ")),
+            "{key} not named in:\n{err}"
+        );
+    }
+}
+
+#[test]
+fn production_refuses_the_example_institution_name_and_code() {
+    refused(
+        &[("GW__INSTITUTION__NAME", EXAMPLE_INSTITUTION_NAME)],
+        "institution.name",
+    );
+    refused(
+        &[("GW__INSTITUTION__CODE", EXAMPLE_INSTITUTION_CODE)],
+        "institution.code",
+    );
+}
+
+#[test]
+fn production_needs_its_own_sm2_key() {
+    let mut pairs: Vec<_> = REAL
+        .iter()
+        .filter(|(k, _)| *k != "GW__INSTITUTION__SM2_PRIVATE_KEY")
+        .copied()
+        .collect();
+    pairs.push(("GW__ENVIRONMENT", "production"));
+    let err = Settings::load_from(None, env(&pairs))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("institution.sm2_private_key: required in production"),
+        "{err}"
+    );
+    // The sandbox generates one.
+    pairs.push(("GW__ENVIRONMENT", "sandbox"));
+    Settings::load_from(None, env(&pairs)).unwrap();
+}
+
+#[test]
+fn production_refuses_the_example_bank_account_and_seller() {
+    refused(
+        &[("GW__PAYMENT__BANK_ACCOUNT_NUMBER", EXAMPLE_ACCOUNT_NUMBER)],
+        "payment.bank_account_number",
+    );
+    refused(
+        &[("GW__PAYMENT__BANK_ACCOUNT_NAME", "湖南某某融资担保有限公司")],
+        "payment.bank_account_name",
+    );
+    refused(
+        &[("GW__INVOICE__SELLER_ADDRESS", "长沙市某某路 1 号")],
+        "invoice.seller_address",
+    );
+    refused(
+        &[(
+            "GW__INVOICE__SELLER_BANK",
+            "中国建设银行长沙分行 4301 0000 0000 0000 000 example",
+        )],
+        "invoice.seller_bank",
+    );
+}
+
+#[test]
+fn production_refuses_tokens_and_secrets_that_say_change_or_example() {
+    refused(
+        &[("GW__ADMIN__TOKEN", "change-me-to-a-long-random-token")],
+        "admin.token",
+    );
+    refused(
+        &[("GW__COUNTERPARTS__HUNAN__APPSECRET", "CHANGE-ME-16char")],
+        "counterparts.hunan.appsecret",
+    );
+    refused(
+        &[("GW__COUNTERPARTS__HUNAN__APPKEY", "example-appkey")],
+        "counterparts.hunan.appkey",
+    );
+    refused(
+        &[(
+            "GW__DATABASE__URL",
+            "postgres://gateway:CHANGE-ME@db:5432/gateway",
+        )],
+        "database.url",
+    );
+    refused(
+        &[("GW__AMQP__URL", "amqp://gateway:change-me@mq:5672/%2f")],
+        "amqp.url",
+    );
+}
+
+#[test]
+fn production_refuses_example_addresses() {
+    refused(
+        &[("GW__PUBLIC_BASE_URL", "https://gw.example.com")],
+        "public_base_url",
+    );
+    refused(
+        &[(
+            "GW__COUNTERPARTS__HUNAN__NOTICE_BASE_URL",
+            "https://platform.example.org",
+        )],
+        "counterparts.hunan.notice_base_url",
+    );
+}
+
+#[test]
+fn production_refuses_the_sandbox_cashier() {
+    let loopback = [
+        ("GW__PAYMENT__SANDBOX", "true"),
+        ("GW__INGRESS__LISTEN", "127.0.0.1:8080"),
+        ("GW__EGRESS__LISTEN", "127.0.0.1:8081"),
+        ("GW__PAYMENT__LISTEN", "127.0.0.1:8084"),
+        ("GW__ISSUANCE__LISTEN", "127.0.0.1:8086"),
+    ];
+    let err = production(&loopback).unwrap_err();
+    assert!(
+        err.contains("payment.sandbox: the sandbox cashier completes payments without money"),
+        "{err}"
+    );
+}
+
+#[test]
+fn the_sandbox_cashier_needs_loopback_listeners_or_an_explicit_allow() {
+    let on = [("GW__PAYMENT__SANDBOX", "true")];
+    // The defaults listen on 0.0.0.0.
+    let err = Settings::load_from(None, env(&on)).unwrap_err().to_string();
+    assert!(
+        err.contains(
+            "payment.sandbox: the sandbox cashier (payment without money) listens only on loopback"
+        ),
+        "{err}"
+    );
+    assert!(err.contains("ingress.listen = 0.0.0.0:8080"), "{err}");
+    let loopback = [
+        ("GW__PAYMENT__SANDBOX", "true"),
+        ("GW__INGRESS__LISTEN", "127.0.0.1:8080"),
+        ("GW__EGRESS__LISTEN", "127.0.0.1:8081"),
+        ("GW__PAYMENT__LISTEN", "127.0.0.1:8084"),
+        ("GW__ISSUANCE__LISTEN", "[::1]:8086"),
+    ];
+    assert!(
+        Settings::load_from(None, env(&loopback))
+            .unwrap()
+            .payment
+            .sandbox
+    );
+    let allowed = [
+        ("GW__PAYMENT__SANDBOX", "true"),
+        ("GW__PAYMENT__SANDBOX_ALLOW_PUBLIC", "true"),
+    ];
+    assert!(
+        Settings::load_from(None, env(&allowed))
+            .unwrap()
+            .payment
+            .sandbox_allow_public
+    );
 }

@@ -32,6 +32,8 @@ pub fn settings(overrides: &[(&str, String)]) -> anyhow::Result<Settings> {
 /// counterpart whose notices go to `notice_base_url`.
 pub fn isolated(id: &str, notice_base_url: &str) -> Vec<(&'static str, String)> {
     vec![
+        // A bench runs with the example institution and a generated key.
+        ("GW__ENVIRONMENT", "sandbox".into()),
         ("GW__AMQP__PREFIX", format!("bench{id}")),
         ("GW__DATABASE__SCHEMA", format!("bench_{id}")),
         ("GW__COUNTERPARTS__BENCH__APPKEY", "bench".into()),

@@ -25,7 +25,6 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use clap::Parser;
-use gw_tests::platform::Platform;
 use gw_tests::proxy::TcpProxy;
 use tokio_util::sync::CancellationToken;
 
@@ -144,7 +143,7 @@ async fn run_fault(fault: Fault, a: &Args, baseline: Option<f64>) -> anyhow::Res
     let name = fault.name(a);
     eprintln!("== {name}");
     let ids = gw_tests::TestIds::new();
-    let platform = Arc::new(Platform::start().await);
+    let platform = Arc::new(gw_tests::platform::start().await);
     let broker = TcpProxy::start("127.0.0.1:5672").await;
     let broker_url = format!("amqp://guest:guest@127.0.0.1:{}/%2f", broker.port);
     let mut env = env(&ids, &platform.base_url, &broker_url);
