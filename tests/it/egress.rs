@@ -183,15 +183,11 @@ async fn a_spent_schedule_dead_letters_then_an_operator_resends_it() {
         .await;
     assert_eq!(row.attempts, 3);
     assert_eq!(row.last_error.as_deref(), Some("code 500: 内部错误"));
-    let dead = h
-        .wait_dead(gw_contract::queues::NOTICES, Duration::from_secs(5))
+    let (_, error) = h
+        .wait_dead_letter(gw_contract::queues::NOTICES, Duration::from_secs(5))
         .await
-        .expect("in the dead-letter queue");
-    assert!(
-        dead.header(gw_bus::headers::ERROR)
-            .unwrap()
-            .contains("code 500")
-    );
+        .expect("dead-lettered");
+    assert!(error.contains("code 500"), "{error}");
     tokio::time::sleep(Duration::from_millis(700)).await;
     assert!(
         h.drain_journal()
@@ -359,7 +355,7 @@ async fn an_invalid_notice_is_never_sent() {
     );
     assert_eq!(row.attempts, 0);
     assert!(
-        h.wait_dead(gw_contract::queues::NOTICES, Duration::from_secs(5))
+        h.wait_dead_letter(gw_contract::queues::NOTICES, Duration::from_secs(5))
             .await
             .is_some()
     );

@@ -94,6 +94,62 @@ async fn the_demo_passes_every_story_through_the_sandbox() {
     );
 }
 
+/// `gateway demo --report DIR` as a newcomer runs it: a child process
+/// running the gateway's own command line; its exit code, its output and
+/// the report's files.
+#[tokio::test]
+async fn gateway_demo_with_a_report_exits_0_and_writes_the_rehearsal() {
+    let dir =
+        std::env::temp_dir().join(format!("gw-demo-report-{}", uuid::Uuid::new_v4().simple()));
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_gw-service-proc"))
+        .args(["gateway", "demo", "--report"])
+        .arg(&dir)
+        // A newcomer's machine: no GW__* settings (the demo reads none).
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("HOME", std::env::temp_dir())
+        .output()
+        .await
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "exit {:?}\n{stdout}\n{stderr}",
+        out.status.code()
+    );
+    assert!(
+        stdout.contains("5 of 5 stories passed; 0 problems"),
+        "{stdout}"
+    );
+    for item in [
+        "在线投保",
+        "在线出函",
+        "数据推送",
+        "验真",
+        "在线理赔",
+        "数据安全",
+        "应急处置",
+        "高并发",
+    ] {
+        assert!(stdout.contains(&format!("PASS {item}")), "{item}: {stdout}");
+    }
+    for f in [
+        "report.html",
+        "report.md",
+        "guarantee.pdf",
+        "guarantee.png",
+        "verification.html",
+        "timeline.json",
+    ] {
+        let len = std::fs::metadata(dir.join(f)).map(|m| m.len()).unwrap_or(0);
+        assert!(len > 100, "{f}: {len} bytes");
+    }
+    let png = std::fs::read(dir.join("guarantee.png")).unwrap();
+    assert!(png.starts_with(b"\x89PNG"));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
 /// Posts a notice to the sandbox as the gateway does, with `sign` and
 /// `timestamp` as given; the platform's answer.
 async fn post_notice(
@@ -188,6 +244,49 @@ async fn the_strict_sandbox_refuses_what_breaks_the_standard_with_the_reason() {
     assert!(t[0].problems[0].contains("通知顺序错误"), "{t:?}");
     assert_eq!(p.accepted_for("TB-SB-1").len(), 1);
     assert!(p.accepted_for("TB-SB-2").is_empty());
+
+    // Told over HTTP to be down, then to refuse one notice, then to behave.
+    let http = reqwest::Client::new();
+    let tell = |path: &str| http.post(format!("{}/sandbox/{path}", p.base_url)).send();
+    assert!(tell("down").await.unwrap().status().is_success());
+    let creds = p.credentials().unwrap().clone();
+    let down = reqwest::Client::new()
+        .post(format!("{}/v1/gua/tb/processnotice", p.base_url))
+        .header("appkey", &creds.appkey)
+        .body(creds.key().encrypt_hex(&approved.to_string()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(down.status(), 503);
+    assert!(tell("up").await.unwrap().status().is_success());
+    assert!(
+        tell("refuse/TB-SB-1/1")
+            .await
+            .unwrap()
+            .status()
+            .is_success()
+    );
+    let refused = post_notice(&p, "processnotice", &approved, None, now).await;
+    assert_eq!(
+        (refused["code"].as_i64(), refused["msg"].as_str()),
+        (Some(500), Some("沙箱平台按要求拒收"))
+    );
+    let again = post_notice(&p, "processnotice", &approved, None, now).await;
+    assert_eq!(again["code"], 200, "{again}");
+    let text = http
+        .get(format!("{}/sandbox/timeline/TB-SB-1", p.base_url))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    // Accepted, bad sign, stale, down, refused on request, accepted.
+    assert_eq!(text.matches("processnotice").count(), 6, "{text}");
+    assert!(
+        text.contains("HTTP 503") && text.contains("沙箱平台按要求拒收"),
+        "{text}"
+    );
 }
 
 #[tokio::test]

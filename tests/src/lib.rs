@@ -256,6 +256,44 @@ impl Harness {
             .await
     }
 
+    /// Waits for a message of `logical` to die: in its dead-letter queue, or
+    /// already archived from there into `dead_letters` by a running
+    /// service's archiver (which races the test for the queue); its message
+    /// id and last error.
+    pub async fn wait_dead_letter(
+        &self,
+        logical: &str,
+        timeout: Duration,
+    ) -> Option<(String, String)> {
+        let until = tokio::time::Instant::now() + timeout;
+        let dlq = self.topology().dead_letter_queue(logical);
+        let filter = gw_storage::dead_letters::Filter {
+            destination: Some(format!("queue:{logical}")),
+            ..Default::default()
+        };
+        loop {
+            if let Some(m) = self.take_full(&dlq).await {
+                let error = m
+                    .header(gw_bus::headers::ERROR)
+                    .unwrap_or_default()
+                    .to_owned();
+                return Some((m.id, error));
+            }
+            if let Some(d) = gw_storage::dead_letters::list(self.db.conn(), &filter)
+                .await
+                .unwrap()
+                .into_iter()
+                .next()
+            {
+                return Some((d.message_id, d.error));
+            }
+            if tokio::time::Instant::now() >= until {
+                return None;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
     /// Deletes the test's queues, exchanges and schema.
     pub async fn cleanup(mut self) {
         cleanup(&self.bus, &self.db).await;

@@ -46,12 +46,11 @@ pub fn run(service: &str, args: impl Iterator<Item = String>) -> anyhow::Result<
         "issuance" => host(&issuance::Issuance, args),
         "invoice" => host(&invoice::Invoice, args),
         "claims" => host(&claims::Claims, args),
-        "gateway" => runtime.block_on(async {
-            let settings = gateway::settings(gw_config::Settings::file_from_env().as_deref())?;
-            let _telemetry = gw_host::init_telemetry(&settings, "gateway")?;
-            let g = gateway::Gateway::start(settings, gw_host::shutdown_on_signal()).await?;
-            g.wait().await
-        }),
+        // The gateway's own command line: `serve` by default, `demo`.
+        "gateway" => {
+            drop(runtime);
+            gateway::cli::main(std::iter::once("gateway".to_owned()).chain(args))
+        }
         other => anyhow::bail!("unknown service {other:?}; expected one of {NAMES:?}"),
     }
 }

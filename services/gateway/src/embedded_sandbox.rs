@@ -30,6 +30,10 @@ environment = "sandbox"
 [payment]
 sandbox = true
 
+# A newcomer reads the start-up block, not every consumer starting.
+[telemetry]
+log_filter = "warn,gateway=info"
+
 [counterparts.sandbox]
 appkey = "{appkey}"
 appsecret = "{appsecret}"

@@ -7,6 +7,7 @@
 //! APIs keep their own ports. Point `database.url` at PostgreSQL and
 //! `amqp.url` at RabbitMQ to share the work with separately run services.
 
+pub mod cli;
 pub mod embedded_sandbox;
 
 use gw_config::Settings;

@@ -221,6 +221,7 @@ impl Platform {
         let app = Router::new()
             .route("/v1/gua/tb/{name}", post(notice))
             .route("/files/{name}", get(file))
+            .merge(control())
             .with_state(inner.clone());
         tokio::spawn(
             axum::serve(listener, app)
@@ -667,6 +668,51 @@ async fn fetch(st: Arc<Inner>, applyno: String, field: &str, url: String, notice
         problems,
     });
     st.arrived.notify_waiters();
+}
+
+/// Telling the platform how to behave, for an integration environment that
+/// runs the sandbox as a process (the library calls do the same):
+/// `POST /sandbox/down`, `/sandbox/up`, `/sandbox/delay/{ms}`,
+/// `/sandbox/refuse/{applyno}/{times}` (the next notices of `applyno`
+/// answered `code 500`), and `GET /sandbox/timeline` (JSON) or
+/// `/sandbox/timeline/{applyno}` (text).
+fn control() -> Router<Arc<Inner>> {
+    async fn down(State(st): State<Arc<Inner>>) -> &'static str {
+        st.down.store(true, Ordering::SeqCst);
+        "down: every notice is answered HTTP 503\n"
+    }
+    async fn up(State(st): State<Arc<Inner>>) -> &'static str {
+        st.down.store(false, Ordering::SeqCst);
+        "up\n"
+    }
+    async fn delay(State(st): State<Arc<Inner>>, Path(ms): Path<u64>) -> String {
+        st.delay_ms.store(ms, Ordering::SeqCst);
+        format!("every answer waits {ms} ms\n")
+    }
+    async fn refuse(
+        State(st): State<Arc<Inner>>,
+        Path((applyno, times)): Path<(String, usize)>,
+    ) -> String {
+        let replies = std::iter::repeat_n(Reply::Code500("沙箱平台按要求拒收"), times);
+        lock(&st.script)
+            .entry(applyno.clone())
+            .or_default()
+            .extend(replies);
+        format!("the next {times} notices of {applyno} are refused\n")
+    }
+    async fn timeline(State(st): State<Arc<Inner>>) -> Response {
+        axum::Json(st.timeline.all()).into_response()
+    }
+    async fn timeline_of(State(st): State<Arc<Inner>>, Path(applyno): Path<String>) -> String {
+        format!("{applyno}\n{}\n", st.timeline.render(&applyno))
+    }
+    Router::new()
+        .route("/sandbox/down", post(down))
+        .route("/sandbox/up", post(up))
+        .route("/sandbox/delay/{ms}", post(delay))
+        .route("/sandbox/refuse/{applyno}/{times}", post(refuse))
+        .route("/sandbox/timeline", get(timeline))
+        .route("/sandbox/timeline/{applyno}", get(timeline_of))
 }
 
 async fn file(State(st): State<Arc<Inner>>, Path(name): Path<String>) -> Response {

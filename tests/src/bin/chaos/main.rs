@@ -143,7 +143,8 @@ async fn run_fault(fault: Fault, a: &Args, baseline: Option<f64>) -> anyhow::Res
     let name = fault.name(a);
     eprintln!("== {name}");
     let ids = gw_tests::TestIds::new();
-    let platform = Arc::new(gw_tests::platform::start().await);
+    // Strict: every notice is checked against the standard while faults happen.
+    let platform = Arc::new(gw_tests::platform::start_strict().await);
     let broker = TcpProxy::start("127.0.0.1:5672").await;
     let broker_url = format!("amqp://guest:guest@127.0.0.1:{}/%2f", broker.port);
     let mut env = env(&ids, &platform.base_url, &broker_url);

@@ -1,0 +1,91 @@
+//! The command line of `gateway` (the binary's `main` is one call to
+//! [`main`], so that tests can run the same code as a child process).
+
+use std::time::Duration;
+
+use clap::{Parser, Subcommand};
+
+/// The e-guarantee gateway in one process (SQLite and an embedded bus by
+/// default; the sandbox platform when no platform is configured).
+#[derive(Parser)]
+#[command(version, about)]
+struct Args {
+    /// TOML configuration file (else $GW_CONFIG; env vars GW__* override it).
+    #[arg(long, short)]
+    config: Option<std::path::PathBuf>,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Drives whole lifecycles through a gateway of its own and the sandbox
+    /// platform (apply, approve, pay, issue, restore, invoice, claim,
+    /// refund, write-off, cancel, a refusal), prints a timeline per
+    /// application and exits non-zero if anything is off. Uses a temporary
+    /// database; reads no configuration.
+    Demo {
+        /// How long one step may wait for its answer or notice.
+        #[arg(long, default_value = "30s", value_parser = humantime::parse_duration)]
+        patience: Duration,
+        /// Also run the acceptance rehearsal (security, verification, a
+        /// load phase, the platform down) and write its report here
+        /// (report.html, report.md, the sample guarantee PDF and PNG).
+        #[arg(long)]
+        report: Option<std::path::PathBuf>,
+    },
+}
+
+/// Parses `args` (the program name first) and runs what they say.
+pub fn main(args: impl IntoIterator<Item = String>) -> anyhow::Result<()> {
+    let args = Args::parse_from(args);
+    match args.command {
+        Some(Command::Demo { patience, report }) => gw_host::cli::block_on(demo(patience, report)),
+        None => {
+            let file = args.config.or_else(gw_config::Settings::file_from_env);
+            gw_host::cli::block_on(run(file))
+        }
+    }
+}
+
+async fn run(file: Option<std::path::PathBuf>) -> anyhow::Result<()> {
+    match crate::prepare(file.as_deref(), None).await? {
+        crate::Start::Configured(settings) => {
+            let _telemetry = gw_host::init_telemetry(&settings, "gateway")?;
+            let g = crate::Gateway::start(settings, gw_host::shutdown_on_signal()).await?;
+            tracing::info!(port = g.port, ports = ?g.ports, "gateway running in one process");
+            g.wait().await
+        }
+        crate::Start::Sandbox(settings, platform) => {
+            let _telemetry = gw_host::init_telemetry(&settings, "gateway")?;
+            let g = crate::Gateway::start(settings.clone(), gw_host::shutdown_on_signal()).await?;
+            println!(
+                "{}",
+                crate::embedded_sandbox::banner(&settings, &g, &platform)
+            );
+            tracing::warn!(
+                sandbox = %platform.base_url,
+                "no platform configured: running with the sandbox platform and the sandbox cashier (loopback only)"
+            );
+            g.wait().await
+        }
+    }
+}
+
+async fn demo(patience: Duration, report: Option<std::path::PathBuf>) -> anyhow::Result<()> {
+    let n: u64 = rand::random();
+    let dir = std::env::temp_dir().join(format!("gateway-demo-{n:016x}"));
+    std::fs::create_dir_all(&dir)
+        .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", dir.display()))?;
+    println!(
+        "demo: a gateway of its own on a temporary database, the sandbox platform, five stories at once"
+    );
+    let started = std::time::Instant::now();
+    let outcome = crate::embedded_sandbox::demo(&dir, patience, report.as_deref()).await;
+    let _ = std::fs::remove_dir_all(&dir);
+    let outcome = outcome?.outcome;
+    println!("{}", outcome.text);
+    println!("demo took {:.1} s", started.elapsed().as_secs_f64());
+    anyhow::ensure!(outcome.passed, "the demo found problems (see above)");
+    Ok(())
+}
