@@ -32,17 +32,7 @@ async fn the_rehearsal_passes_on_a_deployed_gateway(kind: Kind) {
     .unwrap();
     assert!(out.passed, "{}", out.text);
     assert_eq!(out.items.len(), 8, "{}", out.text);
-    for f in [
-        "report.html",
-        "report.md",
-        "guarantee.pdf",
-        "guarantee.png",
-        "verification.html",
-        "timeline.json",
-    ] {
-        let len = std::fs::metadata(dir.join(f)).map(|m| m.len()).unwrap_or(0);
-        assert!(len > 100, "{f}: {len} bytes");
-    }
+    assert_report_files(&dir);
     let html = std::fs::read_to_string(dir.join("report.html")).unwrap();
     assert!(html.contains("8 of 8 items pass"), "{html}");
     assert!(html.contains("验真 Verification") && html.contains("高并发 High concurrency"));
@@ -134,6 +124,14 @@ async fn gateway_demo_with_a_report_exits_0_and_writes_the_rehearsal() {
     ] {
         assert!(stdout.contains(&format!("PASS {item}")), "{item}: {stdout}");
     }
+    assert_report_files(&dir);
+    let png = std::fs::read(dir.join("guarantee.png")).unwrap();
+    assert!(png.starts_with(b"\x89PNG"));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// The rehearsal's files are there and not empty.
+fn assert_report_files(dir: &std::path::Path) {
     for f in [
         "report.html",
         "report.md",
@@ -145,9 +143,6 @@ async fn gateway_demo_with_a_report_exits_0_and_writes_the_rehearsal() {
         let len = std::fs::metadata(dir.join(f)).map(|m| m.len()).unwrap_or(0);
         assert!(len > 100, "{f}: {len} bytes");
     }
-    let png = std::fs::read(dir.join("guarantee.png")).unwrap();
-    assert!(png.starts_with(b"\x89PNG"));
-    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 /// Posts a notice to the sandbox as the gateway does, with `sign` and

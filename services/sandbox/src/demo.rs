@@ -253,6 +253,26 @@ impl Demo {
         Some(baohanno)
     }
 
+    /// Calls `interface` with `body` (an after-issuance request) and waits
+    /// for its notice `notice`, which must grant it; the notice.
+    async fn granted_request(
+        &self,
+        s: &mut Story,
+        interface: &str,
+        body: &Value,
+        notice: &str,
+        label: &str,
+    ) -> Option<Value> {
+        s.step(interface, self.call(interface, body).await)?;
+        let no = body["applicationno"].clone();
+        let n = self
+            .notice(&s.applyno, notice, |v| v["applicationno"] == no)
+            .await;
+        let value = n.as_ref().ok().map(|(v, _)| v.clone());
+        s.step(label, granted(n))?;
+        value
+    }
+
     fn after(&self, i: Interface, applyno: &str, baohanno: &str, no: &str) -> Value {
         let mut r = samples::request(i, applyno);
         r["baohanno"] = json!(baohanno);
@@ -282,30 +302,27 @@ impl Demo {
         s.step("restored PDF downloaded", self.file(&r, "baohanurl").await)?;
         let fp = format!("FP{}", self.run);
         let inv = self.after(Interface::InvoiceApply, &a, &baohanno, &fp);
-        s.step("invoiceapply", self.call("invoiceapply", &inv).await)?;
-        let n = self
-            .notice(&a, "invoicenotice", |v| v["applicationno"] == fp.as_str())
-            .await;
-        let invoice = n.as_ref().ok().map(|(v, _)| v.clone());
-        s.step("invoicenotice (issued)", granted(n))?;
-        if let Some(v) = invoice.filter(|v| v["invoiceurl"].is_string()) {
-            s.step("invoice PDF downloaded", self.file(&v, "invoiceurl").await)?;
+        let invoice = self
+            .granted_request(
+                s,
+                "invoiceapply",
+                &inv,
+                "invoicenotice",
+                "invoicenotice (issued)",
+            )
+            .await?;
+        if invoice["invoiceurl"].is_string() {
+            s.step(
+                "invoice PDF downloaded",
+                self.file(&invoice, "invoiceurl").await,
+            )?;
         }
         let lp = format!("LP{}", self.run);
         let mut claim = self.after(Interface::ClaimApply, &a, &baohanno, &lp);
         claim["applymount"] = json!("1000.00");
         claim["filelist"] = json!([{"fileurl": self.platform.file_url("evidence.pdf")}]);
-        s.step(
-            "claimapply (evidence file)",
-            self.call("claimapply", &claim).await,
-        )?;
-        s.step(
-            "claimnotice (paid)",
-            granted(
-                self.notice(&a, "claimnotice", |v| v["applicationno"] == lp.as_str())
-                    .await,
-            ),
-        )?;
+        self.granted_request(s, "claimapply", &claim, "claimnotice", "claimnotice (paid)")
+            .await?;
         Some(())
     }
 
@@ -316,17 +333,15 @@ impl Demo {
             let th = format!("TH{}", self.run);
             let mut q = self.after(Interface::QuitApply, &a, &baohanno, &th);
             q["scene"] = json!("1");
-            if s.step("quitapply", self.call("quitapply", &q).await)
-                .is_some()
-            {
-                s.step(
+            let _ = self
+                .granted_request(
+                    &mut s,
+                    "quitapply",
+                    &q,
+                    "quitnotice",
                     "quitnotice (refunded)",
-                    granted(
-                        self.notice(&a, "quitnotice", |v| v["applicationno"] == th.as_str())
-                            .await,
-                    ),
-                );
-            }
+                )
+                .await;
         }
         s
     }
@@ -338,17 +353,15 @@ impl Demo {
             let zx = format!("ZX{}", self.run);
             let mut l = self.after(Interface::LogoutApply, &a, &baohanno, &zx);
             l["filelist"] = json!([{"fileurl": self.platform.file_url("release.pdf")}]);
-            if s.step("logoutapply", self.call("logoutapply", &l).await)
-                .is_some()
-            {
-                s.step(
+            let _ = self
+                .granted_request(
+                    &mut s,
+                    "logoutapply",
+                    &l,
+                    "logoutnotice",
                     "logoutnotice (written off)",
-                    granted(
-                        self.notice(&a, "logoutnotice", |v| v["applicationno"] == zx.as_str())
-                            .await,
-                    ),
-                );
-            }
+                )
+                .await;
         }
         s
     }
