@@ -675,16 +675,7 @@ async fn a_cancel_wins_until_paynotice_is_accepted(kind: Kind) {
     tokio::time::sleep(Duration::from_secs(3)).await;
     let accepted: Vec<String> = d.delivered(k).into_iter().map(|r| r.interface).collect();
     assert_eq!(accepted, ["processnotice"]);
-    let open = gw_storage::notices::list(
-        d.db.conn(),
-        &gw_storage::notices::Filter {
-            state: None,
-            applyno: Some(k.to_owned()),
-            limit: 50,
-        },
-    )
-    .await
-    .unwrap();
+    let open = d.notice_rows(k).await;
     assert!(open.iter().all(|n| n.state.is_settled()), "{open:?}");
     // The premium goes back; a guarantee issued meanwhile is void.
     let events = d.events().await;

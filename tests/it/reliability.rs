@@ -88,16 +88,19 @@ async fn a_stranded_message_is_kept_and_replayed(kind: Kind) {
 
     // The application arrives and is approved; the confirmation is replayed.
     d.approved(applyno).await;
+    let replay = || async {
+        admin_client()
+            .post(format!(
+                "{}/admin/dead-letters/{id}/replay",
+                d.admin["payment"]
+            ))
+            .send()
+            .await
+            .unwrap()
+    };
     match kind {
         Kind::Services => {
-            let r = admin_client()
-                .post(format!(
-                    "{}/admin/dead-letters/{id}/replay",
-                    d.admin["payment"]
-                ))
-                .send()
-                .await
-                .unwrap();
+            let r = replay().await;
             assert_eq!(r.status(), 200);
         }
         Kind::Embedded => {
@@ -119,14 +122,7 @@ async fn a_stranded_message_is_kept_and_replayed(kind: Kind) {
         ["processnotice", "paynotice", "baohannotice"]
     );
     // Replayed once: a second replay is refused; nothing is open any more.
-    let again = admin_client()
-        .post(format!(
-            "{}/admin/dead-letters/{id}/replay",
-            d.admin["payment"]
-        ))
-        .send()
-        .await
-        .unwrap();
+    let again = replay().await;
     assert_eq!(again.status(), 409);
     let shown: Value = admin_client()
         .get(format!("{}/admin/dead-letters/{id}", d.admin["issuance"]))
@@ -191,16 +187,7 @@ async fn a_notice_whose_command_dies_is_marked_dead_and_can_be_resent(kind: Kind
     d.call_ok("baohanapply", &samples::baohanapply(applyno))
         .await;
     let notice = loop {
-        let rows = gw_storage::notices::list(
-            d.db.conn(),
-            &gw_storage::notices::Filter {
-                state: None,
-                applyno: Some(applyno.to_owned()),
-                limit: 10,
-            },
-        )
-        .await
-        .unwrap();
+        let rows = d.notice_rows(applyno).await;
         if let Some(r) = rows.into_iter().find(|r| r.attempts >= 1) {
             break r;
         }

@@ -229,6 +229,20 @@ impl Deployment {
         format!("{}/cashier/{path}", self.cashier)
     }
 
+    /// The notice rows (egress's records) of `applyno`.
+    pub async fn notice_rows(&self, applyno: &str) -> Vec<gw_storage::notices::NoticeRow> {
+        gw_storage::notices::list(
+            self.db.conn(),
+            &gw_storage::notices::Filter {
+                state: None,
+                applyno: Some(applyno.to_owned()),
+                limit: 50,
+            },
+        )
+        .await
+        .unwrap()
+    }
+
     /// The notices of `applyno` the platform accepted, in order.
     pub fn delivered(&self, applyno: &str) -> Vec<Received> {
         self.platform

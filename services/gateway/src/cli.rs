@@ -49,16 +49,17 @@ pub fn main(args: impl IntoIterator<Item = String>) -> anyhow::Result<()> {
 }
 
 async fn run(file: Option<std::path::PathBuf>) -> anyhow::Result<()> {
-    match crate::prepare(file.as_deref(), None).await? {
-        crate::Start::Configured(settings) => {
-            let _telemetry = gw_host::init_telemetry(&settings, "gateway")?;
-            let g = crate::Gateway::start(settings, gw_host::shutdown_on_signal()).await?;
+    let (settings, sandbox) = match crate::prepare(file.as_deref(), None).await? {
+        crate::Start::Configured(settings) => (settings, None),
+        crate::Start::Sandbox(settings, platform) => (settings, Some(platform)),
+    };
+    let _telemetry = gw_host::init_telemetry(&settings, "gateway")?;
+    let g = crate::Gateway::start(settings.clone(), gw_host::shutdown_on_signal()).await?;
+    match sandbox {
+        None => {
             tracing::info!(port = g.port, ports = ?g.ports, "gateway running in one process");
-            g.wait().await
         }
-        crate::Start::Sandbox(settings, platform) => {
-            let _telemetry = gw_host::init_telemetry(&settings, "gateway")?;
-            let g = crate::Gateway::start(settings.clone(), gw_host::shutdown_on_signal()).await?;
+        Some(platform) => {
             println!(
                 "{}",
                 crate::embedded_sandbox::banner(&settings, &g, &platform)
@@ -67,9 +68,9 @@ async fn run(file: Option<std::path::PathBuf>) -> anyhow::Result<()> {
                 sandbox = %platform.base_url,
                 "no platform configured: running with the sandbox platform and the sandbox cashier (loopback only)"
             );
-            g.wait().await
         }
     }
+    g.wait().await
 }
 
 async fn demo(patience: Duration, report: Option<std::path::PathBuf>) -> anyhow::Result<()> {

@@ -49,7 +49,7 @@ notice_base_url = "{url}"
 pub async fn platform() -> anyhow::Result<Arc<Platform>> {
     let listen = SocketAddr::from((Ipv4Addr::LOCALHOST, 0));
     Ok(Arc::new(
-        sandbox::strict_platform(listen, Credentials::random()).await?,
+        sandbox::strict_platform(listen, Credentials::random()?).await?,
     ))
 }
 

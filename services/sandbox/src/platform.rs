@@ -62,7 +62,7 @@ impl Credentials {
     }
 
     /// Fresh random credentials (the embedded sandbox, one per start).
-    pub fn random() -> Self {
+    pub fn random() -> anyhow::Result<Self> {
         use rand::Rng;
         let mut rng = rand::rng();
         let mut pick = |n: usize| -> String {
@@ -74,17 +74,7 @@ impl Credentials {
                 .collect()
         };
         let appkey = format!("sandbox-{}", pick(12));
-        let appsecret = pick(16);
-        let key = match Sm4Key::from_appsecret(&appsecret) {
-            Ok(k) => k,
-            // 16 ASCII characters always make a key.
-            Err(_) => unreachable!("a 16-character appsecret"),
-        };
-        Self {
-            appkey,
-            appsecret: SecretString::from(appsecret),
-            key,
-        }
+        Self::new(&appkey, &pick(16))
     }
 
     pub fn key(&self) -> &Sm4Key {

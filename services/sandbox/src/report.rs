@@ -130,10 +130,16 @@ pub async fn rehearse(d: &Demo, plan: &Plan, dir: &Path) -> anyhow::Result<Rehea
             "invoice",
         ],
     );
-    let sample =
-        d.platform.downloads().into_iter().find(|f| {
-            f.applyno == stories[0].applyno && f.problems.is_empty() && f.bytes.is_some()
-        });
+    // The whole-life story's guarantee, as the platform downloaded it.
+    let whole_life = stories
+        .first()
+        .map(|s| s.applyno.clone())
+        .unwrap_or_default();
+    let sample = d
+        .platform
+        .downloads()
+        .into_iter()
+        .find(|f| f.applyno == whole_life && f.problems.is_empty() && f.bytes.is_some());
     let sample_pdf = sample.as_ref().and_then(|f| f.bytes.clone());
     match &sample_pdf {
         Some(pdf) => {
