@@ -221,21 +221,11 @@ async fn invoices(kind: Kind) {
     paper["contactaddress"] = json!("长沙市岳麓区某某路2号");
     paper.as_object_mut().unwrap().remove("email");
     d.call_ok("invoiceapply", &paper).await;
-    let until = tokio::time::Instant::now() + Duration::from_secs(20);
-    let mail = loop {
-        let events = d.events().await;
-        if let Some(e) = events
-            .into_iter()
-            .find(|e| e.kind == "invoice.mail_requested")
-        {
-            break e;
-        }
-        assert!(
-            tokio::time::Instant::now() < until,
-            "no invoice.mail_requested"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
+    let mail = d
+        .wait_event("invoice.mail_requested", |e| {
+            e.kind == "invoice.mail_requested"
+        })
+        .await;
     let m = mail.payload_json().unwrap();
     assert_eq!(
         (m["applicationno"].as_str(), m["contactname"].as_str()),
@@ -289,19 +279,11 @@ async fn invoices_from_the_core_system(kind: Kind) {
     let inv = gw_protocol::Interface::InvoiceApply;
     d.call_ok("invoiceapply", &request(inv, a, &ba, "FP-CORE1"))
         .await;
-    let until = tokio::time::Instant::now() + Duration::from_secs(20);
-    let asked = loop {
-        let found = d
-            .events()
-            .await
-            .into_iter()
-            .find(|e| e.kind == "invoice.requested");
-        if let Some(e) = found {
-            break e.payload_json().unwrap();
-        }
-        assert!(tokio::time::Instant::now() < until, "no invoice.requested");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
+    let asked = d
+        .wait_event("invoice.requested", |e| e.kind == "invoice.requested")
+        .await
+        .payload_json()
+        .unwrap();
     assert_eq!(
         (asked["applicationno"].as_str(), asked["amount"].as_str()),
         (Some("FP-CORE1"), Some("300.00"))
@@ -678,11 +660,11 @@ async fn a_cancel_wins_until_paynotice_is_accepted(kind: Kind) {
     let open = d.notice_rows(k).await;
     assert!(open.iter().all(|n| n.state.is_settled()), "{open:?}");
     // The premium goes back; a guarantee issued meanwhile is void.
-    let events = d.events().await;
-    let refund = events
-        .iter()
-        .find(|e| e.kind == "payment.refund_requested" && e.correlation_id.as_deref() == Some(k))
-        .expect("a refund event");
+    let refund = d
+        .wait_event("payment.refund_requested", |e| {
+            e.kind == "payment.refund_requested" && e.correlation_id.as_deref() == Some(k)
+        })
+        .await;
     assert_eq!(
         refund.payload_json().unwrap()["cause"],
         "cancelled_after_payment"
@@ -701,19 +683,10 @@ async fn a_cancel_wins_until_paynotice_is_accepted(kind: Kind) {
     let b = d.issued(late).await;
     d.call_ok("cancelapply", &json!({"applyno": late, "scene": "1"}))
         .await;
-    let until = tokio::time::Instant::now() + Duration::from_secs(20);
-    while !d
-        .events()
-        .await
-        .iter()
-        .any(|e| e.kind == "application.cancel_refused")
-    {
-        assert!(
-            tokio::time::Instant::now() < until,
-            "no application.cancel_refused"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    d.wait_event("application.cancel_refused", |e| {
+        e.kind == "application.cancel_refused"
+    })
+    .await;
     assert_eq!(d.state(late).await, "issued");
     assert_eq!(verify_status(&d, &b).await["status"], "issued");
     d.stop().await;
@@ -889,11 +862,9 @@ async fn a_moved_bid_opening_restores_again(kind: Kind) {
         "{r}"
     );
     assert!(r["superseded_at"].as_str().is_some());
-    assert!(
-        d.events()
-            .await
-            .iter()
-            .any(|e| e.kind == "guarantee.restore_amended")
-    );
+    d.wait_event("guarantee.restore_amended", |e| {
+        e.kind == "guarantee.restore_amended"
+    })
+    .await;
     d.stop().await;
 }

@@ -242,12 +242,11 @@ async fn a_notice_whose_command_dies_is_marked_dead_and_can_be_resent(kind: Kind
         "{:?}",
         dead.last_error
     );
-    let events = d.events().await;
-    assert!(
-        events.iter().any(|e| e.kind == "notice.dead_lettered"
-            && e.payload_json().unwrap()["notice_id"] == notice.id.as_str()),
-        "a notice.dead_lettered event"
-    );
+    d.wait_event("notice.dead_lettered", |e| {
+        e.kind == "notice.dead_lettered"
+            && e.payload_json().unwrap()["notice_id"] == notice.id.as_str()
+    })
+    .await;
     // The platform takes notices again; the operator re-sends.
     d.platform.clear_script(applyno);
     let r = admin_client()

@@ -344,6 +344,24 @@ impl Deployment {
         out
     }
 
+    /// Waits up to 20 s for the first journal event that `wanted` accepts
+    /// and returns it; the events before it are taken too. Events leave
+    /// through the outbox relay after their state change commits, so they
+    /// trail the state a test sees in the database.
+    pub async fn wait_event(&self, what: &str, wanted: impl Fn(&Message) -> bool) -> Message {
+        let until = tokio::time::Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Some(e) = self.events().await.into_iter().find(&wanted) {
+                return e;
+            }
+            assert!(
+                tokio::time::Instant::now() < until,
+                "no {what} event in 20 s"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
     /// Publishes a command as its producer (a bank's system) would.
     pub async fn send<C: gw_contract::Contract>(&self, command: &C) {
         let (to, m) = gw_contract::message(command).unwrap();
