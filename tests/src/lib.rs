@@ -7,6 +7,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+pub mod cluster;
 pub mod deploy;
 pub mod platform;
 pub use platform::PlatformExt as _;

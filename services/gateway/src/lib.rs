@@ -7,6 +7,8 @@
 //! APIs keep their own ports. Point `database.url` at PostgreSQL and
 //! `amqp.url` at RabbitMQ to share the work with separately run services.
 
+use anyhow::Context as _;
+
 pub mod cli;
 pub mod embedded_sandbox;
 
@@ -102,11 +104,19 @@ pub struct Gateway {
 impl Gateway {
     /// Builds every service on one bus and one database and starts them.
     pub async fn start(settings: Settings, shutdown: CancellationToken) -> anyhow::Result<Self> {
-        if let Some(dir) = sqlite_dir(&settings) {
-            std::fs::create_dir_all(&dir)
+        let file = sqlite_file(&settings);
+        if let Some(dir) = file.as_deref().and_then(std::path::Path::parent) {
+            std::fs::create_dir_all(dir)
                 .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", dir.display()))?;
         }
+        let hold = match &file {
+            Some(f) if settings.amqp.is_embedded() => Some(hold_database(f)?),
+            _ => None,
+        };
         let (bus, db) = gw_host::connect(&settings, "gateway").await?;
+        if hold.is_some() {
+            take_back(&db).await?;
+        }
         let layout = Layout::OnePublicPort(settings.ingress.listen, "ingress.listen");
         let app =
             Application::build_with(settings, bus.clone(), db.clone(), SERVICES, layout).await?;
@@ -117,6 +127,7 @@ impl Gateway {
             tokio::spawn(async move {
                 bus.close().await;
                 db.close().await;
+                drop(hold);
             })
         });
         Ok(Self {
@@ -146,12 +157,64 @@ impl Gateway {
     }
 }
 
-fn sqlite_dir(settings: &Settings) -> Option<std::path::PathBuf> {
+/// Alone on its database (it holds the lock), the gateway takes back at
+/// once what its last run held when it died: the outbox rows it was
+/// publishing, the messages it was handling and the notices it was
+/// sending, which would otherwise wait for their claims and leases to run
+/// out (a minute each, and the notice lease).
+async fn take_back(db: &gw_storage::Db) -> anyhow::Result<()> {
+    let outbox = gw_bus_sql::outbox::release_claims(db)
+        .await
+        .context("cannot free the last run's outbox rows")?;
+    let messages = gw_bus_sql::EmbeddedTransport::release_leases(db)
+        .await
+        .context("cannot free the last run's messages")?;
+    let notices = gw_storage::notices::release_sending(db.conn())
+        .await
+        .context("cannot free the last run's notices")?;
+    if outbox + messages + notices > 0 {
+        tracing::info!(
+            outbox,
+            messages,
+            notices,
+            "what the last run was handling when it stopped goes again now"
+        );
+    }
+    Ok(())
+}
+
+/// The SQLite database file, when the database is one.
+fn sqlite_file(settings: &Settings) -> Option<std::path::PathBuf> {
     use gw_config::secrecy::ExposeSecret;
     let url = settings.database.url.expose_secret();
     let path = url.strip_prefix("sqlite://")?.split('?').next()?;
-    std::path::Path::new(path)
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .map(|p| p.to_path_buf())
+    Some(std::path::PathBuf::from(path)).filter(|p| !p.as_os_str().is_empty())
+}
+
+/// Locks `<database>.lock` for as long as the file is kept: one embedded
+/// gateway per database, so that it may take back at start what its last
+/// run held. The operating system lets go of the lock when the process
+/// ends, however it ends.
+fn hold_database(db: &std::path::Path) -> anyhow::Result<std::fs::File> {
+    let mut name = db.as_os_str().to_owned();
+    name.push(".lock");
+    let path = std::path::PathBuf::from(name);
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .with_context(|| format!("cannot open {}", path.display()))?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => anyhow::bail!(
+            "another gateway is running on {} (it holds {}): stop it, or give this one \
+             another database.url",
+            db.display(),
+            path.display()
+        ),
+        Err(std::fs::TryLockError::Error(e)) => {
+            Err(e).with_context(|| format!("cannot lock {}", path.display()))
+        }
+    }
 }

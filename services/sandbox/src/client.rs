@@ -182,6 +182,32 @@ impl Client {
         status
     }
 
+    /// Pays until the cashier answers (at most `patience`), as a bidder
+    /// reloads a page that did not load: no answer or 502–504 is tried
+    /// again. The status, and whether an earlier try went unanswered (then
+    /// 409, already paid, means that try went through).
+    pub async fn pay_until_answered(
+        &self,
+        applyno: &str,
+        premiumurl: &str,
+        cashier: Option<&str>,
+        form: &[(&str, &str)],
+        patience: Duration,
+    ) -> Result<(u16, bool), String> {
+        let until = Instant::now() + patience;
+        let mut retried = false;
+        loop {
+            match self.pay(applyno, premiumurl, cashier, form).await {
+                Ok(s) if !(502..=504).contains(&s) => return Ok((s, retried)),
+                last if Instant::now() >= until => return last.map(|s| (s, retried)),
+                _ => {
+                    retried = true;
+                    tokio::time::sleep(Duration::from_millis(300)).await;
+                }
+            }
+        }
+    }
+
     /// GETs `url`; the status and body.
     pub async fn get(&self, url: &str) -> Result<(u16, String), String> {
         let r = self.http.get(url).send().await.map_err(|e| e.to_string())?;

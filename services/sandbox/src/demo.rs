@@ -232,13 +232,23 @@ impl Demo {
         )?;
         let paid = self
             .client
-            .pay(&a, &url, self.cashier.as_deref(), &samples::PAYMENT_FORM)
+            .pay_until_answered(
+                &a,
+                &url,
+                self.cashier.as_deref(),
+                &samples::PAYMENT_FORM,
+                self.patience,
+            )
             .await;
         s.step(
             "cashier payment (sandbox)",
             match paid {
-                Ok(st) if (200..300).contains(&st) => Ok(((), format!("HTTP {st}"))),
-                Ok(st) => Err(format!("the cashier answered HTTP {st}")),
+                Ok((st, _)) if (200..300).contains(&st) => Ok(((), format!("HTTP {st}"))),
+                Ok((409, true)) => Ok((
+                    (),
+                    "HTTP 409 already paid: an earlier try went through unanswered".to_owned(),
+                )),
+                Ok((st, _)) => Err(format!("the cashier answered HTTP {st}")),
                 Err(e) => Err(e),
             },
         )?;

@@ -599,13 +599,32 @@ fn status(s: u16) -> StatusCode {
 
 /// Downloads a linked file as the platform does, decrypts it and checks it
 /// is a PDF that names the application.
+/// How long a file the server does not serve yet is tried again.
+const FETCH_PATIENCE: Duration = Duration::from_secs(30);
+
 async fn fetch(st: Arc<Inner>, applyno: String, field: &str, url: String, notice: Value) {
     let started = Instant::now();
     let mut problems = Vec::new();
-    let got = match st.http.get(&url).send().await {
-        Ok(r) if r.status().is_success() => r.bytes().await.map_err(|e| e.to_string()),
-        Ok(r) => Err(format!("HTTP {}", r.status().as_u16())),
-        Err(e) => Err(e.to_string()),
+    // A server that does not answer, or answers that it is unavailable, is
+    // tried again for a while, as the platform's downloader would: a
+    // gateway restarting is not a broken link.
+    let until = started + FETCH_PATIENCE;
+    let got = loop {
+        let got = match st.http.get(&url).send().await {
+            Ok(r) if r.status().is_success() => r.bytes().await.map_err(|e| (true, e.to_string())),
+            Ok(r) => Err((
+                matches!(r.status().as_u16(), 502..=504),
+                format!("HTTP {}", r.status().as_u16()),
+            )),
+            // No answer, or one cut short: the server may be restarting.
+            Err(e) => Err((true, e.to_string())),
+        };
+        match got {
+            Err((true, _)) if Instant::now() < until => {
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            }
+            other => break other.map_err(|(_, e)| e),
+        }
     };
     let clear = match (got, &st.creds) {
         (Ok(b), Some(c)) => match c.key.decrypt_bytes(&b) {

@@ -60,6 +60,28 @@ impl EmbeddedTransport {
         Self::with_lease(db, topology, Duration::from_secs(60))
     }
 
+    /// Frees every lease, so that what a previous run was handling when it
+    /// died is delivered again now rather than when its lease runs out (a
+    /// minute). Only for the one process that owns the database, the
+    /// embedded gateway holding its data directory's lock: it would break
+    /// the lease of any other live consumer. How many were freed.
+    pub async fn release_leases(db: &Db) -> Result<u64, BusError> {
+        let freed = bus_messages::Entity::update_many()
+            .col_expr(
+                bus_messages::Column::LockedUntil,
+                Expr::value(Option::<chrono::DateTime<Utc>>::None),
+            )
+            .col_expr(
+                bus_messages::Column::Lease,
+                Expr::value(Option::<String>::None),
+            )
+            .filter(bus_messages::Column::Lease.is_not_null())
+            .exec(db.conn())
+            .await
+            .map_err(err)?;
+        Ok(freed.rows_affected)
+    }
+
     /// With a lease of this length (renewed every third of it while the
     /// handler runs; a consumer that dies lets it run out).
     pub fn with_lease(db: Db, topology: &Topology, lease: Duration) -> Self {

@@ -34,6 +34,23 @@ pub const PARK_AFTER: i32 = 5;
 /// How long a relay's claim on a batch lasts.
 const CLAIM: chrono::Duration = chrono::Duration::seconds(60);
 
+/// Ends every relay's claim on rows not yet published, so that a batch a
+/// dead relay had claimed goes at once rather than when its claim runs out.
+/// Only for a process alone on its database (the embedded gateway holding
+/// its lock): a live relay's batch would be published twice. How many.
+pub async fn release_claims(db: &Db) -> Result<u64, DbErr> {
+    let r = outbox::Entity::update_many()
+        .col_expr(
+            outbox::Column::ClaimedUntil,
+            Expr::value(Option::<chrono::DateTime<chrono::Utc>>::None),
+        )
+        .filter(outbox::Column::PublishedAt.is_null())
+        .filter(outbox::Column::ClaimedUntil.is_not_null())
+        .exec(db.conn())
+        .await?;
+    Ok(r.rows_affected)
+}
+
 /// Writes `message` for `to` as part of the caller's transaction.
 pub async fn add<C: ConnectionTrait>(
     conn: &C,

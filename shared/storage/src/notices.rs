@@ -121,6 +121,22 @@ pub async fn start_sending<C: ConnectionTrait>(
     Ok(attempt)
 }
 
+/// Ends every "an HTTP call is under way" mark, so that a notice whose
+/// sender died mid-call may be sent again at once. Only for a process alone
+/// on its database (the embedded gateway holding its lock): another
+/// sender's call in progress would be doubled. How many were marked.
+pub async fn release_sending<C: ConnectionTrait>(conn: &C) -> Result<u64, DbErr> {
+    let r = notices::Entity::update_many()
+        .col_expr(
+            notices::Column::SendingUntil,
+            Expr::value(Option::<DateTime<Utc>>::None),
+        )
+        .filter(notices::Column::SendingUntil.is_not_null())
+        .exec(conn)
+        .await?;
+    Ok(r.rows_affected)
+}
+
 /// Whether the platform accepted a notice of this interface for `applyno`.
 pub async fn delivered<C: ConnectionTrait>(
     conn: &C,

@@ -17,7 +17,6 @@
 //! PostgreSQL (`pg_ctlcluster ... restart`): run it on a machine of its own.
 
 mod check;
-mod cluster;
 mod load;
 
 use std::collections::HashMap;
@@ -28,7 +27,7 @@ use clap::Parser;
 use gw_tests::proxy::TcpProxy;
 use tokio_util::sync::CancellationToken;
 
-use cluster::Cluster;
+use gw_tests::cluster::{self, Cluster};
 use load::Load;
 
 #[derive(Parser, Debug)]
@@ -95,48 +94,30 @@ struct Row {
     notes: Vec<String>,
 }
 
+/// The `gw-service-proc` binary next to this one (built on demand).
+fn service_exe() -> anyhow::Result<std::path::PathBuf> {
+    use anyhow::Context as _;
+    let me = std::env::current_exe()?;
+    let exe = me.with_file_name("gw-service-proc");
+    if !exe.exists() {
+        let release = me.components().any(|c| c.as_os_str() == "release");
+        let mut cmd = std::process::Command::new(env!("CARGO"));
+        cmd.args(["build", "-p", "gw-tests", "--bin", "gw-service-proc"]);
+        if release {
+            cmd.arg("--release");
+        }
+        let status = cmd.status().context("cargo build gw-service-proc")?;
+        anyhow::ensure!(status.success(), "cannot build gw-service-proc");
+    }
+    Ok(exe)
+}
+
 fn sh(cmd: &str) -> anyhow::Result<()> {
     let status = std::process::Command::new("sh")
         .args(["-c", cmd])
         .status()?;
     anyhow::ensure!(status.success(), "`{cmd}` failed");
     Ok(())
-}
-
-/// The configuration every process of a run shares.
-fn env(ids: &gw_tests::TestIds, platform: &str, broker: &str) -> HashMap<String, String> {
-    let mut env = gw_tests::settings_env(
-        ids,
-        platform,
-        &[
-            ("GW__AMQP__URL", broker),
-            // The production topology: quorum queues with a delivery limit.
-            ("GW__AMQP__QUEUE_TYPE", "quorum"),
-            ("GW__AMQP__PREFETCH", "16"),
-            ("GW__AMQP__RETRY_TIERS", "1s,5s,15s"),
-            ("GW__AMQP__MAX_ATTEMPTS", "8"),
-            ("GW__AMQP__CONNECT_TIMEOUT", "60s"),
-            ("GW__DATABASE__MAX_CONNECTIONS", "10"),
-            ("GW__DATABASE__CONNECT_TIMEOUT", "3s"),
-            ("GW__PAYMENT__SANDBOX", "true"),
-            // One bidder applies all the time: its exposure is not the test.
-            (
-                "GW__UNDERWRITING__RULES__MAX_EXPOSURE_PER_BIDDER",
-                "900000000000.00",
-            ),
-            ("GW__CLAIMS__AUTO_PAYOUT", "true"),
-            // Ten minutes of a platform away, compressed.
-            ("GW__EGRESS__RETRY_SCHEDULE", "1s,2s,5s"),
-            ("GW__EGRESS__RETRY_FOR", "30m"),
-            ("GW__EGRESS__HTTP_TIMEOUT", "5s"),
-            ("GW__INGRESS__RATE_LIMIT_PER_SECOND", "10000"),
-            ("GW__INGRESS__RATE_LIMIT_BURST", "10000"),
-            ("GW__TELEMETRY__LOG_FORMAT", "json"),
-            ("GW__TELEMETRY__LOG_FILTER", "warn"),
-        ],
-    );
-    env.insert("RUST_BACKTRACE".into(), "1".into());
-    env
 }
 
 async fn run_fault(fault: Fault, a: &Args, baseline: Option<f64>) -> anyhow::Result<(Row, f64)> {
@@ -147,13 +128,13 @@ async fn run_fault(fault: Fault, a: &Args, baseline: Option<f64>) -> anyhow::Res
     let platform = Arc::new(gw_tests::platform::start_strict().await);
     let broker = TcpProxy::start("127.0.0.1:5672").await;
     let broker_url = format!("amqp://guest:guest@127.0.0.1:{}/%2f", broker.port);
-    let mut env = env(&ids, &platform.base_url, &broker_url);
+    let mut env = cluster::process_env(&ids, &platform.base_url, &broker_url);
     let dir = std::env::temp_dir().join(format!("gw-chaos-{}", ids.prefix));
     std::fs::create_dir_all(&dir)?;
     let mut cluster = if fault.embedded() {
-        Cluster::embedded(env.clone(), &dir)?
+        Cluster::embedded(&service_exe()?, env.clone(), &dir)?
     } else {
-        Cluster::services(env.clone(), &dir)?
+        Cluster::services(&service_exe()?, env.clone(), &dir)?
     };
     if fault.embedded() {
         env = cluster_env_embedded(&env, &dir);
@@ -323,9 +304,9 @@ fn main() -> anyhow::Result<()> {
         // Several replicas migrating a fresh database at once.
         {
             let ids = gw_tests::TestIds::new();
-            let e = env(&ids, "http://127.0.0.1:9", &gw_tests::amqp_url());
+            let e = cluster::process_env(&ids, "http://127.0.0.1:9", &gw_tests::amqp_url());
             let n = 6;
-            let ok = cluster::migrate_at_once(&e, n).await?;
+            let ok = cluster::migrate_at_once(&service_exe()?, &e, n).await?;
             let s = gw_config::Settings::load_from(None, Some(e))?;
             if let Ok(db) = gw_host::connect_db(&s).await {
                 db.drop_schema().await.ok();

@@ -1,7 +1,10 @@
 //! The deployments under test, as real processes: every service its own
 //! process (two egress replicas) on RabbitMQ and PostgreSQL, or the
-//! embedded gateway on SQLite. Each process is `gw-service-proc <service>`,
-//! configured by `GW__*` variables, its output in a log file.
+//! embedded gateway on SQLite. Each process is `gw-service-proc <service>`
+//! (the binary's path is given: integration tests know it from Cargo, the
+//! chaos command finds it next to itself), configured by `GW__*`
+//! variables, its output in a log file. A test can `kill -9` any of them
+//! and start it again.
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
@@ -30,25 +33,8 @@ pub struct Cluster {
     exe: PathBuf,
 }
 
-/// The `gw-service-proc` binary next to this one (built on demand).
-pub fn service_exe() -> anyhow::Result<PathBuf> {
-    let me = std::env::current_exe()?;
-    let exe = me.with_file_name("gw-service-proc");
-    if !exe.exists() {
-        let release = me.components().any(|c| c.as_os_str() == "release");
-        let mut cmd = std::process::Command::new(env!("CARGO"));
-        cmd.args(["build", "-p", "gw-tests", "--bin", "gw-service-proc"]);
-        if release {
-            cmd.arg("--release");
-        }
-        let status = cmd.status().context("cargo build gw-service-proc")?;
-        anyhow::ensure!(status.success(), "cannot build gw-service-proc");
-    }
-    Ok(exe)
-}
-
 fn port() -> u16 {
-    gw_tests::stack::free_port()
+    crate::stack::free_port()
 }
 
 fn url(p: u16) -> String {
@@ -56,8 +42,13 @@ fn url(p: u16) -> String {
 }
 
 impl Cluster {
-    /// Every service its own process; `env` is the shared configuration.
-    pub fn services(mut env: HashMap<String, String>, logs: &Path) -> anyhow::Result<Self> {
+    /// Every service its own process, run from `exe`; `env` is the shared
+    /// configuration.
+    pub fn services(
+        exe: &Path,
+        mut env: HashMap<String, String>,
+        logs: &Path,
+    ) -> anyhow::Result<Self> {
         let mut set = |k: &str, v: String| {
             env.insert(k.to_owned(), v);
         };
@@ -129,12 +120,16 @@ impl Cluster {
             procs,
             ingress: url(p["ingress"]),
             cashier: url(p["pay"]),
-            exe: service_exe()?,
+            exe: exe.to_owned(),
         })
     }
 
-    /// The single-process gateway on SQLite in `dir`.
-    pub fn embedded(mut env: HashMap<String, String>, dir: &Path) -> anyhow::Result<Self> {
+    /// The single-process gateway on SQLite in `dir`, run from `exe`.
+    pub fn embedded(
+        exe: &Path,
+        mut env: HashMap<String, String>,
+        dir: &Path,
+    ) -> anyhow::Result<Self> {
         let p = port();
         env.insert("GW__AMQP__URL".into(), "embedded".into());
         env.insert(
@@ -155,7 +150,7 @@ impl Cluster {
             }],
             ingress: url(p),
             cashier: url(p),
-            exe: service_exe()?,
+            exe: exe.to_owned(),
         })
     }
 
@@ -248,11 +243,14 @@ impl Cluster {
 
 /// `<service> migrate` in `n` processes at once on the configuration
 /// `env`; how many succeeded.
-pub async fn migrate_at_once(env: &HashMap<String, String>, n: usize) -> anyhow::Result<usize> {
-    let exe = service_exe()?;
+pub async fn migrate_at_once(
+    exe: &Path,
+    env: &HashMap<String, String>,
+    n: usize,
+) -> anyhow::Result<usize> {
     let runs = (0..n).map(|i| {
-        let service = gw_tests::procs::NAMES[i % 7];
-        Command::new(&exe)
+        let service = crate::procs::NAMES[i % 7];
+        Command::new(exe)
             .args([service, "migrate"])
             .env_clear()
             .env("PATH", std::env::var("PATH").unwrap_or_default())
@@ -272,4 +270,42 @@ pub async fn migrate_at_once(env: &HashMap<String, String>, n: usize) -> anyhow:
         }
     }
     Ok(ok)
+}
+
+/// The configuration every process of a deployment under faults shares:
+/// the production topology (quorum queues, a delivery limit), retry
+/// schedules compressed to test time, the sandbox cashier on.
+pub fn process_env(ids: &crate::TestIds, platform: &str, broker: &str) -> HashMap<String, String> {
+    let mut env = crate::settings_env(
+        ids,
+        platform,
+        &[
+            ("GW__AMQP__URL", broker),
+            // The production topology: quorum queues with a delivery limit.
+            ("GW__AMQP__QUEUE_TYPE", "quorum"),
+            ("GW__AMQP__PREFETCH", "16"),
+            ("GW__AMQP__RETRY_TIERS", "1s,5s,15s"),
+            ("GW__AMQP__MAX_ATTEMPTS", "8"),
+            ("GW__AMQP__CONNECT_TIMEOUT", "60s"),
+            ("GW__DATABASE__MAX_CONNECTIONS", "10"),
+            ("GW__DATABASE__CONNECT_TIMEOUT", "3s"),
+            ("GW__PAYMENT__SANDBOX", "true"),
+            // One bidder applies all the time: its exposure is not the test.
+            (
+                "GW__UNDERWRITING__RULES__MAX_EXPOSURE_PER_BIDDER",
+                "900000000000.00",
+            ),
+            ("GW__CLAIMS__AUTO_PAYOUT", "true"),
+            // Ten minutes of a platform away, compressed.
+            ("GW__EGRESS__RETRY_SCHEDULE", "1s,2s,5s"),
+            ("GW__EGRESS__RETRY_FOR", "30m"),
+            ("GW__EGRESS__HTTP_TIMEOUT", "5s"),
+            ("GW__INGRESS__RATE_LIMIT_PER_SECOND", "10000"),
+            ("GW__INGRESS__RATE_LIMIT_BURST", "10000"),
+            ("GW__TELEMETRY__LOG_FORMAT", "json"),
+            ("GW__TELEMETRY__LOG_FILTER", "warn"),
+        ],
+    );
+    env.insert("RUST_BACKTRACE".into(), "1".into());
+    env
 }
