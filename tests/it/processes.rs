@@ -25,6 +25,18 @@ fn run_dir(ids: &gw_tests::TestIds) -> PathBuf {
     dir
 }
 
+/// Deletes what a run on RabbitMQ and PostgreSQL created.
+async fn remove_run(env: HashMap<String, String>, dir: &Path) {
+    let s = gw_config::Settings::load_from(None, Some(env)).unwrap();
+    let bus = gw_host::connect_bus(&s, "test").await.unwrap();
+    bus.transport().delete(bus.topology()).await.unwrap();
+    bus.close().await;
+    let db = gw_host::connect_db(&s).await.unwrap();
+    db.drop_schema().await.unwrap();
+    db.close().await;
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
 /// The configuration of a run: classic queues (see `settings_env`).
 fn env(ids: &gw_tests::TestIds, platform: &str) -> HashMap<String, String> {
     let mut env = cluster::process_env(ids, platform, &gw_tests::amqp_url());
@@ -131,14 +143,7 @@ async fn every_story_passes_on_separate_processes_with_workers_killed() {
     let order: Vec<usize> = workers.iter().chain(workers.iter()).copied().collect();
     stories_survive(&mut c, platform, &order).await;
     c.stop(Duration::from_secs(15)).await;
-    let s = gw_config::Settings::load_from(None, Some(e)).unwrap();
-    let bus = gw_host::connect_bus(&s, "test").await.unwrap();
-    bus.transport().delete(bus.topology()).await.unwrap();
-    bus.close().await;
-    let db = gw_host::connect_db(&s).await.unwrap();
-    db.drop_schema().await.unwrap();
-    db.close().await;
-    std::fs::remove_dir_all(&dir).unwrap();
+    remove_run(e, &dir).await;
 }
 
 /// The embedded gateway (one process, SQLite, no broker) killed mid-flight
@@ -182,4 +187,95 @@ async fn every_story_passes_on_the_embedded_gateway_killed_and_restarted() {
     assert!(err.contains("another gateway is running on"), "{err}");
     c.stop(Duration::from_secs(15)).await;
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// `deploy/edge/nginx.conf`, the compose stack's one public address, in
+/// front of the services as their own processes (its service names pointed
+/// at their loopback ports): the whole acceptance rehearsal goes through
+/// it, the platform's calls, the cashier, the PDF downloads and 验真 alike.
+#[tokio::test]
+async fn the_compose_edge_routes_every_public_path() {
+    gw_tests::require_services().await;
+    let ids = gw_tests::TestIds::new();
+    let platform = Arc::new(gw_tests::platform::start_strict().await);
+    let dir = run_dir(&ids);
+    let e = env(&ids, &platform.base_url);
+    let mut c = Cluster::services(exe(), e.clone(), &dir).unwrap();
+    let port = gw_tests::stack::free_port();
+    let edge = format!("http://127.0.0.1:{port}");
+    c.set_env("GW__PUBLIC_BASE_URL", &edge);
+    let conf = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../deploy/edge/nginx.conf"),
+    )
+    .unwrap();
+    let host = |u: &str| u.trim_start_matches("http://").to_owned();
+    let conf = conf
+        .replace("listen 8080;", &format!("listen 127.0.0.1:{port};"))
+        .replace("ingress:8080", &host(&c.ingress))
+        .replace("egress:8081", &host(&c.files))
+        .replace("payment:8084", &host(&c.cashier))
+        .replace("issuance:8086", &host(&c.verify));
+    let edge_dir = dir.join("edge");
+    std::fs::create_dir_all(edge_dir.join("logs")).unwrap();
+    std::fs::write(edge_dir.join("nginx.conf"), conf).unwrap();
+    let mut nginx = tokio::process::Command::new("nginx")
+        .arg("-p")
+        .arg(&edge_dir)
+        // One process (no workers to outlive it), killed with the test.
+        .args([
+            "-e",
+            "error.log",
+            "-c",
+            "nginx.conf",
+            "-g",
+            "daemon off; master_process off; pid nginx.pid;",
+        ])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("nginx is not installed: install nginx-light (see .ci/run)");
+    let until = std::time::Instant::now() + Duration::from_secs(10);
+    while !reqwest::get(format!("{edge}/healthz"))
+        .await
+        .is_ok_and(|r| r.status() == 200)
+    {
+        let log = std::fs::read_to_string(edge_dir.join("error.log")).unwrap_or_default();
+        assert!(nginx.try_wait().unwrap().is_none(), "nginx stopped: {log}");
+        assert!(
+            std::time::Instant::now() < until,
+            "nginx does not answer: {log}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    c.start(Duration::from_secs(60)).await.unwrap();
+
+    let report = dir.join("rehearsal");
+    let mut plan = sandbox::report::plan(&edge, Duration::from_secs(30));
+    plan.load = 20;
+    plan.down_for = Duration::from_secs(2);
+    let out = sandbox::run(
+        platform.clone(),
+        &edge,
+        None,
+        Duration::from_secs(30),
+        Some((&report, plan)),
+    )
+    .await
+    .unwrap();
+    assert!(out.passed, "{}", out.text);
+    // The links the platform followed name the edge, and it served them.
+    let downloads = platform.downloads();
+    assert!(!downloads.is_empty());
+    assert!(
+        downloads.iter().all(|d| d.url.starts_with(&edge)),
+        "{:?}",
+        downloads.iter().map(|d| &d.url).collect::<Vec<_>>()
+    );
+    let unrouted = reqwest::get(format!("{edge}/admin/notices")).await.unwrap();
+    assert_eq!(unrouted.status(), 404, "the admin APIs stay off the edge");
+
+    nginx.kill().await.unwrap();
+    c.stop(Duration::from_secs(15)).await;
+    remove_run(e, &dir).await;
 }

@@ -28,8 +28,12 @@ pub struct Proc {
 /// A deployment's processes and addresses.
 pub struct Cluster {
     pub procs: Vec<Proc>,
+    /// Where each public route is served: the inbound API, the cashier
+    /// (payment), `/files` (the first egress) and `/verify` (issuance).
     pub ingress: String,
     pub cashier: String,
+    pub files: String,
+    pub verify: String,
     exe: PathBuf,
 }
 
@@ -120,6 +124,8 @@ impl Cluster {
             procs,
             ingress: url(p["ingress"]),
             cashier: url(p["pay"]),
+            files: url(p["egress1"]),
+            verify: url(p["iss"]),
             exe: exe.to_owned(),
         })
     }
@@ -150,8 +156,17 @@ impl Cluster {
             }],
             ingress: url(p),
             cashier: url(p),
+            files: url(p),
+            verify: url(p),
             exe: exe.to_owned(),
         })
+    }
+
+    /// Sets `key` for every process (before they start).
+    pub fn set_env(&mut self, key: &str, value: &str) {
+        for p in &mut self.procs {
+            p.env.insert(key.to_owned(), value.to_owned());
+        }
     }
 
     fn spawn(&mut self, i: usize) -> anyhow::Result<()> {

@@ -344,7 +344,7 @@ fn the_deployment_examples_load() {
     assert!(s.payment.sandbox);
     assert_eq!(
         s.counterparts["sandbox"].notice_base_url.as_str(),
-        "http://sandbox:8090/"
+        "http://edge:8090/"
     );
     assert!(!s.counterparts.contains_key("hunan"));
     let secrets = env(&[
