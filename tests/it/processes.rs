@@ -279,3 +279,189 @@ async fn the_compose_edge_routes_every_public_path() {
     c.stop(Duration::from_secs(15)).await;
     remove_run(e, &dir).await;
 }
+
+/// `gateway backup` while the embedded gateway works (applications coming
+/// in, the platform away so their notices wait), then `gateway restore`
+/// into a fresh directory and a gateway started on it: every guarantee
+/// issued before still verifies, and every notice not yet delivered at the
+/// backup is delivered. Restoring over a running gateway is refused, and
+/// the scheduled backups keep the number they are told.
+#[tokio::test]
+async fn a_backup_taken_under_load_restores_into_a_fresh_directory() {
+    let ids = gw_tests::TestIds::new();
+    let platform = Arc::new(gw_tests::platform::start_strict().await);
+    let dir = run_dir(&ids);
+    let mut e = env(&ids, &platform.base_url);
+    e.insert("GW__BACKUP__EVERY".into(), "1s".into());
+    e.insert("GW__BACKUP__KEEP".into(), "2".into());
+    let mut c = Cluster::embedded(exe(), e.clone(), &dir).unwrap();
+    c.start(Duration::from_secs(60)).await.unwrap();
+    let out = sandbox::run(
+        platform.clone(),
+        &c.ingress,
+        Some(c.cashier.clone()),
+        Duration::from_secs(30),
+        None,
+    )
+    .await
+    .unwrap();
+    assert!(out.passed, "{}", out.text);
+    // The genuine PDFs the platform downloaded (guarantees and restored
+    // guarantees; invoices are not guarantees).
+    let http = reqwest::Client::new();
+    let genuine = |verify: String, pdf: Vec<u8>| {
+        let http = http.clone();
+        async move {
+            let r: serde_json::Value = http
+                .post(format!("{verify}/verify/file"))
+                .header("accept", "application/json")
+                .header("content-type", "application/pdf")
+                .body(pdf)
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            r["genuine"] == true
+        }
+    };
+    let mut guarantees = Vec::new();
+    for d in platform.downloads() {
+        let pdf = d.bytes.unwrap();
+        if genuine(c.verify.clone(), pdf.clone()).await {
+            guarantees.push(pdf);
+        }
+    }
+    assert!(guarantees.len() >= 3, "{} genuine PDFs", guarantees.len());
+
+    // Load, the platform away: notices wait. The backup starts midway.
+    platform.set_down(true);
+    let creds = platform.credentials().cloned().unwrap();
+    let client = sandbox::client::Client::new(&c.ingress, creds, platform.timeline()).unwrap();
+    let load = tokio::spawn(async move {
+        let mut accepted = Vec::new();
+        for n in 0..40 {
+            let a = format!("TB-BAK-{}-{n:03}", &ids.prefix[1..7]);
+            let body = sandbox::samples::baohanapply(&a);
+            let r = client
+                .call_until_answered("baohanapply", &body, Duration::from_secs(20))
+                .await
+                .unwrap();
+            assert!(r.ok(), "{a}: {r:?}");
+            accepted.push((a, std::time::Instant::now()));
+        }
+        accepted
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let gateway_env = c.procs[0].env().clone();
+    let backup = dir.join("manual").join("gateway-backup.db");
+    let started = std::time::Instant::now();
+    let made = tokio::process::Command::new(exe())
+        .args(["gateway", "backup", "--to"])
+        .arg(&backup)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .envs(&gateway_env)
+        .output()
+        .await
+        .unwrap();
+    let said = String::from_utf8_lossy(&made.stdout).into_owned();
+    assert!(
+        made.status.success(),
+        "{said}{}",
+        String::from_utf8_lossy(&made.stderr)
+    );
+    assert!(
+        said.contains("backup of") && said.contains("guarantees"),
+        "{said}"
+    );
+    let before: Vec<String> = load
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|(_, at)| *at < started)
+        .map(|(a, _)| a)
+        .collect();
+    assert!(
+        !before.is_empty(),
+        "no application was accepted before the backup"
+    );
+    // A second backup to the same file is refused.
+    let again = tokio::process::Command::new(exe())
+        .args(["gateway", "backup", "--to"])
+        .arg(&backup)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .envs(&gateway_env)
+        .output()
+        .await
+        .unwrap();
+    assert!(!again.status.success());
+    assert!(String::from_utf8_lossy(&again.stderr).contains("already exists"));
+    // Restoring over the running gateway is refused; its database is untouched.
+    let over = tokio::process::Command::new(exe())
+        .args(["gateway", "restore", "--from"])
+        .arg(&backup)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .envs(&gateway_env)
+        .output()
+        .await
+        .unwrap();
+    let err = String::from_utf8_lossy(&over.stderr);
+    assert!(!over.status.success(), "{err}");
+    assert!(err.contains("another gateway is running"), "{err}");
+    // The schedule (every second, keep 2) kept two copies.
+    let scheduled = dir.join("backups");
+    let until = std::time::Instant::now() + Duration::from_secs(20);
+    while gw_storage::backup::scheduled_copies(&scheduled).len() < 2 {
+        assert!(
+            std::time::Instant::now() < until,
+            "no scheduled backups in {}",
+            scheduled.display()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(gw_storage::backup::scheduled_copies(&scheduled).len(), 2);
+    c.stop(Duration::from_secs(15)).await;
+
+    // Restored into a fresh directory, a gateway started on it.
+    let fresh = dir.join("restored");
+    let mut c2 = Cluster::embedded(exe(), e, &fresh).unwrap();
+    let restored = tokio::process::Command::new(exe())
+        .args(["gateway", "restore", "--from"])
+        .arg(&backup)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .envs(c2.procs[0].env())
+        .output()
+        .await
+        .unwrap();
+    let said = String::from_utf8_lossy(&restored.stdout);
+    assert!(
+        restored.status.success(),
+        "{said}{}",
+        String::from_utf8_lossy(&restored.stderr)
+    );
+    assert!(said.contains("restored from"), "{said}");
+    c2.start(Duration::from_secs(60)).await.unwrap();
+    for pdf in guarantees {
+        assert!(
+            genuine(c2.verify.clone(), pdf).await,
+            "a guarantee no longer verifies"
+        );
+    }
+    platform.set_down(false);
+    for a in &before {
+        platform
+            .wait_accepted(a, "processnotice", |_| true, Duration::from_secs(30))
+            .await
+            .unwrap_or_else(|| {
+                panic!("{a}: its processnotice was not delivered after the restore")
+            });
+    }
+    c2.stop(Duration::from_secs(15)).await;
+    std::fs::remove_dir_all(&dir).unwrap();
+}

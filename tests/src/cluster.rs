@@ -25,6 +25,13 @@ pub struct Proc {
     log: PathBuf,
 }
 
+impl Proc {
+    /// The process's configuration (`GW__*`).
+    pub fn env(&self) -> &HashMap<String, String> {
+        &self.env
+    }
+}
+
 /// A deployment's processes and addresses.
 pub struct Cluster {
     pub procs: Vec<Proc>,

@@ -34,6 +34,21 @@ enum Command {
         #[arg(long)]
         report: Option<std::path::PathBuf>,
     },
+    /// Writes a consistent copy of the SQLite database to FILE while the
+    /// gateway runs (SQLite's `VACUUM INTO`), checks it and says what it
+    /// holds. PostgreSQL: use pg_dump (deploy/README.md).
+    Backup {
+        /// Where the copy goes; never overwritten.
+        #[arg(long)]
+        to: std::path::PathBuf,
+    },
+    /// Puts a backup in place of the SQLite database, with the gateway
+    /// stopped; the database it replaces is kept beside it.
+    Restore {
+        /// The backup to put back (checked first).
+        #[arg(long)]
+        from: std::path::PathBuf,
+    },
 }
 
 /// Parses `args` (the program name first) and runs what they say.
@@ -41,11 +56,60 @@ pub fn main(args: impl IntoIterator<Item = String>) -> anyhow::Result<()> {
     let args = Args::parse_from(args);
     match args.command {
         Some(Command::Demo { patience, report }) => gw_host::cli::block_on(demo(patience, report)),
+        Some(Command::Backup { to }) => {
+            let file = args.config.or_else(gw_config::Settings::file_from_env);
+            gw_host::cli::block_on(backup(file, to))
+        }
+        Some(Command::Restore { from }) => {
+            let file = args.config.or_else(gw_config::Settings::file_from_env);
+            gw_host::cli::block_on(restore(file, from))
+        }
         None => {
             let file = args.config.or_else(gw_config::Settings::file_from_env);
             gw_host::cli::block_on(run(file))
         }
     }
+}
+
+/// The SQLite file of the configuration in `file`, or why there is none;
+/// read as `gateway` would start (with the sandbox when no platform is
+/// configured, so the default data directory is found too).
+async fn database_file(file: Option<&std::path::Path>) -> anyhow::Result<std::path::PathBuf> {
+    let settings = match crate::prepare(file, None).await? {
+        crate::Start::Configured(s) | crate::Start::Sandbox(s, _) => s,
+    };
+    crate::sqlite_file(&settings).ok_or_else(|| {
+        anyhow::anyhow!(
+            "database.url is not a SQLite file: back up PostgreSQL with pg_dump and restore it \
+             with pg_restore (deploy/README.md)"
+        )
+    })
+}
+
+async fn backup(file: Option<std::path::PathBuf>, to: std::path::PathBuf) -> anyhow::Result<()> {
+    let db = database_file(file.as_deref()).await?;
+    let summary = gw_storage::backup::copy(&db, &to).await?;
+    println!("backup of {} written to {}", db.display(), to.display());
+    println!("  {summary}");
+    Ok(())
+}
+
+async fn restore(file: Option<std::path::PathBuf>, from: std::path::PathBuf) -> anyhow::Result<()> {
+    let db = database_file(file.as_deref()).await?;
+    if let Some(dir) = db.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", dir.display()))?;
+    }
+    // No gateway may have the database open while it is replaced.
+    let _hold = crate::hold_database(&db)?;
+    let (summary, kept) = gw_storage::backup::restore(&from, &db).await?;
+    println!("{} restored from {}", db.display(), from.display());
+    println!("  {summary}");
+    if let Some(old) = kept {
+        println!("  the database it replaced is kept as {}", old.display());
+    }
+    println!("start the gateway: the notices not yet delivered go out again");
+    Ok(())
 }
 
 async fn run(file: Option<std::path::PathBuf>) -> anyhow::Result<()> {

@@ -117,11 +117,21 @@ impl Gateway {
         if hold.is_some() {
             take_back(&db).await?;
         }
+        let settings_backup = settings.backup.clone();
         let layout = Layout::OnePublicPort(settings.ingress.listen, "ingress.listen");
         let app =
             Application::build_with(settings, bus.clone(), db.clone(), SERVICES, layout).await?;
         let port = app.port("public").unwrap_or(0);
         let ports = app.ports().clone();
+        if let (Some(f), Some(_)) = (&file, &hold)
+            && settings_backup.enabled
+        {
+            tokio::spawn(backups(
+                f.clone(),
+                settings_backup.clone(),
+                shutdown.clone(),
+            ));
+        }
         let task = tokio::spawn(app.run_until(shutdown));
         let closer = Box::new(move || {
             tokio::spawn(async move {
@@ -183,19 +193,49 @@ async fn take_back(db: &gw_storage::Db) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Copies the database file `db` every `backup.every` into `backup.dir`
+/// and keeps the last `backup.keep` copies. A copy that fails is logged
+/// and tried at the next interval; the gateway goes on.
+async fn backups(
+    db: std::path::PathBuf,
+    b: gw_config::BackupSettings,
+    stop: tokio_util::sync::CancellationToken,
+) {
+    let dir = b.dir_for(&db);
+    tracing::info!(dir = %dir.display(), every = ?b.every, keep = b.keep, "scheduled backups of the database");
+    loop {
+        tokio::select! {
+            () = stop.cancelled() => return,
+            () = tokio::time::sleep(b.every) => {}
+        }
+        let to = dir.join(gw_storage::backup::scheduled_name(chrono::Utc::now()));
+        match gw_storage::backup::copy(&db, &to).await {
+            Ok(summary) => {
+                tracing::info!(file = %to.display(), %summary, "backup written");
+                let copies = gw_storage::backup::scheduled_copies(&dir);
+                let extra = copies.len().saturating_sub(b.keep);
+                for old in copies.into_iter().take(extra) {
+                    if let Err(e) = std::fs::remove_file(&old) {
+                        tracing::warn!(file = %old.display(), error = %e, "cannot delete an old backup");
+                    }
+                }
+            }
+            Err(e) => tracing::error!(error = %e, "the scheduled backup failed; will try again"),
+        }
+    }
+}
+
 /// The SQLite database file, when the database is one.
-fn sqlite_file(settings: &Settings) -> Option<std::path::PathBuf> {
+pub(crate) fn sqlite_file(settings: &Settings) -> Option<std::path::PathBuf> {
     use gw_config::secrecy::ExposeSecret;
-    let url = settings.database.url.expose_secret();
-    let path = url.strip_prefix("sqlite://")?.split('?').next()?;
-    Some(std::path::PathBuf::from(path)).filter(|p| !p.as_os_str().is_empty())
+    gw_storage::backup::sqlite_file(settings.database.url.expose_secret())
 }
 
 /// Locks `<database>.lock` for as long as the file is kept: one embedded
 /// gateway per database, so that it may take back at start what its last
 /// run held. The operating system lets go of the lock when the process
 /// ends, however it ends.
-fn hold_database(db: &std::path::Path) -> anyhow::Result<std::fs::File> {
+pub(crate) fn hold_database(db: &std::path::Path) -> anyhow::Result<std::fs::File> {
     let mut name = db.as_os_str().to_owned();
     name.push(".lock");
     let path = std::path::PathBuf::from(name);

@@ -11,6 +11,7 @@
 
 mod admin;
 mod amqp;
+mod backup;
 mod claims;
 mod counterparts;
 mod database;
@@ -34,6 +35,7 @@ use serde::de::DeserializeOwned;
 
 pub use admin::AdminSettings;
 pub use amqp::{AmqpSettings, QueueType};
+pub use backup::BackupSettings;
 pub use claims::ClaimsSettings;
 pub use counterparts::{Counterpart, CounterpartSettings, Counterparts};
 pub use database::DatabaseSettings;
@@ -88,6 +90,7 @@ pub struct Settings {
     pub invoice: InvoiceSettings,
     pub claims: ClaimsSettings,
     pub retention: RetentionSettings,
+    pub backup: BackupSettings,
     pub telemetry: TelemetrySettings,
     /// The platforms we serve, as configured, by name.
     pub counterparts: BTreeMap<String, CounterpartSettings>,
@@ -134,6 +137,7 @@ const SECTIONS: &[&str] = &[
     "invoice",
     "claims",
     "retention",
+    "backup",
     "telemetry",
     "counterparts",
 ];
@@ -266,6 +270,12 @@ notices = "5years"
 verifications = "5years"
 dead_letters = "1year"
 
+[backup]
+enabled = true
+every = "24h"
+keep = 7
+dir = ""
+
 [files]
 store = "database"
 max_fetch_bytes = 20971520
@@ -350,6 +360,7 @@ impl Settings {
         let invoice = section::<InvoiceSettings>(cfg, "invoice", &mut p);
         let claims = section::<ClaimsSettings>(cfg, "claims", &mut p);
         let retention = section::<RetentionSettings>(cfg, "retention", &mut p);
+        let backup = section::<BackupSettings>(cfg, "backup", &mut p);
         let telemetry = section::<TelemetrySettings>(cfg, "telemetry", &mut p);
         let counterparts = if cfg.get_table("counterparts").is_ok() {
             section::<BTreeMap<String, CounterpartSettings>>(cfg, "counterparts", &mut p)
@@ -374,6 +385,7 @@ impl Settings {
         invoice.iter().for_each(|s| s.check(&mut p));
         claims.iter().for_each(|s| s.check(&mut p));
         retention.iter().for_each(|s| s.check(&mut p));
+        backup.iter().for_each(|s| s.check(&mut p));
         telemetry.iter().for_each(|s| s.check(&mut p));
         let built = match counterparts.as_ref().map(Counterparts::from_settings) {
             Some(Ok(b)) => Some(b),
@@ -399,6 +411,7 @@ impl Settings {
             invoice,
             claims,
             retention,
+            backup,
             telemetry,
             counterparts,
             built,
@@ -419,6 +432,7 @@ impl Settings {
                 Some(invoice),
                 Some(claims),
                 Some(retention),
+                Some(backup),
                 Some(telemetry),
                 Some(counterparts),
                 Some(built_counterparts),
@@ -438,6 +452,7 @@ impl Settings {
                 invoice,
                 claims,
                 retention,
+                backup,
                 telemetry,
                 counterparts,
                 built_counterparts,

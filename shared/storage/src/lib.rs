@@ -10,6 +10,7 @@
 //!   turns their rows into messages; this crate knows nothing of messages.
 
 pub mod applications;
+pub mod backup;
 pub mod cancels;
 pub mod dead_letters;
 pub mod entities;
