@@ -94,7 +94,7 @@ async fn confirm_payout(d: &Deployment, applicationno: &str) {
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    let r = admin_client()
+    let r = operator_client("理赔专员")
         .post(format!(
             "{}/admin/claims/{applicationno}/payout",
             d.admin["claims"]
@@ -104,6 +104,14 @@ async fn confirm_payout(d: &Deployment, applicationno: &str) {
         .await
         .unwrap();
     assert_eq!(r.status(), 202, "{}", r.text().await.unwrap());
+    let op = assert_recorded(
+        &d.admin["claims"],
+        "claim.payout_confirmed",
+        applicationno,
+        "理赔专员",
+    )
+    .await;
+    assert_eq!(op["after"]["reference"], format!("BANK-{applicationno}"));
 }
 
 async fn verify_status(d: &Deployment, baohanno: &str) -> Value {
@@ -236,7 +244,7 @@ async fn invoices(kind: Kind) {
         0,
         "no notice before it is issued"
     );
-    let r = admin_client()
+    let r = operator_client("财务 李四")
         .post(format!(
             "{}/admin/invoices/FP-C1/issued",
             d.admin["invoice"]
@@ -246,6 +254,14 @@ async fn invoices(kind: Kind) {
         .await
         .unwrap();
     assert_eq!(r.status(), 202);
+    let op = assert_recorded(
+        &d.admin["invoice"],
+        "invoice.marked_issued",
+        "FP-C1",
+        "财务 李四",
+    )
+    .await;
+    assert_eq!(op["after"]["invoice_number"], "PAPER-0001");
     let n = d.wait_notice("invoicenotice", "FP-C1").await;
     assert_eq!(
         (n["applystatus"].as_str(), n["invoiceamount"].as_str()),

@@ -151,6 +151,21 @@ async fn approve_reject_and_refer_then_decide() {
         .await
         .unwrap();
     assert_eq!(r.status(), 202);
+    // Recorded with who decided (no X-Operator: the decision's decided_by).
+    let op = assert_recorded(
+        &s.underwriting_admin,
+        "referral.decided",
+        "TB-BIG",
+        "zhang.wei",
+    )
+    .await;
+    assert_eq!(
+        (
+            op["before"]["state"].as_str(),
+            op["after"]["verdict"].as_str()
+        ),
+        (Some("referred"), Some("approve"))
+    );
     let big = s.wait_delivered("TB-BIG", 1).await;
     assert_eq!(big[0].json["applystatus"], "1");
     assert_eq!(big[0].json["rate"], "0.0010");
@@ -282,11 +297,17 @@ async fn a_repeated_baohanapply_resends_the_decision_without_deciding_again() {
     let r = admin()
         .put(&block)
         .bearer_auth(ADMIN_TOKEN)
+        .header("x-operator", "risk.wang")
         .json(&json!({"reason": "司法冻结"}))
         .send()
         .await
         .unwrap();
     assert_eq!(r.status(), 200);
+    let op = assert_recorded(&s.underwriting_admin, "blocklist.added", GOOD, "risk.wang").await;
+    assert_eq!(
+        (op["before"].is_null(), op["after"]["reason"].as_str()),
+        (true, Some("司法冻结"))
+    );
     s.call_ok("baohanapply", &apply("TB-BLOCKED", GOOD, "100000.00"))
         .await;
     let got = s.wait_delivered("TB-BLOCKED", 1).await;
@@ -299,6 +320,9 @@ async fn a_repeated_baohanapply_resends_the_decision_without_deciding_again() {
         .await
         .unwrap();
     assert_eq!(r.status(), 204);
+    // An admin call that names no one is recorded as `admin`.
+    let op = assert_recorded(&s.underwriting_admin, "blocklist.removed", GOOD, "admin").await;
+    assert_eq!(op["before"]["reason"], "司法冻结");
     let r = admin()
         .delete(&block)
         .bearer_auth(ADMIN_TOKEN)
@@ -623,6 +647,23 @@ async fn a_wrong_amount_is_held_for_a_person() {
     let mut statuses = futures::future::join_all(presses).await;
     statuses.sort_unstable();
     assert_eq!(statuses, [200, 409, 409, 409, 409, 409, 409, 409]);
+    // One refund, one record; the refused presses left none.
+    let op = assert_recorded(&s.payment_admin, "payment.refunded", "P-HELD-1", "admin").await;
+    assert_eq!(op["before"]["status"], "held");
+    let csv = reqwest::Client::new()
+        .get(format!(
+            "{}/admin/operations?subject=P-HELD-1&format=csv",
+            s.payment_admin
+        ))
+        .bearer_auth(ADMIN_TOKEN)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(csv.lines().count(), 2, "{csv}");
+    assert!(csv.contains(",payment.refunded,P-HELD-1,"), "{csv}");
     assert_eq!(
         payments::find(s.h.db.conn(), "P-HELD-1")
             .await

@@ -124,6 +124,34 @@ async fn a_stranded_message_is_kept_and_replayed(kind: Kind) {
     // Replayed once: a second replay is refused; nothing is open any more.
     let again = replay().await;
     assert_eq!(again.status(), 409);
+    // One record of the replay, by whoever did it.
+    let ops: Vec<Value> = admin_client()
+        .get(format!(
+            "{}/admin/operations?action=dead_letter.replayed&subject={id}",
+            d.admin["payment"]
+        ))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(ops.len(), 1, "{ops:#?}");
+    assert_eq!(ops[0]["service"], "payment");
+    match kind {
+        Kind::Services => assert_eq!(
+            (ops[0]["actor"].as_str(), ops[0]["channel"].as_str()),
+            (Some("admin"), Some("admin_api"))
+        ),
+        Kind::Embedded => {
+            assert_eq!(ops[0]["channel"], "cli");
+            assert!(
+                ops[0]["actor"].as_str().unwrap().starts_with("cli:"),
+                "{}",
+                ops[0]
+            );
+        }
+    }
     let shown: Value = admin_client()
         .get(format!("{}/admin/dead-letters/{id}", d.admin["issuance"]))
         .send()
@@ -249,7 +277,7 @@ async fn a_notice_whose_command_dies_is_marked_dead_and_can_be_resent(kind: Kind
     .await;
     // The platform takes notices again; the operator re-sends.
     d.platform.clear_script(applyno);
-    let r = admin_client()
+    let r = operator_client("运维 赵六")
         .post(format!(
             "{}/admin/notices/{}/resend",
             d.admin["egress"], notice.id
@@ -258,6 +286,14 @@ async fn a_notice_whose_command_dies_is_marked_dead_and_can_be_resent(kind: Kind
         .await
         .unwrap();
     assert_eq!(r.status(), 200);
+    let op = assert_recorded(&d.admin["egress"], "notice.resent", &notice.id, "运维 赵六").await;
+    assert_eq!(
+        (
+            op["before"]["state"].as_str(),
+            op["after"]["state"].as_str()
+        ),
+        (Some("dead"), Some("pending"))
+    );
     let got = d.wait_delivered(applyno, 1).await;
     assert_eq!(got[0].interface, "processnotice");
     d.stop().await;

@@ -571,6 +571,51 @@ pub async fn store_file(
 }
 
 /// A client that sends the admin token.
+/// An admin client that names its operator (`X-Operator`), as the
+/// console and operators' tools do.
+pub fn operator_client(name: &str) -> reqwest::Client {
+    let mut h = reqwest::header::HeaderMap::new();
+    h.insert(
+        reqwest::header::AUTHORIZATION,
+        format!("Bearer {ADMIN_TOKEN}").parse().unwrap(),
+    );
+    h.insert(
+        "x-operator",
+        reqwest::header::HeaderValue::from_bytes(name.as_bytes()).unwrap(),
+    );
+    reqwest::Client::builder()
+        .default_headers(h)
+        .build()
+        .unwrap()
+}
+
+/// Asserts that the operation records on the admin API at `admin` hold
+/// exactly one `action` on `subject`, by `actor`; returns it.
+pub async fn assert_recorded(
+    admin: &str,
+    action: &str,
+    subject: &str,
+    actor: &str,
+) -> serde_json::Value {
+    let url = reqwest::Url::parse_with_params(
+        &format!("{admin}/admin/operations"),
+        &[("action", action), ("subject", subject)],
+    )
+    .unwrap();
+    let rows: Vec<serde_json::Value> = admin_client()
+        .get(url)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), 1, "{action} on {subject}: {rows:#?}");
+    assert_eq!(rows[0]["actor"], actor, "{:#}", rows[0]);
+    assert_eq!(rows[0]["channel"], "admin_api", "{:#}", rows[0]);
+    rows[0].clone()
+}
+
 pub fn admin_client() -> reqwest::Client {
     reqwest::Client::builder()
         .default_headers(

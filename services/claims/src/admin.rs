@@ -15,8 +15,9 @@ use gw_bus::Bus;
 use gw_contract::PayoutConfirmation;
 use gw_protocol::ApplicationNo;
 use gw_protocol::mask::{PiiKind, mask};
+use gw_storage::operations::{self, Actor, Operation};
 use gw_storage::requests;
-use gw_web::admin::{self, Problem};
+use gw_web::admin::{self, Operator, Problem};
 use gw_workflow::Workflow;
 use secrecy::SecretString;
 use serde::Deserialize;
@@ -66,6 +67,7 @@ struct PayoutBody {
 async fn payout(
     State(a): State<Admin>,
     Path(applicationno): Path<String>,
+    Operator(who): Operator,
     Json(b): Json<PayoutBody>,
 ) -> Result<Response, Problem> {
     let applicationno: ApplicationNo = admin::parse(&applicationno, "an applicationno")?;
@@ -77,7 +79,26 @@ async fn payout(
         reference: admin::parse(&b.reference, "a reference of 1 to 100 characters")?,
         paid_at: admin::time_or_now(b.paid_at.as_deref(), "paid_at")?,
     };
-    admin::queue(&a.bus, &message).await
+    let queued = admin::queue(&a.bus, &message).await?;
+    // Recorded once queued: the claims worker applies it.
+    operations::record(
+        a.flow.db().conn(),
+        Operation {
+            actor: &Actor::admin_api(who.as_deref()),
+            service: "claims",
+            action: "claim.payout_confirmed",
+            subject: message.applicationno.as_str(),
+            before: Some(serde_json::json!({"applyno": message.applyno.as_str()})),
+            after: Some(serde_json::json!({
+                "reference": message.reference.as_str(),
+                "paid_at": message.paid_at.to_string(),
+            })),
+            remark: None,
+        },
+    )
+    .await
+    .map_err(|e| Problem::internal("recording a payout confirmation", e))?;
+    Ok(queued)
 }
 
 pub fn routes(flow: Workflow, bus: Bus, token: &SecretString) -> Router {

@@ -8,7 +8,8 @@ use axum::routing::{get, post};
 use chrono::{DateTime, Utc};
 use gw_lifecycle::NoticeState;
 use gw_storage::notices::{self, Attempt, Filter, NoticeRow};
-use gw_web::admin::{self, Problem};
+use gw_storage::operations::{self, Actor, Operation};
+use gw_web::admin::{self, Operator, Problem};
 use gw_workflow::{DbResultExt, Workflow};
 use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
@@ -149,7 +150,7 @@ impl Admin {
     /// Sends a dead (or stuck) notice again, from the start of the retry schedule. The
     /// notices waiting behind it follow once it is delivered, so the
     /// application's order holds.
-    pub async fn resend(&self, id: &str) -> Result<NoticeView, ResendError> {
+    pub async fn resend(&self, id: &str, by: &Actor) -> Result<NoticeView, ResendError> {
         let internal = |e: gw_bus::Failure| ResendError::Internal(anyhow::anyhow!("{e:?}"));
         let tx = self.flow.begin().await.map_err(internal)?;
         let row = notices::find(tx.conn(), id)
@@ -180,8 +181,26 @@ impl Admin {
         .transient()
         .map_err(internal)?;
         tx.send(&cmd).await.map_err(internal)?;
+        operations::record(
+            tx.conn(),
+            Operation {
+                actor: by,
+                service: "egress",
+                action: "notice.resent",
+                subject: id,
+                before: Some(serde_json::json!({
+                    "applyno": row.applyno.as_str(), "interface": row.interface,
+                    "state": row.state, "attempts": row.attempts, "last_error": row.last_error,
+                })),
+                after: Some(serde_json::json!({"state": NoticeState::Pending})),
+                remark: None,
+            },
+        )
+        .await
+        .transient()
+        .map_err(internal)?;
         tx.commit().await.map_err(internal)?;
-        tracing::info!(notice_id = id, applyno = %row.applyno, "notice re-sent by an operator");
+        tracing::info!(notice_id = id, applyno = %row.applyno, by = %by.name, "notice re-sent by an operator");
         self.get(id)
             .await
             .map_err(ResendError::Internal)?
@@ -236,8 +255,13 @@ async fn one(
 async fn resend(
     State(st): State<AdminState>,
     Path(id): Path<String>,
+    Operator(who): Operator,
 ) -> Result<Json<NoticeView>, Problem> {
-    Ok(Json(st.admin.resend(&id).await?))
+    Ok(Json(
+        st.admin
+            .resend(&id, &Actor::admin_api(who.as_deref()))
+            .await?,
+    ))
 }
 
 /// `GET /admin/notices?state=&applyno=&limit=`, `GET /admin/notices/{id}`,

@@ -102,7 +102,9 @@ async fn notices(admin: &Admin, command: NoticesCommand) -> anyhow::Result<()> {
             None => anyhow::bail!("no notice {id}"),
         },
         NoticesCommand::Resend { id } => {
-            let v = admin.resend(&id).await?;
+            let v = admin
+                .resend(&id, &gw_storage::operations::Actor::cli())
+                .await?;
             println!(
                 "re-sent {} ({} for {}); state {}",
                 v.id, v.interface, v.applyno, v.state

@@ -15,8 +15,9 @@ use gw_bus::Bus;
 use gw_contract::InvoiceIssued;
 use gw_protocol::ApplicationNo;
 use gw_protocol::mask::{PiiKind, mask};
+use gw_storage::operations::{self, Actor, Operation};
 use gw_storage::requests;
-use gw_web::admin::{self, Problem};
+use gw_web::admin::{self, Operator, Problem};
 use gw_workflow::Workflow;
 use secrecy::SecretString;
 use serde::Deserialize;
@@ -74,6 +75,7 @@ struct IssuedBody {
 async fn issued(
     State(a): State<Admin>,
     Path(applicationno): Path<String>,
+    Operator(who): Operator,
     Json(b): Json<IssuedBody>,
 ) -> Result<Response, Problem> {
     let applicationno: ApplicationNo = admin::parse(&applicationno, "an applicationno")?;
@@ -86,7 +88,26 @@ async fn issued(
         issued_at: admin::time_or_now(b.issued_at.as_deref(), "issued_at")?,
         pdf_base64: None,
     };
-    admin::queue(&a.bus, &message).await
+    let queued = admin::queue(&a.bus, &message).await?;
+    // Recorded once queued: the invoice worker applies it.
+    operations::record(
+        a.flow.db().conn(),
+        Operation {
+            actor: &Actor::admin_api(who.as_deref()),
+            service: "invoice",
+            action: "invoice.marked_issued",
+            subject: message.applicationno.as_str(),
+            before: Some(serde_json::json!({"applyno": message.applyno.as_str()})),
+            after: Some(serde_json::json!({
+                "invoice_number": message.invoice_number.as_str(),
+                "issued_at": message.issued_at.to_string(),
+            })),
+            remark: None,
+        },
+    )
+    .await
+    .map_err(|e| Problem::internal("recording an issued invoice", e))?;
+    Ok(queued)
 }
 
 pub fn routes(flow: Workflow, bus: Bus, token: &SecretString) -> Router {

@@ -11,8 +11,9 @@ use axum::response::Json;
 use axum::routing::{get, post};
 use gw_contract::RefundCause;
 use gw_lifecycle::PaymentStatus;
+use gw_storage::operations::{self, Actor, Operation};
 use gw_storage::payments;
-use gw_web::admin::{self, Problem};
+use gw_web::admin::{self, Operator, Problem};
 use gw_workflow::{DbResultExt, Workflow};
 use secrecy::SecretString;
 use serde::Deserialize;
@@ -55,7 +56,9 @@ async fn list(
 async fn refund(
     State(a): State<Admin>,
     Path(paynumber): Path<String>,
+    Operator(who): Operator,
 ) -> Result<Json<serde_json::Value>, Problem> {
+    let actor = Actor::admin_api(who.as_deref());
     let run = async {
         let tx = a.flow.begin().await?;
         let Some(p) = payments::find(tx.conn(), &paynumber).await.transient()? else {
@@ -78,12 +81,29 @@ async fn refund(
                 "the payment is {status}, not held"
             ))));
         }
+        operations::record(
+            tx.conn(),
+            Operation {
+                actor: &actor,
+                service: "payment",
+                action: "payment.refunded",
+                subject: &paynumber,
+                before: Some(serde_json::json!({
+                    "applyno": p.applyno.as_str(), "status": p.status,
+                    "amount_cents": p.paymoney_cents,
+                })),
+                after: Some(serde_json::json!({"status": PaymentStatus::RefundRequested})),
+                remark: Some("退款（人工确认）"),
+            },
+        )
+        .await
+        .transient()?;
         tx.commit().await?;
         Ok::<_, gw_bus::Failure>(Ok(()))
     };
     run.await
         .map_err(|e| Problem::internal("a refund", format!("{e:?}")))??;
-    tracing::info!(paynumber = %paynumber, "held payment marked for refund");
+    tracing::info!(paynumber = %paynumber, by = %actor.name, "held payment marked for refund");
     let lookup = payments::find(a.flow.db().conn(), &paynumber).await;
     let p = admin::found("reading a payment", lookup, "no such payment")?;
     Ok(Json(view(&p)))

@@ -18,8 +18,10 @@ use gw_bus::Bus;
 use gw_contract::{ReviewDecision, ReviewVerdict};
 use gw_lifecycle::State as AppState;
 use gw_protocol::ApplyNo;
+use gw_storage::operations::{self, Actor, Operation};
+use gw_storage::sea_orm::{ConnectionTrait, DbErr, TransactionTrait};
 use gw_storage::{Db, applications, underwriting};
-use gw_web::admin::{self, Problem};
+use gw_web::admin::{self, Operator, Problem};
 use secrecy::SecretString;
 use serde::Deserialize;
 
@@ -62,28 +64,90 @@ struct BlockBody {
 async fn block(
     State(a): State<Admin>,
     Path(code): Path<String>,
+    Operator(who): Operator,
     Json(b): Json<BlockBody>,
 ) -> Result<Json<underwriting::BlockedCode>, Problem> {
     let _: gw_protocol::CreditCode = admin::parse(&code, "a credit code")?;
     if b.reason.trim().is_empty() {
         return Err(Problem::bad_request("a reason is required"));
     }
-    let by = b.added_by.unwrap_or_else(|| "admin".into());
-    let row = underwriting::block(a.db.conn(), code.trim(), b.reason.trim(), &by)
+    let actor = Actor::admin_api(who.or(b.added_by).as_deref());
+    let code = code.trim();
+    let run = async {
+        let tx = a.db.conn().begin().await?;
+        let before = blocked(&tx, code).await?;
+        let row = underwriting::block(&tx, code, b.reason.trim(), &actor.name).await?;
+        operations::record(
+            &tx,
+            Operation {
+                actor: &actor,
+                service: "underwriting",
+                action: "blocklist.added",
+                subject: code,
+                before,
+                after: Some(serde_json::json!({"reason": row.reason})),
+                remark: None,
+            },
+        )
+        .await?;
+        tx.commit().await?;
+        Ok::<_, DbErr>(row)
+    };
+    let row = run
         .await
         .map_err(|e| Problem::internal("blocking a credit code", e))?;
-    tracing::info!(credit_code = %row.credit_code, by = %by, "credit code blocked");
+    tracing::info!(credit_code = %row.credit_code, by = %actor.name, "credit code blocked");
     Ok(Json(row))
 }
 
-async fn unblock(State(a): State<Admin>, Path(code): Path<String>) -> Result<StatusCode, Problem> {
-    let removed = underwriting::unblock(a.db.conn(), code.trim())
+/// The blocklist entry of `code` as recorded before a change.
+async fn blocked<C: ConnectionTrait>(
+    conn: &C,
+    code: &str,
+) -> Result<Option<serde_json::Value>, DbErr> {
+    Ok(underwriting::blocklist(conn)
+        .await?
+        .into_iter()
+        .find(|b| b.credit_code == code)
+        .map(|b| serde_json::json!({"reason": b.reason, "added_by": b.added_by})))
+}
+
+async fn unblock(
+    State(a): State<Admin>,
+    Path(code): Path<String>,
+    Operator(who): Operator,
+) -> Result<StatusCode, Problem> {
+    let actor = Actor::admin_api(who.as_deref());
+    let code = code.trim();
+    let run = async {
+        let tx = a.db.conn().begin().await?;
+        let before = blocked(&tx, code).await?;
+        let removed = underwriting::unblock(&tx, code).await?;
+        if removed {
+            operations::record(
+                &tx,
+                Operation {
+                    actor: &actor,
+                    service: "underwriting",
+                    action: "blocklist.removed",
+                    subject: code,
+                    before,
+                    after: None,
+                    remark: None,
+                },
+            )
+            .await?;
+        }
+        tx.commit().await?;
+        Ok::<_, DbErr>(removed)
+    };
+    let removed = run
         .await
         .map_err(|e| Problem::internal("unblocking a credit code", e))?;
     if !removed {
         return Err(Problem::NotFound("not on the blocklist"));
     }
-    tracing::info!(credit_code = %code, "credit code unblocked");
+    tracing::info!(credit_code = %code, by = %actor.name, "credit code unblocked");
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -128,8 +192,10 @@ struct DecisionBody {
 async fn decide(
     State(a): State<Admin>,
     Path(applyno): Path<String>,
+    Operator(who): Operator,
     Json(b): Json<DecisionBody>,
 ) -> Result<Response, Problem> {
+    let actor = Actor::admin_api(who.as_deref().or(Some(b.decided_by.as_str())));
     let decision: ReviewDecision = serde_json::from_value(serde_json::json!({
         "applyno": applyno, "verdict": b.verdict, "remark": b.remark, "decided_by": b.decided_by,
     }))
@@ -142,7 +208,26 @@ async fn decide(
             app.state
         )));
     }
-    admin::queue(&a.bus, &decision).await
+    let queued = admin::queue(&a.bus, &decision).await?;
+    // Recorded once the decision is queued (its worker applies it).
+    operations::record(
+        a.db.conn(),
+        Operation {
+            actor: &actor,
+            service: "underwriting",
+            action: "referral.decided",
+            subject: decision.applyno.as_str(),
+            before: Some(serde_json::json!({"state": app.state})),
+            after: Some(serde_json::json!({
+                "verdict": decision.verdict, "remark": decision.remark,
+                "decided_by": decision.decided_by,
+            })),
+            remark: None,
+        },
+    )
+    .await
+    .map_err(|e| Problem::internal("recording a referral decision", e))?;
+    Ok(queued)
 }
 
 pub fn routes(db: Db, bus: Bus, rules: RulesHandle, token: &SecretString) -> Router {

@@ -31,8 +31,11 @@ use gw_storage::entities::outbox;
 /// before it is parked as a dead letter.
 pub const PARK_AFTER: i32 = 5;
 
-/// How long a relay's claim on a batch lasts.
-const CLAIM: chrono::Duration = chrono::Duration::seconds(60);
+/// How long a relay's claim on a batch lasts. Short, so that the batch of
+/// a relay that died goes within seconds; a live relay renews its claim on
+/// what is left of a batch every third of it, so a slow broker does not let
+/// another relay publish the same rows meanwhile.
+const CLAIM: chrono::Duration = chrono::Duration::seconds(10);
 
 /// Ends every relay's claim on rows not yet published, so that a batch a
 /// dead relay had claimed goes at once rather than when its claim runs out.
@@ -218,7 +221,22 @@ impl Relay {
 
         let conn = self.db.conn();
         let mut published = 0;
+        let mut claimed_at = now;
         for row in rows {
+            if chrono::Utc::now() - claimed_at > CLAIM / 3 {
+                claimed_at = chrono::Utc::now();
+                outbox::Entity::update_many()
+                    .col_expr(
+                        outbox::Column::ClaimedUntil,
+                        Expr::value(claimed_at + CLAIM),
+                    )
+                    .filter(outbox::Column::PublishedAt.is_null())
+                    .filter(
+                        outbox::Column::Id.is_in(ids.iter().copied().filter(|id| *id >= row.id)),
+                    )
+                    .exec(conn)
+                    .await?;
+            }
             let Some((to, message)) = to_bus(&row) else {
                 tracing::error!(outbox_id = row.id, destination = %row.destination, "outbox row with an unknown destination; skipped");
                 outbox::Entity::update_many()

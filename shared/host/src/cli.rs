@@ -175,8 +175,9 @@ async fn dlq(settings: Settings, command: DlqCommand, name: &str) -> anyhow::Res
     let d = DeadLetters {
         db: db.clone(),
         bus: bus.clone(),
+        service: name.to_owned(),
     };
-    let by = format!("{name} dlq (cli)");
+    let by = gw_storage::operations::Actor::cli();
     let done = async {
         match command {
             DlqCommand::List {

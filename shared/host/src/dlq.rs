@@ -21,7 +21,9 @@ use axum::response::Json;
 use axum::routing::{get, post};
 use gw_bus::{Bus, Destination, Failure, Message, headers};
 use gw_storage::dead_letters::{self, DeadLetter, Filter, NewDeadLetter};
-use gw_web::admin::{self, Problem};
+use gw_storage::operations::{self, Actor, Operation};
+use gw_storage::sea_orm::TransactionTrait;
+use gw_web::admin::{self, Operator, Problem};
 use gw_workflow::{Tx, Workflow};
 use serde::{Deserialize, Serialize};
 use tokio_util::sync::CancellationToken;
@@ -203,6 +205,8 @@ pub enum ReplayError {
 pub struct DeadLetters {
     pub db: gw_storage::Db,
     pub bus: Bus,
+    /// The service whose admin API or command line replays (recorded).
+    pub service: String,
 }
 
 impl DeadLetters {
@@ -221,7 +225,7 @@ impl DeadLetters {
     /// Publishes the dead letter again, as it was (same id, attempts reset),
     /// then marks it replayed. Two concurrent replays may both publish; the
     /// consumers' deduplication on the id makes that one effect.
-    pub async fn replay(&self, id: &str, by: &str) -> Result<DeadLetterView, ReplayError> {
+    pub async fn replay(&self, id: &str, by: &Actor) -> Result<DeadLetterView, ReplayError> {
         let d = dead_letters::find(self.db.conn(), id)
             .await?
             .ok_or(ReplayError::NotFound)?;
@@ -244,15 +248,35 @@ impl DeadLetters {
             .publish(&to, &message)
             .await
             .map_err(ReplayError::Unavailable)?;
-        dead_letters::mark_replayed(self.db.conn(), id, by).await?;
-        tracing::info!(dead_letter = id, message_id = %d.message_id, destination = %d.destination, by, "dead letter replayed");
+        // Marked and recorded together.
+        let tx = self.db.conn().begin().await?;
+        if dead_letters::mark_replayed(&tx, id, &by.name).await? {
+            operations::record(
+                &tx,
+                Operation {
+                    actor: by,
+                    service: &self.service,
+                    action: "dead_letter.replayed",
+                    subject: id,
+                    before: Some(serde_json::json!({
+                        "destination": d.destination, "message_id": d.message_id,
+                        "error": d.error, "deaths": d.deaths,
+                    })),
+                    after: Some(serde_json::json!({"replayed": true})),
+                    remark: None,
+                },
+            )
+            .await?;
+        }
+        tx.commit().await?;
+        tracing::info!(dead_letter = id, message_id = %d.message_id, destination = %d.destination, by = %by.name, "dead letter replayed");
         let now = dead_letters::find(self.db.conn(), id).await?;
         Ok(DeadLetterView::from(now.as_ref().unwrap_or(&d)))
     }
 
     /// Replays every open dead letter the filter selects, oldest first;
     /// stops at the first failure. Returns how many were replayed.
-    pub async fn replay_all(&self, f: &Filter, by: &str) -> Result<usize, ReplayError> {
+    pub async fn replay_all(&self, f: &Filter, by: &Actor) -> Result<usize, ReplayError> {
         let open = Filter {
             include_replayed: false,
             ..f.clone()
@@ -334,15 +358,21 @@ async fn one(
 async fn replay(
     State(d): State<DeadLetters>,
     Path(id): Path<String>,
+    Operator(who): Operator,
 ) -> Result<Json<DeadLetterView>, Problem> {
-    Ok(Json(d.replay(&id, "admin").await?))
+    Ok(Json(
+        d.replay(&id, &Actor::admin_api(who.as_deref())).await?,
+    ))
 }
 
 async fn replay_all(
     State(d): State<DeadLetters>,
     Query(q): Query<ListQuery>,
+    Operator(who): Operator,
 ) -> Result<Json<serde_json::Value>, Problem> {
-    let n = d.replay_all(&q.filter(), "admin").await?;
+    let n = d
+        .replay_all(&q.filter(), &Actor::admin_api(who.as_deref()))
+        .await?;
     Ok(Json(serde_json::json!({ "replayed": n })))
 }
 

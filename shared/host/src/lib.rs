@@ -16,6 +16,7 @@ pub mod cli;
 mod connect;
 pub mod dlq;
 mod health;
+pub mod operations;
 
 pub use connect::{connect, connect_bus, connect_db, init_telemetry, topology};
 pub use health::health_routes;
@@ -231,6 +232,7 @@ impl Application {
         let dead_letters = dlq::DeadLetters {
             db: ctx.db.clone(),
             bus: ctx.bus.clone(),
+            service: String::new(),
         };
         let mut shared_public: Option<Router> = None;
         for service in services {
@@ -260,7 +262,11 @@ impl Application {
                     .admin_listen(&ctx.settings)
                     .with_context(|| format!("{name} has admin routes but no address"))?;
                 let dlq = gw_web::require_admin_token(
-                    dlq::routes(dead_letters.clone()),
+                    dlq::routes(dlq::DeadLetters {
+                        service: name.to_owned(),
+                        ..dead_letters.clone()
+                    })
+                    .merge(operations::routes(ctx.db.clone())),
                     &ctx.settings.admin.token,
                 );
                 let router = router.merge(dlq);

@@ -20,6 +20,7 @@ pub mod inbox;
 pub mod locks;
 pub mod migration;
 pub mod notices;
+pub mod operations;
 pub mod payments;
 pub mod requests;
 pub mod retention;

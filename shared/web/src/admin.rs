@@ -115,3 +115,25 @@ pub fn found<T, E: Display>(
         .map_err(|e| Problem::internal(doing, e))?
         .ok_or(Problem::NotFound(missing))
 }
+
+/// The `X-Operator` header of an admin call: the name of the person acting
+/// (their tool or the console sets it), recorded with what they do. Read as
+/// UTF-8, so a Chinese name can be sent as it is.
+#[derive(Debug, Clone, Default)]
+pub struct Operator(pub Option<String>);
+
+/// The header naming who acts.
+pub const OPERATOR_HEADER: &str = "x-operator";
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Operator {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        _state: &S,
+    ) -> Result<Self, Self::Rejection> {
+        Ok(Operator(parts.headers.get(OPERATOR_HEADER).map(|v| {
+            String::from_utf8_lossy(v.as_bytes()).into_owned()
+        })))
+    }
+}

@@ -15,6 +15,7 @@ pub mod logouts;
 pub mod notice_attempts;
 pub mod notice_chains;
 pub mod notices;
+pub mod operation_records;
 pub mod outbox;
 pub mod payments;
 pub mod quits;

@@ -3,12 +3,16 @@
 
 use sea_orm_migration::prelude::*;
 
+/// To list the migrations (`Migrator::migrations()`).
+pub use sea_orm_migration::MigratorTrait;
+
 mod m0001_foundation;
 mod m0002_egress;
 mod m0003_lifecycle;
 mod m0004_embedded_bus;
 mod m0005_after_issuance;
 mod m0006_reliability;
+mod m0007_operations;
 
 pub struct Migrator;
 
@@ -22,6 +26,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0004_embedded_bus::Migration),
             Box::new(m0005_after_issuance::Migration),
             Box::new(m0006_reliability::Migration),
+            Box::new(m0007_operations::Migration),
         ]
     }
 }
