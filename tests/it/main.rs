@@ -36,5 +36,6 @@ mod ingress;
 mod mainpath;
 mod processes;
 mod reliability;
+mod reports;
 mod sandbox;
 mod storage;

@@ -462,6 +462,32 @@ async fn a_backup_taken_under_load_restores_into_a_fresh_directory() {
                 panic!("{a}: its processnotice was not delivered after the restore")
             });
     }
+    // Today's report from the command line, beside the running gateway.
+    let today = chrono::Utc::now()
+        .with_timezone(&gw_protocol::types::cst())
+        .format("%Y-%m-%d")
+        .to_string();
+    let out = dir.join("reports");
+    let made = tokio::process::Command::new(exe())
+        .args(["gateway", "reports", "daily", "--date", &today, "--out"])
+        .arg(&out)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .envs(c2.procs[0].env())
+        .output()
+        .await
+        .unwrap();
+    let said = String::from_utf8_lossy(&made.stdout);
+    assert!(
+        made.status.success(),
+        "{said}{}",
+        String::from_utf8_lossy(&made.stderr)
+    );
+    assert!(said.contains(&format!("report daily-{today}")), "{said}");
+    for ext in ["xlsx", "csv", "pdf"] {
+        let f = out.join(format!("daily-{today}.{ext}"));
+        assert!(std::fs::metadata(&f).unwrap().len() > 0, "{}", f.display());
+    }
     c2.stop(Duration::from_secs(15)).await;
     std::fs::remove_dir_all(&dir).unwrap();
 }

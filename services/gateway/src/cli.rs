@@ -49,6 +49,30 @@ enum Command {
         #[arg(long)]
         from: std::path::PathBuf,
     },
+    /// Business reports (业务报表): generates one now (while the gateway
+    /// runs or not), stores it with the issued files, and writes its XLSX,
+    /// CSV and PDF into --out.
+    Reports {
+        #[command(subcommand)]
+        period: ReportPeriod,
+        /// Where the files go (default: the current directory).
+        #[arg(long, global = true, default_value = ".")]
+        out: std::path::PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
+enum ReportPeriod {
+    /// One China day: `reports daily --date 2026-11-28`.
+    Daily {
+        #[arg(long)]
+        date: String,
+    },
+    /// One China month: `reports monthly --month 2026-11`.
+    Monthly {
+        #[arg(long)]
+        month: String,
+    },
 }
 
 /// Parses `args` (the program name first) and runs what they say.
@@ -59,6 +83,14 @@ pub fn main(args: impl IntoIterator<Item = String>) -> anyhow::Result<()> {
         Some(Command::Backup { to }) => {
             let file = args.config.or_else(gw_config::Settings::file_from_env);
             gw_host::cli::block_on(backup(file, to))
+        }
+        Some(Command::Reports { period, out }) => {
+            let file = args.config.or_else(gw_config::Settings::file_from_env);
+            let period = match period {
+                ReportPeriod::Daily { date } => gw_reports::Period::day(&date)?,
+                ReportPeriod::Monthly { month } => gw_reports::Period::month(&month)?,
+            };
+            gw_host::cli::block_on(reports(file, period, out))
         }
         Some(Command::Restore { from }) => {
             let file = args.config.or_else(gw_config::Settings::file_from_env);
@@ -92,6 +124,54 @@ async fn backup(file: Option<std::path::PathBuf>, to: std::path::PathBuf) -> any
     println!("backup of {} written to {}", db.display(), to.display());
     println!("  {summary}");
     Ok(())
+}
+
+async fn reports(
+    file: Option<std::path::PathBuf>,
+    period: gw_reports::Period,
+    out: std::path::PathBuf,
+) -> anyhow::Result<()> {
+    let settings = match crate::prepare(file.as_deref(), None).await? {
+        crate::Start::Configured(s) | crate::Start::Sandbox(s, _) => s,
+    };
+    if let Some(dir) = crate::sqlite_file(&settings)
+        .as_deref()
+        .and_then(std::path::Path::parent)
+        .filter(|d| !d.as_os_str().is_empty())
+    {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", dir.display()))?;
+    }
+    let db = gw_host::connect_db(&settings).await?;
+    let store = gw_files::from_settings(&settings.files, db.clone())?;
+    let report =
+        gw_reports::generate(&db, store.as_ref(), &settings.institution.name, period).await;
+    let written = async {
+        let report = report?;
+        std::fs::create_dir_all(&out)
+            .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", out.display()))?;
+        println!("report {} ({})", report.row.name, period.label());
+        for format in ["xlsx", "csv", "pdf"] {
+            let Some((token, name, _)) = gw_reports::file_of(&report.row, format) else {
+                continue;
+            };
+            let (_, bytes) = store
+                .get(&token)
+                .await?
+                .ok_or_else(|| anyhow::anyhow!("the report's {format} is missing"))?;
+            let path = out.join(name);
+            std::fs::write(&path, bytes)
+                .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?;
+            println!("  {}", path.display());
+        }
+        for (label, value) in gw_reports::render::rows(&report.tables.total) {
+            println!("  {label}: {value}");
+        }
+        Ok::<_, anyhow::Error>(())
+    }
+    .await;
+    db.close().await;
+    written
 }
 
 async fn restore(file: Option<std::path::PathBuf>, from: std::path::PathBuf) -> anyhow::Result<()> {

@@ -15,6 +15,7 @@ pub mod admin;
 pub mod handler;
 pub mod numbers;
 pub mod pdf;
+pub mod reports;
 pub mod signing;
 pub mod verify;
 
@@ -40,6 +41,16 @@ impl Build for Issuance {
         let store = gw_files::from_settings(&settings.files, ctx.db.clone())?;
         // Parse the font once now, so a broken build fails at start-up.
         pdf::self_check(&settings.institution.name, &settings.institution.code)?;
+        let reporter = reports::Reporter {
+            db: ctx.db.clone(),
+            store: store.clone(),
+            institution: settings.institution.name.clone(),
+        };
+        let mut tasks: Vec<gw_host::Task> = Vec::new();
+        if let (true, Some(at)) = (settings.reports.enabled, settings.reports.at()) {
+            let r = reporter.clone();
+            tasks.push(Box::new(move |stop| Box::pin(r.run(at, stop))));
+        }
         let issuing = Arc::new(Issuing {
             flow: ctx.flow.clone(),
             store,
@@ -61,7 +72,12 @@ impl Build for Issuance {
                 settings.issuance.verify_per_minute,
                 settings.issuance.verify_file_concurrency,
             )),
-            admin: Some(admin::routes(ctx.db.clone(), &settings.admin.token)),
+            admin: Some(reports::with_admin(
+                admin::routes(ctx.db.clone(), &settings.admin.token),
+                reporter,
+                &settings.admin.token,
+            )),
+            tasks,
             consumers: vec![
                 ctx.consumer(handler::<IssueCommand, _>(issuing.clone())),
                 ctx.consumer(handler::<InboundEnvelope<RevertApply>, _>(issuing)),

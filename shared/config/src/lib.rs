@@ -23,6 +23,7 @@ mod institution;
 mod invoice;
 mod issuance;
 mod payment;
+mod reports;
 mod retention;
 mod safety;
 mod telemetry;
@@ -47,6 +48,7 @@ pub use institution::InstitutionSettings;
 pub use invoice::InvoiceSettings;
 pub use issuance::IssuanceSettings;
 pub use payment::PaymentSettings;
+pub use reports::ReportsSettings;
 pub use retention::RetentionSettings;
 pub use safety::{
     EXAMPLE_ACCOUNT_NUMBER, EXAMPLE_INSTITUTION_CODE, EXAMPLE_INSTITUTION_NAME, Environment,
@@ -91,6 +93,7 @@ pub struct Settings {
     pub claims: ClaimsSettings,
     pub retention: RetentionSettings,
     pub backup: BackupSettings,
+    pub reports: ReportsSettings,
     pub telemetry: TelemetrySettings,
     /// The platforms we serve, as configured, by name.
     pub counterparts: BTreeMap<String, CounterpartSettings>,
@@ -138,6 +141,7 @@ const SECTIONS: &[&str] = &[
     "claims",
     "retention",
     "backup",
+    "reports",
     "telemetry",
     "counterparts",
 ];
@@ -276,6 +280,10 @@ every = "24h"
 keep = 7
 dir = ""
 
+[reports]
+enabled = true
+daily_at = "01:00"
+
 [files]
 store = "database"
 max_fetch_bytes = 20971520
@@ -361,6 +369,7 @@ impl Settings {
         let claims = section::<ClaimsSettings>(cfg, "claims", &mut p);
         let retention = section::<RetentionSettings>(cfg, "retention", &mut p);
         let backup = section::<BackupSettings>(cfg, "backup", &mut p);
+        let reports = section::<ReportsSettings>(cfg, "reports", &mut p);
         let telemetry = section::<TelemetrySettings>(cfg, "telemetry", &mut p);
         let counterparts = if cfg.get_table("counterparts").is_ok() {
             section::<BTreeMap<String, CounterpartSettings>>(cfg, "counterparts", &mut p)
@@ -386,6 +395,7 @@ impl Settings {
         claims.iter().for_each(|s| s.check(&mut p));
         retention.iter().for_each(|s| s.check(&mut p));
         backup.iter().for_each(|s| s.check(&mut p));
+        reports.iter().for_each(|s| s.check(&mut p));
         telemetry.iter().for_each(|s| s.check(&mut p));
         let built = match counterparts.as_ref().map(Counterparts::from_settings) {
             Some(Ok(b)) => Some(b),
@@ -412,6 +422,7 @@ impl Settings {
             claims,
             retention,
             backup,
+            reports,
             telemetry,
             counterparts,
             built,
@@ -433,6 +444,7 @@ impl Settings {
                 Some(claims),
                 Some(retention),
                 Some(backup),
+                Some(reports),
                 Some(telemetry),
                 Some(counterparts),
                 Some(built_counterparts),
@@ -453,6 +465,7 @@ impl Settings {
                 claims,
                 retention,
                 backup,
+                reports,
                 telemetry,
                 counterparts,
                 built_counterparts,

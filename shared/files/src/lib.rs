@@ -30,6 +30,8 @@ pub enum FileKind {
     Invoice,
     /// A file the platform sent (claim or logout evidence).
     Evidence,
+    /// A business report (XLSX, CSV or PDF), for people, not the platform.
+    Report,
 }
 
 impl FileKind {
@@ -39,6 +41,7 @@ impl FileKind {
             FileKind::RestoredGuarantee => "restored_guarantee",
             FileKind::Invoice => "invoice",
             FileKind::Evidence => "evidence",
+            FileKind::Report => "report",
         }
     }
 }

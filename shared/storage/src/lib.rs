@@ -22,6 +22,7 @@ pub mod migration;
 pub mod notices;
 pub mod operations;
 pub mod payments;
+pub mod reports;
 pub mod requests;
 pub mod retention;
 pub mod underwriting;

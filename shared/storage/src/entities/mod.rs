@@ -19,6 +19,7 @@ pub mod operation_records;
 pub mod outbox;
 pub mod payments;
 pub mod quits;
+pub mod reports;
 pub mod restorations;
 pub mod sequences;
 pub mod signing_keys;

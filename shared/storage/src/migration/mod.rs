@@ -13,6 +13,7 @@ mod m0004_embedded_bus;
 mod m0005_after_issuance;
 mod m0006_reliability;
 mod m0007_operations;
+mod m0008_reports;
 
 pub struct Migrator;
 
@@ -27,6 +28,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0005_after_issuance::Migration),
             Box::new(m0006_reliability::Migration),
             Box::new(m0007_operations::Migration),
+            Box::new(m0008_reports::Migration),
         ]
     }
 }
