@@ -70,6 +70,16 @@ async fn the_daily_report_counts_a_day_of_known_traffic(kind: Kind) {
     assert_eq!(delivered, 12);
     assert!(t["notice_seconds_p50"].as_i64().is_some(), "{t:#}");
     assert_eq!(r["figures"]["by_city"], json!({"未还原": [3, 60_000_000]}));
+    // Announced to the bank's systems, with the files' paths.
+    let name = format!("daily-{today}");
+    let e = d
+        .wait_event("report.generated", |e| {
+            e.kind == "report.generated" && e.correlation_id.as_deref() == Some(name.as_str())
+        })
+        .await;
+    let p = e.payload_json().unwrap();
+    assert_eq!(p["files"]["xlsx"], r["files"]["xlsx"]);
+    assert_eq!(p["totals"]["guarantees_issued"], 3);
     let listed: Vec<Value> = admin_client()
         .get(format!("{issuance}/admin/reports"))
         .send()

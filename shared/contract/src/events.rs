@@ -74,6 +74,8 @@ event_keys! {
     ClaimPaid = "claim.paid",
     NoticeDelivered = "notice.delivered",
     NoticeDeadLettered = "notice.dead_lettered",
+    /// A business report was written. [`ReportGenerated`].
+    ReportGenerated = "report.generated",
 }
 
 impl std::fmt::Display for EventKey {
@@ -147,6 +149,32 @@ pub fn message<E: EventPayload>(
         gw_bus::headers::COUNTERPART,
         payload.counterpart().to_string(),
     );
+    Ok((Destination::Event(key.as_str().to_owned()), m))
+}
+
+/// Payload of `report.generated`: which report, and where its files are
+/// (paths on the issuance admin port, behind the admin token).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ReportGenerated {
+    /// `daily-2026-11-28` or `monthly-2026-11`.
+    pub name: String,
+    /// `daily` or `monthly`.
+    pub period: String,
+    pub starts_at: DateTime<Utc>,
+    pub ends_at: DateTime<Utc>,
+    /// `xlsx`, `csv` and `pdf` to their download paths.
+    pub files: std::collections::BTreeMap<String, String>,
+    /// The totals of the report.
+    pub totals: serde_json::Value,
+}
+
+/// The message of a `report.generated` event (its correlation id is the
+/// report's name: it belongs to no application).
+pub fn report_message(
+    payload: &ReportGenerated,
+) -> Result<(Destination, Message), serde_json::Error> {
+    let key = EventKey::ReportGenerated;
+    let m = Message::json(key.as_str(), SCHEMA, Some(payload.name.as_str()), payload)?;
     Ok((Destination::Event(key.as_str().to_owned()), m))
 }
 

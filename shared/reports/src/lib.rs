@@ -182,6 +182,22 @@ pub async fn generate(
         pdf_token: pdf.token,
     };
     reports::put(&tx, row.clone()).await?;
+    // Announced with the report, in its transaction: a bank's systems
+    // binding `report.*` fetch the files.
+    let files = ["xlsx", "csv", "pdf"]
+        .into_iter()
+        .map(|f| (f.to_owned(), format!("/admin/reports/{}/{f}", row.name)))
+        .collect();
+    let (to, message) =
+        gw_contract::events::report_message(&gw_contract::events::ReportGenerated {
+            name: row.name.clone(),
+            period: row.period.clone(),
+            starts_at: from,
+            ends_at: to,
+            files,
+            totals: serde_json::to_value(&tables.total)?,
+        })?;
+    gw_bus_sql::outbox::add(&tx, &to, &message).await?;
     tx.commit().await?;
     Ok(Report { row, tables })
 }
