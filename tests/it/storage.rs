@@ -342,3 +342,63 @@ async fn retention_deletes_what_is_old_and_keeps_what_is_open() {
     );
     h.cleanup().await;
 }
+
+/// The PostgreSQL backup recipe of deploy/README.md (`pg_dump -Fc`, then
+/// `pg_restore --clean --if-exists` with the services stopped): a
+/// deployment's schema is dumped, lost, restored, and a deployment started
+/// on it knows the application, and its guarantee still verifies.
+#[tokio::test]
+async fn a_postgres_dump_restores_into_a_working_deployment() {
+    use gw_tests::deploy::{Deployment, Kind};
+    let d = Deployment::start(Kind::Services, &[]).await;
+    let a = "TB-PGDUMP-1";
+    d.issued(a).await;
+    let pdf = loop {
+        if let Some(x) = d.platform.downloads().into_iter().find(|x| x.applyno == a) {
+            break x.bytes.unwrap();
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let schema = d.settings.database.schema.clone().unwrap();
+    let dump = std::env::temp_dir().join(format!("{schema}.dump"));
+    let url = gw_tests::database_url();
+    let out = std::process::Command::new("pg_dump")
+        .args(["-Fc", "-n", &schema, "-f"])
+        .arg(&dump)
+        .arg(&url)
+        .output()
+        .expect("pg_dump is not installed: install postgresql-client (see .ci/run)");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // The deployment stops and its schema is lost.
+    d.stop().await;
+    let restored = std::process::Command::new("pg_restore")
+        .args(["--clean", "--if-exists", "-d", &url])
+        .arg(&dump)
+        .output()
+        .unwrap();
+    assert!(
+        restored.status.success(),
+        "{}",
+        String::from_utf8_lossy(&restored.stderr)
+    );
+    std::fs::remove_file(&dump).unwrap();
+    let d2 = Deployment::start(Kind::Services, &[("GW__DATABASE__SCHEMA", &schema)]).await;
+    assert_eq!(d2.state(a).await, "issued");
+    let r: serde_json::Value = reqwest::Client::new()
+        .post(format!("{}/verify/file", d2.verify))
+        .header("accept", "application/json")
+        .header("content-type", "application/pdf")
+        .body(pdf)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(r["genuine"], true, "{r}");
+    d2.stop().await;
+}
