@@ -970,6 +970,29 @@ max_exposure_per_bidder = \"20000000.00\"\nminimum_premium = \"100.00\"\nrate_ba
         "the decision records which rules applied"
     );
     assert_eq!(versions[1], versions[2]);
+    // Both changes are operation records: the reload and the refusal.
+    let ops = gw_storage::operations::list(
+        s.h.db.conn(),
+        &gw_storage::operations::Filter {
+            subject: Some(path.clone()),
+            limit: 10,
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    let seen: Vec<(&str, &str)> = ops
+        .iter()
+        .map(|o| (o.action.as_str(), o.actor.as_str()))
+        .collect();
+    assert_eq!(
+        seen,
+        [("rules.reloaded", "system"), ("rules.rejected", "system")]
+    );
+    assert_eq!(
+        ops[0].after.as_ref().unwrap()["version"],
+        versions[1].as_str()
+    );
     s.stop().await;
     std::fs::remove_dir_all(&dir).unwrap();
 }

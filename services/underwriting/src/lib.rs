@@ -47,10 +47,10 @@ impl Build for Underwriting {
         });
         let mut tasks: Vec<gw_host::Task> = Vec::new();
         if let Some(path) = s.rules_file.clone() {
-            let (watcher, interval) = (rules.clone(), s.rules_reload_interval);
+            let (watcher, interval, db) = (rules.clone(), s.rules_reload_interval, ctx.db.clone());
             tasks.push(Box::new(move |stop| {
                 Box::pin(async move {
-                    watcher.watch(path, interval, stop).await;
+                    watcher.watch(path, interval, db, stop).await;
                     Ok(())
                 })
             }));

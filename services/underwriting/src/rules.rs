@@ -285,7 +285,14 @@ impl RulesHandle {
 
     /// Re-reads `path` every `interval`; a valid change replaces the rules, an
     /// invalid one is reported once and the rules in force stay.
-    pub async fn watch(self, path: PathBuf, interval: Duration, shutdown: CancellationToken) {
+    /// Each reload, and each rejected file, is an operation record.
+    pub async fn watch(
+        self,
+        path: PathBuf,
+        interval: Duration,
+        db: gw_storage::Db,
+        shutdown: CancellationToken,
+    ) {
         let mut last_seen: Option<String> = None;
         loop {
             tokio::select! {
@@ -308,15 +315,36 @@ impl RulesHandle {
                 continue;
             }
             last_seen = Some(key);
-            match parse(&text) {
+            let before = self.get().version.clone();
+            let (action, after, remark) = match parse(&text) {
                 Ok(rules) if rules != *self.get() => {
                     tracing::info!(file = %path.display(), version = %rules.version, "underwriting rules reloaded");
+                    let v = rules.version.clone();
                     self.set(rules);
+                    ("rules.reloaded", v, None)
                 }
-                Ok(_) => {}
+                Ok(_) => continue,
                 Err(e) => {
-                    tracing::error!(file = %path.display(), error = %e, "rules file rejected; keeping the rules in force")
+                    tracing::error!(file = %path.display(), error = %e, "rules file rejected; keeping the rules in force");
+                    ("rules.rejected", before.clone(), Some(e.to_string()))
                 }
+            };
+            let file = path.display().to_string();
+            let recorded = gw_storage::operations::record(
+                db.conn(),
+                gw_storage::operations::Operation {
+                    actor: &gw_storage::operations::Actor::system(),
+                    service: "underwriting",
+                    action,
+                    subject: &file,
+                    before: Some(serde_json::json!({"version": before})),
+                    after: Some(serde_json::json!({"version": after})),
+                    remark: remark.as_deref(),
+                },
+            )
+            .await;
+            if let Err(e) = recorded {
+                tracing::warn!(error = %e, "cannot record the rules change");
             }
         }
     }

@@ -19,7 +19,7 @@ pub struct Actor {
     /// The operator's name, `cli:<user>`, or `admin` (an admin call that
     /// named no one).
     pub name: String,
-    /// `admin_api` or `cli`.
+    /// `admin_api`, `cli` or `system`.
     pub channel: &'static str,
 }
 
@@ -45,6 +45,15 @@ impl Actor {
                 name.to_owned()
             },
             channel: "admin_api",
+        }
+    }
+
+    /// The gateway itself, acting on something a person changed outside it
+    /// (a rules file edited): `system`.
+    pub fn system() -> Self {
+        Self {
+            name: "system".to_owned(),
+            channel: "system",
         }
     }
 
