@@ -65,6 +65,12 @@ impl Reporter {
                 due.push(Period::last_month(now));
             }
             for period in due {
+                // Another replica may have written it already, complete.
+                let (_, end) = period.range();
+                match reports::find(self.db.conn(), &period.name()).await {
+                    Ok(Some(r)) if r.generated_at >= end => continue,
+                    _ => {}
+                }
                 if let Err(e) = self.generate(period).await {
                     tracing::error!(report = %period.name(), error = %e, "the scheduled report failed; it can be generated on demand");
                 }

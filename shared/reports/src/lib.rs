@@ -167,6 +167,8 @@ pub async fn generate(
         .await?;
     let pdf = files.upload(file("application/pdf"), pdf).await?;
     let tx = db.conn().begin().await?;
+    // Replicas writing the same report take turns; the later one replaces.
+    gw_storage::locks::hold(&tx, &format!("report:{}", period.name())).await?;
     let xlsx = files.record(&tx, xlsx).await?;
     let csv = files.record(&tx, csv).await?;
     let pdf = files.record(&tx, pdf).await?;
