@@ -25,6 +25,20 @@ fn run_dir(ids: &gw_tests::TestIds) -> PathBuf {
     dir
 }
 
+/// `gw-service-proc gateway <args>` with exactly the configuration `env`;
+/// what it printed and how it ended.
+async fn gateway(env: &HashMap<String, String>, args: &[&std::ffi::OsStr]) -> std::process::Output {
+    tokio::process::Command::new(exe())
+        .arg("gateway")
+        .args(args)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .envs(env)
+        .output()
+        .await
+        .unwrap()
+}
+
 /// Deletes what a run on RabbitMQ and PostgreSQL created.
 async fn remove_run(env: HashMap<String, String>, dir: &Path) {
     let s = gw_config::Settings::load_from(None, Some(env)).unwrap();
@@ -167,21 +181,9 @@ async fn every_story_passes_on_the_embedded_gateway_killed_and_restarted() {
         "the stories took {:?}",
         started.elapsed()
     );
-    let second = tokio::process::Command::new(exe())
-        .arg("gateway")
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .envs(&e)
-        .env("GW__AMQP__URL", "embedded")
-        .env(
-            "GW__DATABASE__URL",
-            format!("sqlite://{}/gateway.db?mode=rwc", dir.display()),
-        )
-        .env_remove("GW__DATABASE__SCHEMA")
-        .env("GW__INGRESS__LISTEN", "127.0.0.1:0")
-        .output()
-        .await
-        .unwrap();
+    let mut second_env = c.procs[0].env().clone();
+    second_env.insert("GW__INGRESS__LISTEN".into(), "127.0.0.1:0".into());
+    let second = gateway(&second_env, &[]).await;
     let err = String::from_utf8_lossy(&second.stderr);
     assert!(!second.status.success(), "{err}");
     assert!(err.contains("another gateway is running on"), "{err}");
@@ -308,23 +310,8 @@ async fn a_backup_taken_under_load_restores_into_a_fresh_directory() {
     assert!(out.passed, "{}", out.text);
     // The genuine PDFs the platform downloaded (guarantees and restored
     // guarantees; invoices are not guarantees).
-    let http = reqwest::Client::new();
-    let genuine = |verify: String, pdf: Vec<u8>| {
-        let http = http.clone();
-        async move {
-            let r: serde_json::Value = http
-                .post(format!("{verify}/verify/file"))
-                .header("accept", "application/json")
-                .header("content-type", "application/pdf")
-                .body(pdf)
-                .send()
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
-            r["genuine"] == true
-        }
+    let genuine = |verify: String, pdf: Vec<u8>| async move {
+        gw_tests::verify_file(&verify, pdf).await["genuine"] == true
     };
     let mut guarantees = Vec::new();
     for d in platform.downloads() {
@@ -357,15 +344,11 @@ async fn a_backup_taken_under_load_restores_into_a_fresh_directory() {
     let gateway_env = c.procs[0].env().clone();
     let backup = dir.join("manual").join("gateway-backup.db");
     let started = std::time::Instant::now();
-    let made = tokio::process::Command::new(exe())
-        .args(["gateway", "backup", "--to"])
-        .arg(&backup)
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .envs(&gateway_env)
-        .output()
-        .await
-        .unwrap();
+    let made = gateway(
+        &gateway_env,
+        &["backup".as_ref(), "--to".as_ref(), backup.as_os_str()],
+    )
+    .await;
     let said = String::from_utf8_lossy(&made.stdout).into_owned();
     assert!(
         made.status.success(),
@@ -388,27 +371,19 @@ async fn a_backup_taken_under_load_restores_into_a_fresh_directory() {
         "no application was accepted before the backup"
     );
     // A second backup to the same file is refused.
-    let again = tokio::process::Command::new(exe())
-        .args(["gateway", "backup", "--to"])
-        .arg(&backup)
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .envs(&gateway_env)
-        .output()
-        .await
-        .unwrap();
+    let again = gateway(
+        &gateway_env,
+        &["backup".as_ref(), "--to".as_ref(), backup.as_os_str()],
+    )
+    .await;
     assert!(!again.status.success());
     assert!(String::from_utf8_lossy(&again.stderr).contains("already exists"));
     // Restoring over the running gateway is refused; its database is untouched.
-    let over = tokio::process::Command::new(exe())
-        .args(["gateway", "restore", "--from"])
-        .arg(&backup)
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .envs(&gateway_env)
-        .output()
-        .await
-        .unwrap();
+    let over = gateway(
+        &gateway_env,
+        &["restore".as_ref(), "--from".as_ref(), backup.as_os_str()],
+    )
+    .await;
     let err = String::from_utf8_lossy(&over.stderr);
     assert!(!over.status.success(), "{err}");
     assert!(err.contains("another gateway is running"), "{err}");
@@ -430,15 +405,11 @@ async fn a_backup_taken_under_load_restores_into_a_fresh_directory() {
     // Restored into a fresh directory, a gateway started on it.
     let fresh = dir.join("restored");
     let mut c2 = Cluster::embedded(exe(), e, &fresh).unwrap();
-    let restored = tokio::process::Command::new(exe())
-        .args(["gateway", "restore", "--from"])
-        .arg(&backup)
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .envs(c2.procs[0].env())
-        .output()
-        .await
-        .unwrap();
+    let restored = gateway(
+        c2.procs[0].env(),
+        &["restore".as_ref(), "--from".as_ref(), backup.as_os_str()],
+    )
+    .await;
     let said = String::from_utf8_lossy(&restored.stdout);
     assert!(
         restored.status.success(),
@@ -468,15 +439,18 @@ async fn a_backup_taken_under_load_restores_into_a_fresh_directory() {
         .format("%Y-%m-%d")
         .to_string();
     let out = dir.join("reports");
-    let made = tokio::process::Command::new(exe())
-        .args(["gateway", "reports", "daily", "--date", &today, "--out"])
-        .arg(&out)
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .envs(c2.procs[0].env())
-        .output()
-        .await
-        .unwrap();
+    let made = gateway(
+        c2.procs[0].env(),
+        &[
+            "reports".as_ref(),
+            "daily".as_ref(),
+            "--date".as_ref(),
+            today.as_ref(),
+            "--out".as_ref(),
+            out.as_os_str(),
+        ],
+    )
+    .await;
     let said = String::from_utf8_lossy(&made.stdout);
     assert!(
         made.status.success(),

@@ -388,17 +388,7 @@ async fn a_postgres_dump_restores_into_a_working_deployment() {
     std::fs::remove_file(&dump).unwrap();
     let d2 = Deployment::start(Kind::Services, &[("GW__DATABASE__SCHEMA", &schema)]).await;
     assert_eq!(d2.state(a).await, "issued");
-    let r: serde_json::Value = reqwest::Client::new()
-        .post(format!("{}/verify/file", d2.verify))
-        .header("accept", "application/json")
-        .header("content-type", "application/pdf")
-        .body(pdf)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let r = verify_file(&d2.verify, pdf).await;
     assert_eq!(r["genuine"], true, "{r}");
     d2.stop().await;
 }

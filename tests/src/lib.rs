@@ -571,6 +571,22 @@ pub async fn store_file(
 }
 
 /// A client that sends the admin token.
+/// `POST /verify/file` of `pdf` at the verification base `verify`: the
+/// JSON verdict (`genuine`, the guarantee).
+pub async fn verify_file(verify: &str, pdf: Vec<u8>) -> serde_json::Value {
+    reqwest::Client::new()
+        .post(format!("{verify}/verify/file"))
+        .header("accept", "application/json")
+        .header("content-type", "application/pdf")
+        .body(pdf)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
 /// An admin client that names its operator (`X-Operator`), as the
 /// console and operators' tools do.
 pub fn operator_client(name: &str) -> reqwest::Client {
