@@ -204,14 +204,23 @@ impl Cluster {
         self.wait_ready(within).await
     }
 
-    /// Waits until every process answers `/readyz` with 200.
-    pub async fn wait_ready(&self, within: Duration) -> anyhow::Result<()> {
+    /// Waits until every process answers `/readyz` with 200; fails at once,
+    /// with the end of its log, if one has exited.
+    pub async fn wait_ready(&mut self, within: Duration) -> anyhow::Result<()> {
         let until = Instant::now() + within;
         let client = reqwest::Client::builder()
             .timeout(Duration::from_secs(2))
             .build()?;
-        for p in &self.procs {
+        for p in &mut self.procs {
             loop {
+                if let Some(c) = p.child.as_mut()
+                    && let Some(status) = c.try_wait()?
+                {
+                    let log = std::fs::read_to_string(&p.log).unwrap_or_default();
+                    let tail: Vec<&str> = log.lines().rev().take(20).collect();
+                    let tail: Vec<&str> = tail.into_iter().rev().collect();
+                    anyhow::bail!("{} exited ({status}):\n{}", p.name, tail.join("\n"));
+                }
                 let ok = client
                     .get(&p.health)
                     .send()

@@ -10,8 +10,18 @@ use tokio_util::sync::CancellationToken;
 use crate::platform::{Platform, PlatformExt};
 use crate::{Harness, Running, TestIds, settings};
 
-/// A free local port (bound and released).
+/// A free local port (bound and released), for a process started later.
+/// Picked below Linux's ephemeral range (32768–60999): a port from that
+/// range can be taken meanwhile as the source port of any outgoing
+/// connection (the tests open many), and the service that was to listen
+/// on it would fail to start.
 pub fn free_port() -> u16 {
+    for _ in 0..1000 {
+        let port = rand::random_range(20_000..32_000);
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
     std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
