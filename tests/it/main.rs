@@ -34,6 +34,7 @@ mod embedded;
 mod fuzz;
 mod ingress;
 mod mainpath;
+mod metrics;
 mod processes;
 mod reliability;
 mod reports;

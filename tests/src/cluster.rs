@@ -64,13 +64,17 @@ impl Cluster {
             env.insert(k.to_owned(), v);
         };
         let p: BTreeMap<&str, u16> = [
-            "ingress", "egress1", "egress1a", "egress2", "egress2a", "uw", "pay", "paya", "iss",
-            "issa", "inv", "cla",
+            "ingress", "ingressa", "egress1", "egress1a", "egress2", "egress2a", "uw", "pay",
+            "paya", "iss", "issa", "inv", "cla",
         ]
         .into_iter()
         .map(|k| (k, port()))
         .collect();
         set("GW__INGRESS__LISTEN", format!("127.0.0.1:{}", p["ingress"]));
+        set(
+            "GW__INGRESS__ADMIN_LISTEN",
+            format!("127.0.0.1:{}", p["ingressa"]),
+        );
         set("GW__EGRESS__LISTEN", format!("127.0.0.1:{}", p["egress1"]));
         set(
             "GW__EGRESS__ADMIN_LISTEN",

@@ -151,6 +151,7 @@ pub fn settings_env(
         // Raft log rolls over. Tests of quorum behaviour ask for quorum.
         ("GW__AMQP__QUEUE_TYPE", "classic".into()),
         ("GW__INGRESS__LISTEN", "127.0.0.1:0".into()),
+        ("GW__INGRESS__ADMIN_LISTEN", "127.0.0.1:0".into()),
         ("GW__INGRESS__REQUEST_TIMEOUT", "5s".into()),
         ("GW__TELEMETRY__LOG_FORMAT", "pretty".into()),
         ("GW__COUNTERPARTS__HUNAN__APPKEY", APPKEY.into()),

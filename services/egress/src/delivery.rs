@@ -427,6 +427,17 @@ impl NoticeHandler {
         notices::set_state(tx.conn(), &row.id, state, o.error.as_deref())
             .await
             .transient()?;
+        let interface = cmd.interface.name();
+        metrics::counter!("gw_notice_attempts_total", "interface" => interface, "outcome" => state.to_string())
+            .increment(1);
+        metrics::histogram!("gw_notice_attempt_seconds", "interface" => interface)
+            .record(o.latency.as_secs_f64());
+        if o.delivered {
+            // From its decision (the notice's creation) to the platform's receipt.
+            let waited = (Utc::now() - row.created_at).to_std().unwrap_or_default();
+            metrics::histogram!("gw_notice_delivery_seconds", "interface" => interface)
+                .record(waited.as_secs_f64());
+        }
         if o.delivered {
             // The notices parked behind this one go now.
             for next in notices::waiting_behind(tx.conn(), &row.id)

@@ -61,6 +61,7 @@ pub fn banner(settings: &Settings, g: &Gateway, platform: &Platform) -> String {
         .map(|c| (c.appkey.clone(), c.appsecret().expose_secret().to_owned()))
         .unwrap_or_default();
     let admin = [
+        "ingress",
         "underwriting",
         "payment",
         "issuance",

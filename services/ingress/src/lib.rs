@@ -45,7 +45,7 @@ type LimitedBody = tower_http::limit::ResponseBody<Body>;
 
 gw_host::service!(
     /// The ingress service.
-    Ingress, "ingress", public: ingress.listen
+    Ingress, "ingress", public: ingress.listen, admin: ingress.admin_listen
 );
 
 #[async_trait]
@@ -56,6 +56,8 @@ impl Build for Ingress {
         }
         Ok(Parts {
             public: Some(router(ctx)),
+            // The host adds /metrics, dead letters and operation records.
+            admin: Some(axum::Router::new()),
             ..Parts::default()
         })
     }

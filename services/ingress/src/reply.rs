@@ -127,6 +127,7 @@ pub async fn log_once(
         // Not one of ours (no such route): nothing to log beyond the status.
         return response;
     };
+    record_metrics(&path, &o, started.elapsed());
     let _enter = span.enter();
     let counterpart = o.counterpart.as_deref().unwrap_or("-");
     let applyno = o.applyno.as_deref().unwrap_or("-");
@@ -146,4 +147,35 @@ pub async fn log_once(
         tracing::info!(counterpart, applyno, peer, code = 500, msg = %o.msg, latency_ms, "request refused");
     }
     response
+}
+
+/// `gw_inbound_requests_total{interface, code}`, `gw_inbound_refusals_total
+/// {reason}` and `gw_inbound_request_seconds{interface}`: bounded labels
+/// (an unknown path counts as `unknown`, a refusal by its kind).
+fn record_metrics(path: &str, o: &Outcome, took: Duration) {
+    let interface = path
+        .rsplit('/')
+        .next()
+        .and_then(gw_protocol::Interface::from_name)
+        .map_or("unknown", gw_protocol::Interface::name);
+    let code = if o.ok { "200" } else { "500" };
+    metrics::counter!("gw_inbound_requests_total", "interface" => interface, "code" => code)
+        .increment(1);
+    metrics::histogram!("gw_inbound_request_seconds", "interface" => interface)
+        .record(took.as_secs_f64());
+    if !o.ok {
+        let reason = match o.msg.as_str() {
+            msg::NO_APPKEY | msg::BAD_APPKEY => "auth",
+            msg::SOURCE => "source",
+            msg::RATE => "rate",
+            msg::TOO_LARGE => "size",
+            msg::DECRYPT => "decrypt",
+            msg::BUSY => "busy",
+            msg::TIMEOUT => "timeout",
+            msg::NOT_FOUND => "not_found",
+            // A field rule or the application's state.
+            _ => "validation",
+        };
+        metrics::counter!("gw_inbound_refusals_total", "reason" => reason).increment(1);
+    }
 }

@@ -101,8 +101,12 @@ impl Issuance {
     /// uploads the file (before any transaction: an upload can be slow).
     async fn render(&self, doc: GuaranteeDoc, file: NewFile) -> Result<Signed, Failure> {
         let signer = self.signer.clone();
+        let kind = file.kind.as_str();
         let (bytes, sm3, signature) = tokio::task::spawn_blocking(move || {
+            let started = std::time::Instant::now();
             let bytes = pdf::render(&doc)?;
+            metrics::histogram!("gw_pdf_render_seconds", "kind" => kind)
+                .record(started.elapsed().as_secs_f64());
             let digest = gw_envelope::sign::sm3_digest(&bytes);
             Ok::<_, anyhow::Error>((bytes, hex::encode(digest), signer.sign(&digest)))
         })

@@ -468,6 +468,18 @@ async fn process(w: &Worker, delivery: Box<dyn Delivery>) {
                 return;
             }
         };
+        let queue = settings.queue.clone();
+        let label = match &outcome {
+            Ok(()) => "handled",
+            Err(Failure::Permanent(_)) => "dead_lettered",
+            Err(Failure::Busy(..)) => "busy",
+            Err(_) if message.attempt >= settings.max_attempts => "dead_lettered",
+            Err(_) => "retried",
+        };
+        metrics::counter!("gw_messages_total", "queue" => queue.clone(), "outcome" => label)
+            .increment(1);
+        metrics::histogram!("gw_message_handling_seconds", "queue" => queue)
+            .record(ms as f64 / 1000.0);
         match outcome {
             Ok(()) => {
                 tracing::info!(ms, "handled");

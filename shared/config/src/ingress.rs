@@ -11,6 +11,8 @@ use crate::Problems;
 #[serde(deny_unknown_fields)]
 pub struct IngressSettings {
     pub listen: SocketAddr,
+    /// The operators' port: `/metrics`, dead letters, operation records.
+    pub admin_listen: SocketAddr,
     /// Largest accepted request body.
     pub body_limit_bytes: usize,
     #[serde(with = "humantime_serde")]

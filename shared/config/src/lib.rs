@@ -205,6 +205,7 @@ queue_type = "quorum"
 
 [ingress]
 listen = "0.0.0.0:8080"
+admin_listen = "127.0.0.1:8079"
 body_limit_bytes = 1048576
 request_timeout = "15s"
 rate_limit_per_second = 50

@@ -16,6 +16,7 @@ pub mod cli;
 mod connect;
 pub mod dlq;
 mod health;
+pub mod metrics;
 pub mod operations;
 
 pub use connect::{connect, connect_bus, connect_db, init_telemetry, topology};
@@ -269,7 +270,7 @@ impl Application {
                     .merge(operations::routes(ctx.db.clone())),
                     &ctx.settings.admin.token,
                 );
-                let router = router.merge(dlq);
+                let router = router.merge(dlq).merge(metrics::routes(ctx.db.clone()));
                 app.listen(&format!("{name}.admin"), bind(addr, setting).await?, router)?;
             }
             for c in &parts.consumers {

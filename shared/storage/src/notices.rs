@@ -137,6 +137,16 @@ pub async fn release_sending<C: ConnectionTrait>(conn: &C) -> Result<u64, DbErr>
     Ok(r.rows_affected)
 }
 
+/// When the oldest notice not yet delivered (nor given up) was decided.
+pub async fn oldest_open<C: ConnectionTrait>(conn: &C) -> Result<Option<DateTime<Utc>>, DbErr> {
+    Ok(notices::Entity::find()
+        .filter(notices::Column::State.is_in(NoticeState::OPEN))
+        .order_by_asc(notices::Column::CreatedAt)
+        .one(conn)
+        .await?
+        .map(|n| n.created_at))
+}
+
 /// Whether the platform accepted a notice of this interface for `applyno`.
 pub async fn delivered<C: ConnectionTrait>(
     conn: &C,

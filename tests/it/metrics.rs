@@ -1,0 +1,54 @@
+//! `/metrics`: after a lifecycle, the named series are there with bounded
+//! labels (no application number), on both deployments.
+
+use gw_tests::deploy::{Deployment, Kind};
+use serde_json::json;
+
+on_both!(metrics_after_a_lifecycle_name_what_happened);
+
+async fn metrics_after_a_lifecycle_name_what_happened(kind: Kind) {
+    let d = Deployment::start(kind, &[]).await;
+    let a = "TB-METRICS-1";
+    d.issued(a).await;
+    // A refusal of each of two kinds.
+    let bad = d.call("baohanapply", &json!({"applyno": a})).await;
+    assert_eq!(bad["code"], 500);
+    let r = reqwest::Client::new()
+        .post(format!("{}/v1/gua/tb/baohanapply", d.ingress))
+        .body("not hex")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let scrape = || async {
+        reqwest::get(format!("{}/metrics", d.admin["issuance"]))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    };
+    let text = scrape().await;
+    for series in [
+        r#"gw_inbound_requests_total{interface="baohanapply",code="200"}"#,
+        r#"gw_inbound_requests_total{interface="payapply",code="200"}"#,
+        r#"gw_inbound_refusals_total{reason="auth"}"#,
+        "gw_inbound_request_seconds",
+        r#"outcome="handled""#,
+        "gw_message_handling_seconds",
+        r#"gw_notice_attempts_total{interface="processnotice",outcome="delivered"}"#,
+        r#"gw_notice_attempts_total{interface="baohannotice",outcome="delivered"}"#,
+        "gw_notice_delivery_seconds",
+        r#"gw_pdf_render_seconds_count{kind="guarantee"}"#,
+        r#"gw_notice_delivery_seconds_bucket{interface="paynotice",le="0.5"}"#,
+        "gw_outbox_backlog",
+        "gw_oldest_undelivered_notice_seconds 0",
+    ] {
+        assert!(text.contains(series), "{series} missing:\n{text}");
+    }
+    assert!(
+        !text.contains("TB-"),
+        "an application number in a label:\n{text}"
+    );
+    d.stop().await;
+}
