@@ -139,6 +139,7 @@ url = "sqlite://{db}?mode=rwc"
 # The rehearsal's load phase measures the gateway, not the per-appkey limit.
 [ingress]
 listen = "127.0.0.1:{port}"
+admin_listen = "127.0.0.1:0"
 rate_limit_per_second = 2000
 rate_limit_burst = 2000
 
