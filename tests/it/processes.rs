@@ -19,12 +19,6 @@ fn exe() -> &'static Path {
     Path::new(env!("CARGO_BIN_EXE_gw-service-proc"))
 }
 
-fn run_dir(ids: &gw_tests::TestIds) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("gw-procs-{}", ids.prefix));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
 /// `gw-service-proc gateway <args>` with exactly the configuration `env`;
 /// what it printed and how it ended.
 async fn gateway(env: &HashMap<String, String>, args: &[&std::ffi::OsStr]) -> std::process::Output {
@@ -51,11 +45,30 @@ async fn remove_run(env: HashMap<String, String>, dir: &Path) {
     std::fs::remove_dir_all(dir).unwrap();
 }
 
-/// The configuration of a run: classic queues (see `settings_env`).
-fn env(ids: &gw_tests::TestIds, platform: &str) -> HashMap<String, String> {
-    let mut env = cluster::process_env(ids, platform, &gw_tests::amqp_url());
-    env.insert("GW__AMQP__QUEUE_TYPE".into(), "classic".into());
-    env
+/// A run's platform (the strict sandbox), directory (logs, SQLite) and
+/// configuration (classic queues: see `settings_env`); `tag` is unique.
+struct Run {
+    platform: Arc<sandbox::Platform>,
+    dir: PathBuf,
+    env: HashMap<String, String>,
+    tag: String,
+}
+
+impl Run {
+    async fn start() -> Self {
+        let ids = gw_tests::TestIds::new();
+        let platform = Arc::new(gw_tests::platform::start_strict().await);
+        let dir = std::env::temp_dir().join(format!("gw-procs-{}", ids.prefix));
+        std::fs::create_dir_all(&dir).unwrap();
+        let mut env = cluster::process_env(&ids, &platform.base_url, &gw_tests::amqp_url());
+        env.insert("GW__AMQP__QUEUE_TYPE".into(), "classic".into());
+        Self {
+            platform,
+            dir,
+            env,
+            tag: ids.prefix,
+        }
+    }
 }
 
 /// Runs the demo's stories against `c` while `kill` kills processes of it
@@ -144,10 +157,12 @@ async fn stories_survive(c: &mut Cluster, platform: Arc<sandbox::Platform>, kill
 #[tokio::test]
 async fn every_story_passes_on_separate_processes_with_workers_killed() {
     gw_tests::require_services().await;
-    let ids = gw_tests::TestIds::new();
-    let platform = Arc::new(gw_tests::platform::start_strict().await);
-    let dir = run_dir(&ids);
-    let e = env(&ids, &platform.base_url);
+    let Run {
+        platform,
+        dir,
+        env: e,
+        ..
+    } = Run::start().await;
     let mut c = Cluster::services(exe(), e.clone(), &dir).unwrap();
     c.start(Duration::from_secs(60)).await.unwrap();
     let workers: Vec<usize> = ["underwriting", "payment", "issuance", "invoice", "claims"]
@@ -167,10 +182,12 @@ async fn every_story_passes_on_separate_processes_with_workers_killed() {
 /// on the same database is refused with the reason.
 #[tokio::test]
 async fn every_story_passes_on_the_embedded_gateway_killed_and_restarted() {
-    let ids = gw_tests::TestIds::new();
-    let platform = Arc::new(gw_tests::platform::start_strict().await);
-    let dir = run_dir(&ids);
-    let e = env(&ids, &platform.base_url);
+    let Run {
+        platform,
+        dir,
+        env: e,
+        ..
+    } = Run::start().await;
     let mut c = Cluster::embedded(exe(), e.clone(), &dir).unwrap();
     c.start(Duration::from_secs(60)).await.unwrap();
     let started = std::time::Instant::now();
@@ -198,10 +215,12 @@ async fn every_story_passes_on_the_embedded_gateway_killed_and_restarted() {
 #[tokio::test]
 async fn the_compose_edge_routes_every_public_path() {
     gw_tests::require_services().await;
-    let ids = gw_tests::TestIds::new();
-    let platform = Arc::new(gw_tests::platform::start_strict().await);
-    let dir = run_dir(&ids);
-    let e = env(&ids, &platform.base_url);
+    let Run {
+        platform,
+        dir,
+        env: e,
+        ..
+    } = Run::start().await;
     let mut c = Cluster::services(exe(), e.clone(), &dir).unwrap();
     let port = gw_tests::stack::free_port();
     let edge = format!("http://127.0.0.1:{port}");
@@ -290,10 +309,12 @@ async fn the_compose_edge_routes_every_public_path() {
 /// the scheduled backups keep the number they are told.
 #[tokio::test]
 async fn a_backup_taken_under_load_restores_into_a_fresh_directory() {
-    let ids = gw_tests::TestIds::new();
-    let platform = Arc::new(gw_tests::platform::start_strict().await);
-    let dir = run_dir(&ids);
-    let mut e = env(&ids, &platform.base_url);
+    let Run {
+        platform,
+        dir,
+        env: mut e,
+        tag,
+    } = Run::start().await;
     e.insert("GW__BACKUP__EVERY".into(), "1s".into());
     e.insert("GW__BACKUP__KEEP".into(), "2".into());
     let mut c = Cluster::embedded(exe(), e.clone(), &dir).unwrap();
@@ -329,7 +350,7 @@ async fn a_backup_taken_under_load_restores_into_a_fresh_directory() {
     let load = tokio::spawn(async move {
         let mut accepted = Vec::new();
         for n in 0..40 {
-            let a = format!("TB-BAK-{}-{n:03}", &ids.prefix[1..7]);
+            let a = format!("TB-BAK-{}-{n:03}", &tag[1..7]);
             let body = sandbox::samples::baohanapply(&a);
             let r = client
                 .call_until_answered("baohanapply", &body, Duration::from_secs(20))

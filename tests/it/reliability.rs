@@ -125,17 +125,11 @@ async fn a_stranded_message_is_kept_and_replayed(kind: Kind) {
     let again = replay().await;
     assert_eq!(again.status(), 409);
     // One record of the replay, by whoever did it.
-    let ops: Vec<Value> = admin_client()
-        .get(format!(
-            "{}/admin/operations?action=dead_letter.replayed&subject={id}",
-            d.admin["payment"]
-        ))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let ops: Vec<Value> = json_of(admin_client().get(format!(
+        "{}/admin/operations?action=dead_letter.replayed&subject={id}",
+        d.admin["payment"]
+    )))
+    .await;
     assert_eq!(ops.len(), 1, "{ops:#?}");
     assert_eq!(ops[0]["service"], "payment");
     match kind {

@@ -40,14 +40,8 @@ async fn the_daily_report_counts_a_day_of_known_traffic(kind: Kind) {
         .await
         .unwrap();
     assert_eq!(bad.status(), 400, "a bad date is refused");
-    let r: Value = admin_client()
-        .post(format!("{issuance}/admin/reports/daily?date={today}"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let r: Value =
+        json_of(admin_client().post(format!("{issuance}/admin/reports/daily?date={today}"))).await;
     assert_eq!(r["name"], format!("daily-{today}"), "{r:#}");
     let t = &r["figures"]["total"];
     let delivered = d
@@ -80,14 +74,7 @@ async fn the_daily_report_counts_a_day_of_known_traffic(kind: Kind) {
     let p = e.payload_json().unwrap();
     assert_eq!(p["files"]["xlsx"], r["files"]["xlsx"]);
     assert_eq!(p["totals"]["guarantees_issued"], 3);
-    let listed: Vec<Value> = admin_client()
-        .get(format!("{issuance}/admin/reports"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let listed: Vec<Value> = json_of(admin_client().get(format!("{issuance}/admin/reports"))).await;
     assert_eq!(listed.len(), 1, "{listed:#?}");
 
     // The XLSX a finance person opens.

@@ -60,57 +60,34 @@ impl Cluster {
         mut env: HashMap<String, String>,
         logs: &Path,
     ) -> anyhow::Result<Self> {
-        let mut set = |k: &str, v: String| {
-            env.insert(k.to_owned(), v);
-        };
-        let p: BTreeMap<&str, u16> = [
-            "ingress", "ingressa", "egress1", "egress1a", "egress2", "egress2a", "uw", "pay",
-            "paya", "iss", "issa", "inv", "cla",
-        ]
-        .into_iter()
-        .map(|k| (k, port()))
-        .collect();
-        set("GW__INGRESS__LISTEN", format!("127.0.0.1:{}", p["ingress"]));
-        set(
-            "GW__INGRESS__ADMIN_LISTEN",
-            format!("127.0.0.1:{}", p["ingressa"]),
-        );
-        set("GW__EGRESS__LISTEN", format!("127.0.0.1:{}", p["egress1"]));
-        set(
-            "GW__EGRESS__ADMIN_LISTEN",
-            format!("127.0.0.1:{}", p["egress1a"]),
-        );
-        set(
-            "GW__UNDERWRITING__ADMIN_LISTEN",
-            format!("127.0.0.1:{}", p["uw"]),
-        );
-        set("GW__PAYMENT__LISTEN", format!("127.0.0.1:{}", p["pay"]));
-        set(
-            "GW__PAYMENT__ADMIN_LISTEN",
-            format!("127.0.0.1:{}", p["paya"]),
-        );
-        set("GW__ISSUANCE__LISTEN", format!("127.0.0.1:{}", p["iss"]));
-        set(
-            "GW__ISSUANCE__ADMIN_LISTEN",
-            format!("127.0.0.1:{}", p["issa"]),
-        );
-        set(
-            "GW__INVOICE__ADMIN_LISTEN",
-            format!("127.0.0.1:{}", p["inv"]),
-        );
-        set(
-            "GW__CLAIMS__ADMIN_LISTEN",
-            format!("127.0.0.1:{}", p["cla"]),
-        );
-        set("GW__PUBLIC_BASE_URL", url(p["egress1"]));
-        let mut egress2 = env.clone();
-        egress2.insert(
-            "GW__EGRESS__LISTEN".into(),
-            format!("127.0.0.1:{}", p["egress2"]),
-        );
-        egress2.insert(
+        // Every listener its own port: (listener key, setting).
+        const LISTENERS: &[(&str, &str)] = &[
+            ("ingress", "GW__INGRESS__LISTEN"),
+            ("ingressa", "GW__INGRESS__ADMIN_LISTEN"),
+            ("egress1", "GW__EGRESS__LISTEN"),
+            ("egress1a", "GW__EGRESS__ADMIN_LISTEN"),
+            ("uw", "GW__UNDERWRITING__ADMIN_LISTEN"),
+            ("pay", "GW__PAYMENT__LISTEN"),
+            ("paya", "GW__PAYMENT__ADMIN_LISTEN"),
+            ("iss", "GW__ISSUANCE__LISTEN"),
+            ("issa", "GW__ISSUANCE__ADMIN_LISTEN"),
+            ("inv", "GW__INVOICE__ADMIN_LISTEN"),
+            ("cla", "GW__CLAIMS__ADMIN_LISTEN"),
+        ];
+        let mut p: BTreeMap<&str, u16> = BTreeMap::new();
+        for (key, setting) in LISTENERS {
+            let port = port();
+            p.insert(key, port);
+            env.insert((*setting).to_owned(), format!("127.0.0.1:{port}"));
+        }
+        env.insert("GW__PUBLIC_BASE_URL".into(), url(p["egress1"]));
+        // The second egress replica: the same but its two listeners.
+        let (egress2, egress2a) = (port(), port());
+        let mut egress2_env = env.clone();
+        egress2_env.insert("GW__EGRESS__LISTEN".into(), format!("127.0.0.1:{egress2}"));
+        egress2_env.insert(
             "GW__EGRESS__ADMIN_LISTEN".into(),
-            format!("127.0.0.1:{}", p["egress2a"]),
+            format!("127.0.0.1:{egress2a}"),
         );
         let proc =
             |name: &str, service: &'static str, env: &HashMap<String, String>, health: u16| Proc {
@@ -124,7 +101,7 @@ impl Cluster {
         let procs = vec![
             proc("ingress", "ingress", &env, p["ingress"]),
             proc("egress-1", "egress", &env, p["egress1a"]),
-            proc("egress-2", "egress", &egress2, p["egress2a"]),
+            proc("egress-2", "egress", &egress2_env, egress2a),
             proc("underwriting", "underwriting", &env, p["uw"]),
             proc("payment", "payment", &env, p["paya"]),
             proc("issuance", "issuance", &env, p["issa"]),

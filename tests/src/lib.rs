@@ -575,17 +575,19 @@ pub async fn store_file(
 /// `POST /verify/file` of `pdf` at the verification base `verify`: the
 /// JSON verdict (`genuine`, the guarantee).
 pub async fn verify_file(verify: &str, pdf: Vec<u8>) -> serde_json::Value {
-    reqwest::Client::new()
-        .post(format!("{verify}/verify/file"))
-        .header("accept", "application/json")
-        .header("content-type", "application/pdf")
-        .body(pdf)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
+    json_of(
+        reqwest::Client::new()
+            .post(format!("{verify}/verify/file"))
+            .header("accept", "application/json")
+            .header("content-type", "application/pdf")
+            .body(pdf),
+    )
+    .await
+}
+
+/// Sends `request` and reads its JSON answer.
+pub async fn json_of<T: serde::de::DeserializeOwned>(request: reqwest::RequestBuilder) -> T {
+    request.send().await.unwrap().json().await.unwrap()
 }
 
 /// An admin client that names its operator (`X-Operator`), as the
@@ -619,14 +621,7 @@ pub async fn assert_recorded(
         &[("action", action), ("subject", subject)],
     )
     .unwrap();
-    let rows: Vec<serde_json::Value> = admin_client()
-        .get(url)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let rows: Vec<serde_json::Value> = json_of(admin_client().get(url)).await;
     assert_eq!(rows.len(), 1, "{action} on {subject}: {rows:#?}");
     assert_eq!(rows[0]["actor"], actor, "{:#}", rows[0]);
     assert_eq!(rows[0]["channel"], "admin_api", "{:#}", rows[0]);

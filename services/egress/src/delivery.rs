@@ -437,8 +437,6 @@ impl NoticeHandler {
             let waited = (Utc::now() - row.created_at).to_std().unwrap_or_default();
             metrics::histogram!("gw_notice_delivery_seconds", "interface" => interface)
                 .record(waited.as_secs_f64());
-        }
-        if o.delivered {
             // The notices parked behind this one go now.
             for next in notices::waiting_behind(tx.conn(), &row.id)
                 .await

@@ -103,14 +103,18 @@ pub fn main(args: impl IntoIterator<Item = String>) -> anyhow::Result<()> {
     }
 }
 
-/// The SQLite file of the configuration in `file`, or why there is none;
-/// read as `gateway` would start (with the sandbox when no platform is
-/// configured, so the default data directory is found too).
-async fn database_file(file: Option<&std::path::Path>) -> anyhow::Result<std::path::PathBuf> {
-    let settings = match crate::prepare(file, None).await? {
+/// The settings `gateway` would start with (with the sandbox's when no
+/// platform is configured, so the default data directory is found too).
+async fn started_settings(file: Option<&std::path::Path>) -> anyhow::Result<gw_config::Settings> {
+    Ok(match crate::prepare(file, None).await? {
         crate::Start::Configured(s) | crate::Start::Sandbox(s, _) => s,
-    };
-    crate::sqlite_file(&settings).ok_or_else(|| {
+    })
+}
+
+/// The SQLite file of the configuration in `file` (its directory created),
+/// or why there is none.
+async fn database_file(file: Option<&std::path::Path>) -> anyhow::Result<std::path::PathBuf> {
+    crate::data_file(&started_settings(file).await?)?.ok_or_else(|| {
         anyhow::anyhow!(
             "database.url is not a SQLite file: back up PostgreSQL with pg_dump and restore it \
              with pg_restore (deploy/README.md)"
@@ -131,17 +135,8 @@ async fn reports(
     period: gw_reports::Period,
     out: std::path::PathBuf,
 ) -> anyhow::Result<()> {
-    let settings = match crate::prepare(file.as_deref(), None).await? {
-        crate::Start::Configured(s) | crate::Start::Sandbox(s, _) => s,
-    };
-    if let Some(dir) = crate::sqlite_file(&settings)
-        .as_deref()
-        .and_then(std::path::Path::parent)
-        .filter(|d| !d.as_os_str().is_empty())
-    {
-        std::fs::create_dir_all(dir)
-            .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", dir.display()))?;
-    }
+    let settings = started_settings(file.as_deref()).await?;
+    crate::data_file(&settings)?;
     let db = gw_host::connect_db(&settings).await?;
     let store = gw_files::from_settings(&settings.files, db.clone())?;
     let report =
@@ -151,15 +146,8 @@ async fn reports(
         std::fs::create_dir_all(&out)
             .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", out.display()))?;
         println!("report {} ({})", report.row.name, period.label());
-        for format in ["xlsx", "csv", "pdf"] {
-            let Some((token, name, _)) = gw_reports::file_of(&report.row, format) else {
-                continue;
-            };
-            let (_, bytes) = store
-                .get(&token)
-                .await?
-                .ok_or_else(|| anyhow::anyhow!("the report's {format} is missing"))?;
-            let path = out.join(name);
+        for (format, bytes) in &report.files {
+            let path = out.join(format!("{}.{format}", report.row.name));
             std::fs::write(&path, bytes)
                 .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?;
             println!("  {}", path.display());
@@ -176,10 +164,6 @@ async fn reports(
 
 async fn restore(file: Option<std::path::PathBuf>, from: std::path::PathBuf) -> anyhow::Result<()> {
     let db = database_file(file.as_deref()).await?;
-    if let Some(dir) = db.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir)
-            .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", dir.display()))?;
-    }
     // No gateway may have the database open while it is replaced.
     let _hold = crate::hold_database(&db)?;
     let (summary, kept) = gw_storage::backup::restore(&from, &db).await?;

@@ -104,11 +104,7 @@ pub struct Gateway {
 impl Gateway {
     /// Builds every service on one bus and one database and starts them.
     pub async fn start(settings: Settings, shutdown: CancellationToken) -> anyhow::Result<Self> {
-        let file = sqlite_file(&settings);
-        if let Some(dir) = file.as_deref().and_then(std::path::Path::parent) {
-            std::fs::create_dir_all(dir)
-                .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", dir.display()))?;
-        }
+        let file = data_file(&settings)?;
         let hold = match &file {
             Some(f) if settings.amqp.is_embedded() => Some(hold_database(f)?),
             _ => None,
@@ -223,6 +219,21 @@ async fn backups(
             Err(e) => tracing::error!(error = %e, "the scheduled backup failed; will try again"),
         }
     }
+}
+
+/// The SQLite database file, when the database is one, with its directory
+/// created.
+pub(crate) fn data_file(settings: &Settings) -> anyhow::Result<Option<std::path::PathBuf>> {
+    let file = sqlite_file(settings);
+    if let Some(dir) = file
+        .as_deref()
+        .and_then(std::path::Path::parent)
+        .filter(|d| !d.as_os_str().is_empty())
+    {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", dir.display()))?;
+    }
+    Ok(file)
 }
 
 /// The SQLite database file, when the database is one.

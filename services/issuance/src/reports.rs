@@ -18,6 +18,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Json, Response};
 use axum::routing::{get, post};
+use chrono::Datelike as _;
 use gw_files::FileStore;
 use gw_host::Shutdown as CancellationToken;
 use gw_reports::Period;
@@ -56,12 +57,7 @@ impl Reporter {
             let now = chrono::Utc::now();
             let mut due = vec![Period::yesterday(now)];
             // The 1st, China time: the month before is complete.
-            if now
-                .with_timezone(&gw_protocol::types::cst())
-                .format("%d")
-                .to_string()
-                == "01"
-            {
+            if now.with_timezone(&gw_protocol::types::cst()).day() == 1 {
                 due.push(Period::last_month(now));
             }
             for period in due {

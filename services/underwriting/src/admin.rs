@@ -105,10 +105,8 @@ async fn blocked<C: ConnectionTrait>(
     conn: &C,
     code: &str,
 ) -> Result<Option<serde_json::Value>, DbErr> {
-    Ok(underwriting::blocklist(conn)
+    Ok(underwriting::blocked(conn, code)
         .await?
-        .into_iter()
-        .find(|b| b.credit_code == code)
         .map(|b| serde_json::json!({"reason": b.reason, "added_by": b.added_by})))
 }
 

@@ -10,7 +10,9 @@ use gw_storage::entities::{
     applications, claims, guarantees, logouts, notices, payments, quits, underwriting_decisions,
     verifications,
 };
-use gw_storage::sea_orm::{ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter};
+use gw_storage::sea_orm::{
+    ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, QueryFilter,
+};
 use serde::Serialize;
 
 /// What one counterpart (or all of them) did in the period. Amounts in
@@ -196,8 +198,16 @@ pub async fn count<C: ConnectionTrait>(
         pick(&mut t, l.counterpart.as_str(), |f| f.write_offs += 1);
     }
     let mut notice_secs: BTreeMap<String, Vec<i64>> = BTreeMap::new();
+    // Delivered in the period, or given up on in it.
+    let delivered = Condition::all()
+        .add(notices::Column::DeliveredAt.gte(from))
+        .add(notices::Column::DeliveredAt.lt(to));
+    let dead = Condition::all()
+        .add(notices::Column::State.eq(NoticeState::Dead))
+        .add(notices::Column::UpdatedAt.gte(from))
+        .add(notices::Column::UpdatedAt.lt(to));
     for n in notices::Entity::find()
-        .filter(notices::Column::UpdatedAt.gte(from))
+        .filter(Condition::any().add(delivered).add(dead))
         .all(conn)
         .await?
     {
@@ -213,7 +223,7 @@ pub async fn count<C: ConnectionTrait>(
             notice_secs.entry(cp.clone()).or_default().push(secs);
             notice_secs.entry(String::new()).or_default().push(secs);
         }
-        if n.state == NoticeState::Dead && n.updated_at < to {
+        if n.state == NoticeState::Dead && n.updated_at >= from && n.updated_at < to {
             pick(&mut t, &cp, |f| f.notices_dead += 1);
         }
     }

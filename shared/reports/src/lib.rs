@@ -121,6 +121,9 @@ impl Period {
 pub struct Report {
     pub row: ReportRow,
     pub tables: Tables,
+    /// The files as rendered, by format (`xlsx`, `csv`, `pdf`), for a caller
+    /// that writes them out without reading them back from the store.
+    pub files: Vec<(&'static str, Vec<u8>)>,
 }
 
 /// Counts, renders, stores and records the report of `period`.
@@ -141,7 +144,7 @@ pub async fn generate(
     };
     let now = Utc::now();
     let xlsx = render::xlsx(title, &period.label(), &tables).context("writing the XLSX")?;
-    let csv = render::csv(&tables);
+    let csv = render::csv(&tables).into_bytes();
     let pdf = render::pdf(
         title,
         &period.label(),
@@ -156,22 +159,22 @@ pub async fn generate(
         counterpart: String::new(),
         content_type: content_type.to_owned(),
     };
-    let xlsx = files
-        .upload(
-            file("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
-            xlsx,
-        )
-        .await?;
-    let csv = files
-        .upload(file("text/csv; charset=utf-8"), csv.into_bytes())
-        .await?;
-    let pdf = files.upload(file("application/pdf"), pdf).await?;
+    let rendered = vec![("xlsx", xlsx), ("csv", csv), ("pdf", pdf)];
+    let mut staged = Vec::with_capacity(rendered.len());
+    for (format, bytes) in &rendered {
+        let content_type = content_type(format).unwrap_or("application/octet-stream");
+        staged.push(files.upload(file(content_type), bytes.clone()).await?);
+    }
     let tx = db.conn().begin().await?;
     // Replicas writing the same report take turns; the later one replaces.
     gw_storage::locks::hold(&tx, &format!("report:{}", period.name())).await?;
-    let xlsx = files.record(&tx, xlsx).await?;
-    let csv = files.record(&tx, csv).await?;
-    let pdf = files.record(&tx, pdf).await?;
+    let mut tokens = Vec::with_capacity(staged.len());
+    for s in staged {
+        tokens.push(files.record(&tx, s).await?.token);
+    }
+    let [xlsx_token, csv_token, pdf_token]: [String; 3] = tokens
+        .try_into()
+        .map_err(|_| anyhow::anyhow!("three report files were not recorded"))?;
     let row = ReportRow {
         name: period.name(),
         period: period.kind().to_owned(),
@@ -179,16 +182,16 @@ pub async fn generate(
         ends_at: to,
         generated_at: now,
         figures: serde_json::to_value(&tables)?,
-        xlsx_token: xlsx.token,
-        csv_token: csv.token,
-        pdf_token: pdf.token,
+        xlsx_token,
+        csv_token,
+        pdf_token,
     };
     reports::put(&tx, row.clone()).await?;
     // Announced with the report, in its transaction: a bank's systems
     // binding `report.*` fetch the files.
-    let files = ["xlsx", "csv", "pdf"]
-        .into_iter()
-        .map(|f| (f.to_owned(), format!("/admin/reports/{}/{f}", row.name)))
+    let links = rendered
+        .iter()
+        .map(|(f, _)| ((*f).to_owned(), format!("/admin/reports/{}/{f}", row.name)))
         .collect();
     let (to, message) =
         gw_contract::events::report_message(&gw_contract::events::ReportGenerated {
@@ -196,27 +199,42 @@ pub async fn generate(
             period: row.period.clone(),
             starts_at: from,
             ends_at: to,
-            files,
+            files: links,
             totals: serde_json::to_value(&tables.total)?,
         })?;
     gw_bus_sql::outbox::add(&tx, &to, &message).await?;
     tx.commit().await?;
-    Ok(Report { row, tables })
+    Ok(Report {
+        row,
+        tables,
+        files: rendered,
+    })
 }
 
 /// The file of `report` in `format` (`xlsx`, `csv`, `pdf`): its token, the
 /// name a person saves it as, and its content type.
 pub fn file_of(row: &ReportRow, format: &str) -> Option<(String, String, &'static str)> {
-    let (token, ct) = match format {
-        "xlsx" => (
-            &row.xlsx_token,
-            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-        ),
-        "csv" => (&row.csv_token, "text/csv; charset=utf-8"),
-        "pdf" => (&row.pdf_token, "application/pdf"),
+    let token = match format {
+        "xlsx" => &row.xlsx_token,
+        "csv" => &row.csv_token,
+        "pdf" => &row.pdf_token,
         _ => return None,
     };
-    Some((token.clone(), format!("{}.{format}", row.name), ct))
+    Some((
+        token.clone(),
+        format!("{}.{format}", row.name),
+        content_type(format)?,
+    ))
+}
+
+/// The content type of a report file in `format`.
+pub fn content_type(format: &str) -> Option<&'static str> {
+    match format {
+        "xlsx" => Some("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
+        "csv" => Some("text/csv; charset=utf-8"),
+        "pdf" => Some("application/pdf"),
+        _ => None,
+    }
 }
 
 /// When the next scheduled run is due: the next `at` (a China time of day)

@@ -95,6 +95,16 @@ pub async fn unblock<C: ConnectionTrait>(conn: &C, credit_code: &str) -> Result<
         > 0)
 }
 
+/// The entry of one credit code, if blocked.
+pub async fn blocked<C: ConnectionTrait>(
+    conn: &C,
+    credit_code: &str,
+) -> Result<Option<BlockedCode>, DbErr> {
+    blocklist::Entity::find_by_id(credit_code.to_owned())
+        .one(conn)
+        .await
+}
+
 pub async fn blocklist<C: ConnectionTrait>(conn: &C) -> Result<Vec<BlockedCode>, DbErr> {
     blocklist::Entity::find()
         .order_by_asc(blocklist::Column::CreditCode)
