@@ -198,9 +198,7 @@ impl Cluster {
                     && let Some(status) = c.try_wait()?
                 {
                     let log = std::fs::read_to_string(&p.log).unwrap_or_default();
-                    let tail: Vec<&str> = log.lines().rev().take(20).collect();
-                    let tail: Vec<&str> = tail.into_iter().rev().collect();
-                    anyhow::bail!("{} exited ({status}):\n{}", p.name, tail.join("\n"));
+                    anyhow::bail!("{} exited ({status}):\n{}", p.name, log_tail(&log, 20));
                 }
                 let ok = client
                     .get(&p.health)
@@ -320,4 +318,12 @@ pub fn process_env(ids: &crate::TestIds, platform: &str, broker: &str) -> HashMa
     );
     env.insert("RUST_BACKTRACE".into(), "1".into());
     env
+}
+
+/// The last `n` lines of a process log before its backtrace, if it printed
+/// one: the error and what led to it, not the frames of `main`.
+fn log_tail(log: &str, n: usize) -> String {
+    let before = log.rfind("Stack backtrace:").map_or(log, |at| &log[..at]);
+    let lines: Vec<&str> = before.trim_end().lines().collect();
+    lines[lines.len().saturating_sub(n)..].join("\n")
 }

@@ -15,9 +15,20 @@ use crate::{Harness, Running, TestIds, settings};
 /// range can be taken meanwhile as the source port of any outgoing
 /// connection (the tests open many), and the service that was to listen
 /// on it would fail to start.
+///
+/// Ports are handed out in turn from a random start, so one test process
+/// never hands out the same port twice (picked at random, two of a
+/// cluster's dozen listeners sometimes drew the same one, and the second
+/// service to start exited); test processes running at once start far
+/// apart.
 pub fn free_port() -> u16 {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    const LOW: u32 = 20_000;
+    const SPAN: u32 = 12_000;
+    static NEXT: std::sync::OnceLock<AtomicU32> = std::sync::OnceLock::new();
+    let next = NEXT.get_or_init(|| AtomicU32::new(rand::random_range(0..SPAN)));
     for _ in 0..1000 {
-        let port = rand::random_range(20_000..32_000);
+        let port = (LOW + next.fetch_add(1, Ordering::Relaxed) % SPAN) as u16;
         if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
             return port;
         }
