@@ -6,11 +6,12 @@ WORKDIR /src
 COPY . .
 RUN cargo build --release --locked \
       -p ingress -p egress -p underwriting -p payment -p issuance -p invoice -p claims \
-      -p gateway -p sandbox \
+      -p console -p gateway -p sandbox \
  && mkdir /out \
  && cp target/release/ingress target/release/egress target/release/underwriting \
        target/release/payment target/release/issuance target/release/invoice \
-       target/release/claims target/release/gateway target/release/sandbox /out/
+       target/release/claims target/release/console target/release/gateway \
+       target/release/sandbox /out/
 
 FROM debian:bookworm-slim
 # poppler-utils: the sandbox platform reads the PDFs it downloads.

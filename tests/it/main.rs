@@ -29,6 +29,7 @@ macro_rules! on_both {
 
 mod after;
 mod bus;
+mod console;
 mod egress;
 mod embedded;
 mod fuzz;

@@ -54,6 +54,7 @@ const SERVICES: &[&dyn gw_host::Service] = &[
     &issuance::Issuance,
     &invoice::Invoice,
     &claims::Claims,
+    &console::Console,
 ];
 
 impl Deployment {

@@ -171,6 +171,7 @@ pub fn settings_env(
         ("GW__UNDERWRITING__ADMIN_LISTEN", "127.0.0.1:0".into()),
         ("GW__INVOICE__ADMIN_LISTEN", "127.0.0.1:0".into()),
         ("GW__CLAIMS__ADMIN_LISTEN", "127.0.0.1:0".into()),
+        ("GW__CONSOLE__LISTEN", "127.0.0.1:0".into()),
         ("GW__ADMIN__TOKEN", ADMIN_TOKEN.into()),
         ("GW__EGRESS__HTTP_TIMEOUT", "2s".into()),
         ("GW__EGRESS__RETRY_SCHEDULE", "1s".into()),

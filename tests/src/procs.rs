@@ -14,6 +14,7 @@ pub const NAMES: &[&str] = &[
     "issuance",
     "invoice",
     "claims",
+    "console",
     "gateway",
 ];
 
@@ -46,6 +47,7 @@ pub fn run(service: &str, args: impl Iterator<Item = String>) -> anyhow::Result<
         "issuance" => host(&issuance::Issuance, args),
         "invoice" => host(&invoice::Invoice, args),
         "claims" => host(&claims::Claims, args),
+        "console" => host(&console::Console, args),
         // The gateway's own command line: `serve` by default, `demo`.
         "gateway" => {
             drop(runtime);

@@ -92,6 +92,7 @@ pub fn banner(settings: &Settings, g: &Gateway, platform: &Platform) -> String {
   file downloads    {base}/files/<token>
   health            {base}/healthz  {base}/readyz
   admin APIs        127.0.0.1 ports: {admin} {admin_note}
+  operator console  http://127.0.0.1:{console}/console  {console_note}
   sandbox platform  {platform_url}  (receives and checks every notice)
     appkey          {appkey}
     appsecret       {appsecret}   (new at every start)
@@ -101,6 +102,12 @@ pub fn banner(settings: &Settings, g: &Gateway, platform: &Platform) -> String {
   real platform:    README.md, \"Connecting the platform\"
 ",
         platform_url = platform.base_url,
+        console = g.admin_port("console"),
+        console_note = if settings.admin.token.expose_secret().is_empty() {
+            "(off until admin.token is set)"
+        } else {
+            "(sign in with admin.token)"
+        },
     )
 }
 
@@ -161,6 +168,9 @@ admin_listen = "127.0.0.1:0"
 
 [claims]
 admin_listen = "127.0.0.1:0"
+
+[console]
+listen = "127.0.0.1:0"
 
 [telemetry]
 log_filter = "warn"

@@ -56,6 +56,7 @@ pub const SERVICES: &[&dyn Service] = &[
     &invoice::Invoice,
     &claims::Claims,
     &egress::Egress,
+    &console::Console,
 ];
 
 /// Loads the gateway's settings: defaults, the gateway's defaults, the file, `GW__*`.

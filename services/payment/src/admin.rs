@@ -50,18 +50,27 @@ async fn list(
     admin::listed("payments", found.map(|v| v.iter().map(view).collect()))
 }
 
-/// A person decides that a held payment goes back. Conditional: of two
-/// concurrent calls one refunds and the other is told the payment is no
-/// longer held; one `payment.refund_requested` event in all.
 async fn refund(
     State(a): State<Admin>,
     Path(paynumber): Path<String>,
     Operator(who): Operator,
 ) -> Result<Json<serde_json::Value>, Problem> {
-    let actor = Actor::admin_api(who.as_deref());
+    let p = refund_held(&a.flow, &paynumber, &Actor::admin_api(who.as_deref())).await?;
+    Ok(Json(view(&p)))
+}
+
+/// A person decides that a held payment goes back (the admin API and the
+/// console). Conditional: of two concurrent calls one refunds and the
+/// other is told the payment is no longer held; one
+/// `payment.refund_requested` event in all. The payment as it is now.
+pub async fn refund_held(
+    flow: &Workflow,
+    paynumber: &str,
+    actor: &Actor,
+) -> Result<payments::Payment, Problem> {
     let run = async {
-        let tx = a.flow.begin().await?;
-        let Some(p) = payments::find(tx.conn(), &paynumber).await.transient()? else {
+        let tx = flow.begin().await?;
+        let Some(p) = payments::find(tx.conn(), paynumber).await.transient()? else {
             return Ok(Err(Problem::NotFound("no such payment")));
         };
         let Some(app) = tx.application(&p.applyno).await? else {
@@ -75,7 +84,7 @@ async fn refund(
             .refund(&p, statuses, &app.counterpart, cause, "退款（人工确认）")
             .await?
         {
-            let now = payments::find(tx.conn(), &paynumber).await.transient()?;
+            let now = payments::find(tx.conn(), paynumber).await.transient()?;
             let status = now.map(|p| p.status).unwrap_or(p.status);
             return Ok(Err(Problem::Conflict(format!(
                 "the payment is {status}, not held"
@@ -84,10 +93,10 @@ async fn refund(
         operations::record(
             tx.conn(),
             Operation {
-                actor: &actor,
+                actor,
                 service: "payment",
                 action: "payment.refunded",
-                subject: &paynumber,
+                subject: paynumber,
                 before: Some(serde_json::json!({
                     "applyno": p.applyno.as_str(), "status": p.status,
                     "amount_cents": p.paymoney_cents,
@@ -104,9 +113,8 @@ async fn refund(
     run.await
         .map_err(|e| Problem::internal("a refund", format!("{e:?}")))??;
     tracing::info!(paynumber = %paynumber, by = %actor.name, "held payment marked for refund");
-    let lookup = payments::find(a.flow.db().conn(), &paynumber).await;
-    let p = admin::found("reading a payment", lookup, "no such payment")?;
-    Ok(Json(view(&p)))
+    let lookup = payments::find(flow.db().conn(), paynumber).await;
+    admin::found("reading a payment", lookup, "no such payment")
 }
 
 pub fn routes(flow: Workflow, token: &SecretString) -> Router {

@@ -198,7 +198,25 @@ async fn decide(
         "applyno": applyno, "verdict": b.verdict, "remark": b.remark, "decided_by": b.decided_by,
     }))
     .map_err(Problem::bad_request)?;
-    let lookup = applications::find(a.db.conn(), &decision.applyno).await;
+    let id = decide_referral(&a.db, &a.bus, &actor, &decision).await?;
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(serde_json::json!({"queued": id})),
+    )
+        .into_response())
+}
+
+/// A person's decision on a referred application, from the admin API or
+/// the console: checked against the application's state, handed to the
+/// decisions queue (the worker applies it like a risk system's), and
+/// recorded with who decided. The id of the queued message.
+pub async fn decide_referral(
+    db: &Db,
+    bus: &Bus,
+    actor: &Actor,
+    decision: &ReviewDecision,
+) -> Result<String, Problem> {
+    let lookup = applications::find(db.conn(), &decision.applyno).await;
     let app = admin::found("reading an application", lookup, "no such application")?;
     if app.state != AppState::Referred {
         return Err(Problem::Conflict(format!(
@@ -206,12 +224,12 @@ async fn decide(
             app.state
         )));
     }
-    let queued = admin::queue(&a.bus, &decision).await?;
+    let queued = admin::publish(bus, decision).await?;
     // Recorded once the decision is queued (its worker applies it).
     operations::record(
-        a.db.conn(),
+        db.conn(),
         Operation {
-            actor: &actor,
+            actor,
             service: "underwriting",
             action: "referral.decided",
             subject: decision.applyno.as_str(),

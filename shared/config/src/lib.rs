@@ -13,6 +13,7 @@ mod admin;
 mod amqp;
 mod backup;
 mod claims;
+mod console;
 mod counterparts;
 mod database;
 mod duration;
@@ -38,6 +39,7 @@ pub use admin::AdminSettings;
 pub use amqp::{AmqpSettings, QueueType};
 pub use backup::BackupSettings;
 pub use claims::ClaimsSettings;
+pub use console::ConsoleSettings;
 pub use counterparts::{Counterpart, CounterpartSettings, Counterparts};
 pub use database::DatabaseSettings;
 pub use duration::{parse_duration, string_or_list};
@@ -91,6 +93,7 @@ pub struct Settings {
     pub issuance: IssuanceSettings,
     pub invoice: InvoiceSettings,
     pub claims: ClaimsSettings,
+    pub console: ConsoleSettings,
     pub retention: RetentionSettings,
     pub backup: BackupSettings,
     pub reports: ReportsSettings,
@@ -139,6 +142,7 @@ const SECTIONS: &[&str] = &[
     "issuance",
     "invoice",
     "claims",
+    "console",
     "retention",
     "backup",
     "reports",
@@ -267,6 +271,11 @@ admin_listen = "127.0.0.1:8089"
 auto_payout = false
 sweep_interval = "1h"
 
+[console]
+listen = "127.0.0.1:8078"
+session_ttl = "8h"
+secure_cookie = false
+
 [retention]
 interval = "1h"
 inbox = "30days"
@@ -368,6 +377,7 @@ impl Settings {
         let issuance = section::<IssuanceSettings>(cfg, "issuance", &mut p);
         let invoice = section::<InvoiceSettings>(cfg, "invoice", &mut p);
         let claims = section::<ClaimsSettings>(cfg, "claims", &mut p);
+        let console = section::<ConsoleSettings>(cfg, "console", &mut p);
         let retention = section::<RetentionSettings>(cfg, "retention", &mut p);
         let backup = section::<BackupSettings>(cfg, "backup", &mut p);
         let reports = section::<ReportsSettings>(cfg, "reports", &mut p);
@@ -394,6 +404,7 @@ impl Settings {
         issuance.iter().for_each(|s| s.check(&mut p));
         invoice.iter().for_each(|s| s.check(&mut p));
         claims.iter().for_each(|s| s.check(&mut p));
+        console.iter().for_each(|s| s.check(&mut p));
         retention.iter().for_each(|s| s.check(&mut p));
         backup.iter().for_each(|s| s.check(&mut p));
         reports.iter().for_each(|s| s.check(&mut p));
@@ -421,6 +432,7 @@ impl Settings {
             issuance,
             invoice,
             claims,
+            console,
             retention,
             backup,
             reports,
@@ -443,6 +455,7 @@ impl Settings {
                 Some(issuance),
                 Some(invoice),
                 Some(claims),
+                Some(console),
                 Some(retention),
                 Some(backup),
                 Some(reports),
@@ -464,6 +477,7 @@ impl Settings {
                 issuance,
                 invoice,
                 claims,
+                console,
                 retention,
                 backup,
                 reports,

@@ -353,6 +353,7 @@ fn the_deployment_examples_load() {
     ]);
     assert_eq!(s.claims.admin_listen.port(), 8089);
     assert_eq!(s.invoice.admin_listen.port(), 8088);
+    assert_eq!(s.console.listen.port(), 8078);
 
     let manifest = std::fs::read_to_string(root.join("k8s/gateway.yaml")).unwrap();
     let start = manifest
@@ -389,6 +390,25 @@ fn the_deployment_examples_load() {
         .unwrap_or_else(|e| panic!("the ConfigMap in deploy/k8s/gateway.yaml: {e}"));
     assert_eq!(s.issuance.admin_listen.port(), 8087);
     assert!(!s.payment.sandbox);
+    assert_eq!(s.console.listen.port(), 8078);
+    assert!(s.console.secure_cookie, "staff reach it over TLS");
+}
+
+#[test]
+fn a_console_sign_in_lasts_between_a_minute_and_a_day() {
+    refused(
+        &[("GW__CONSOLE__SESSION_TTL", "30s")],
+        "console.session_ttl",
+    );
+    refused(
+        &[("GW__CONSOLE__SESSION_TTL", "25h")],
+        "console.session_ttl",
+    );
+    let s = production(&[("GW__CONSOLE__SESSION_TTL", "2h")]).unwrap();
+    assert_eq!(s.console.session_ttl.as_secs(), 7200);
+    let d = production(&[]).unwrap();
+    assert_eq!(d.console.session_ttl.as_secs(), 8 * 3600);
+    assert!(!d.console.secure_cookie);
 }
 
 #[test]

@@ -12,6 +12,7 @@
 pub mod applications;
 pub mod backup;
 pub mod cancels;
+pub mod console;
 pub mod dead_letters;
 pub mod entities;
 pub mod files;

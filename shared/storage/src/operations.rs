@@ -19,7 +19,7 @@ pub struct Actor {
     /// The operator's name, `cli:<user>`, or `admin` (an admin call that
     /// named no one).
     pub name: String,
-    /// `admin_api`, `cli` or `system`.
+    /// `admin_api`, `console`, `cli` or `system`.
     pub channel: &'static str,
 }
 
@@ -45,6 +45,15 @@ impl Actor {
                 name.to_owned()
             },
             channel: "admin_api",
+        }
+    }
+
+    /// An operator signed in to the console: the name they signed in with
+    /// (cleaned as [`Actor::admin_api`] cleans it).
+    pub fn console(operator: &str) -> Self {
+        Self {
+            channel: "console",
+            ..Self::admin_api(Some(operator))
         }
     }
 

@@ -64,14 +64,20 @@ impl IntoResponse for Problem {
 /// would, and answers 202 with the message id once the broker confirmed it.
 /// The worker applies it like any other message: one path, one set of rules.
 pub async fn queue<C: Contract>(bus: &Bus, message: &C) -> Result<Response, Problem> {
+    let id = publish(bus, message).await?;
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(serde_json::json!({"queued": id})),
+    )
+        .into_response())
+}
+
+/// Hands `message` to its queue; the message id once the broker confirmed it.
+pub async fn publish<C: Contract>(bus: &Bus, message: &C) -> Result<String, Problem> {
     let (to, m) = gw_contract::message(message)
         .map_err(|e| Problem::internal("encoding a queued message", e))?;
     match bus.publish(&to, &m).await {
-        Ok(()) => Ok((
-            StatusCode::ACCEPTED,
-            Json(serde_json::json!({"queued": m.id})),
-        )
-            .into_response()),
+        Ok(()) => Ok(m.id),
         Err(e) => {
             tracing::warn!(error = %e, kind = C::KIND, "admin: cannot queue a message");
             Err(Problem::Unavailable)

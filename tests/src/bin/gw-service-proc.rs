@@ -2,7 +2,7 @@
 //! variables (see `gw_tests::procs`).
 //!
 //! `gw-service-proc <service> [its arguments...]`, service one of ingress,
-//! egress, underwriting, payment, issuance, invoice, claims, gateway.
+//! egress, underwriting, payment, issuance, invoice, claims, console, gateway.
 
 fn main() -> anyhow::Result<()> {
     let mut args = std::env::args().skip(1);

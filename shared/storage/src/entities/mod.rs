@@ -5,6 +5,7 @@ pub mod blocklist;
 pub mod bus_messages;
 pub mod cancel_requests;
 pub mod claims;
+pub mod console_sessions;
 pub mod dead_letters;
 pub mod files;
 pub mod guarantees;

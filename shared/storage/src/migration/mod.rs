@@ -14,6 +14,7 @@ mod m0005_after_issuance;
 mod m0006_reliability;
 mod m0007_operations;
 mod m0008_reports;
+mod m0009_console;
 
 pub struct Migrator;
 
@@ -29,6 +30,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0006_reliability::Migration),
             Box::new(m0007_operations::Migration),
             Box::new(m0008_reports::Migration),
+            Box::new(m0009_console::Migration),
         ]
     }
 }
