@@ -41,3 +41,4 @@ mod reliability;
 mod reports;
 mod sandbox;
 mod storage;
+mod traces;

@@ -28,8 +28,7 @@ async fn metrics_after_a_lifecycle_name_what_happened(kind: Kind) {
             .await
             .unwrap()
     };
-    let text = scrape().await;
-    for series in [
+    let wanted = [
         r#"gw_inbound_requests_total{interface="baohanapply",code="200"}"#,
         r#"gw_inbound_requests_total{interface="payapply",code="200"}"#,
         r#"gw_inbound_refusals_total{reason="auth"}"#,
@@ -43,9 +42,31 @@ async fn metrics_after_a_lifecycle_name_what_happened(kind: Kind) {
         r#"gw_notice_delivery_seconds_bucket{interface="paynotice",le="0.5"}"#,
         "gw_outbox_backlog",
         "gw_oldest_undelivered_notice_seconds 0",
-    ] {
-        assert!(text.contains(series), "{series} missing:\n{text}");
-    }
+        r#"gw_publish_confirm_seconds_count{destination="queue",outcome="confirmed"}"#,
+        // The scraped service's own consumers.
+        r#"gw_consumer_up{queue="issuance.issue"} 1"#,
+        "gw_apply_to_processnotice_seconds_count",
+        // The platform downloads the guarantee once it has the link.
+        "gw_files_served_total{kind=",
+        "gw_files_served_bytes_total",
+    ];
+    let until = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    let text = loop {
+        let text = scrape().await;
+        let missing: Vec<&str> = wanted
+            .iter()
+            .copied()
+            .filter(|s| !text.contains(s))
+            .collect();
+        if missing.is_empty() {
+            break text;
+        }
+        assert!(
+            tokio::time::Instant::now() < until,
+            "{missing:?} missing:\n{text}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    };
     assert!(
         !text.contains("TB-"),
         "an application number in a label:\n{text}"

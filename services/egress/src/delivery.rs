@@ -87,12 +87,41 @@ impl Sender {
         interface: Interface,
         plaintext: &str,
     ) -> AttemptOutcome {
+        use tracing::Instrument as _;
+        let url = cp.notice_url(&interface.path());
+        // The client span of the POST (OpenTelemetry's HTTP conventions;
+        // the URL is the platform's notice address, no secret in it).
+        let span = tracing::info_span!(
+            "notice",
+            otel.name = %format!("POST {}", interface.name()),
+            otel.kind = "client",
+            otel.status_code = tracing::field::Empty,
+            http.request.method = "POST",
+            url.full = %url,
+            http.response.status_code = tracing::field::Empty,
+            counterpart = %cp.name,
+            interface = interface.name(),
+        );
+        let outcome = self
+            .post(cp, &url, plaintext)
+            .instrument(span.clone())
+            .await;
+        if let Some(s) = outcome.http_status {
+            span.record("http.response.status_code", s);
+        }
+        if !outcome.delivered {
+            span.record("otel.status_code", "ERROR");
+        }
+        outcome
+    }
+
+    async fn post(&self, cp: &Counterpart, url: &str, plaintext: &str) -> AttemptOutcome {
         let body = cp.key.encrypt_hex(plaintext);
         let sign = gw_envelope::sign::hmac_sm3_hex(cp.appsecret_bytes(), body.as_bytes());
         let started = Instant::now();
         let sent = self
             .client
-            .post(cp.notice_url(&interface.path()))
+            .post(url)
             .header("appkey", cp.appkey.as_str())
             .header("timestamp", Utc::now().timestamp_millis().to_string())
             .header("sign", sign)
@@ -437,6 +466,14 @@ impl NoticeHandler {
             let waited = (Utc::now() - row.created_at).to_std().unwrap_or_default();
             metrics::histogram!("gw_notice_delivery_seconds", "interface" => interface)
                 .record(waited.as_secs_f64());
+            if cmd.interface == gw_protocol::Interface::ProcessNotice
+                && let Some(app) = tx.application(&cmd.applyno).await?
+            {
+                // From the platform's baohanapply to its answer's receipt.
+                let since = (Utc::now() - app.created_at).to_std().unwrap_or_default();
+                metrics::histogram!("gw_apply_to_processnotice_seconds")
+                    .record(since.as_secs_f64());
+            }
             // The notices parked behind this one go now.
             for next in notices::waiting_behind(tx.conn(), &row.id)
                 .await

@@ -117,6 +117,8 @@ async fn download(State(st): State<FilesState>, Path(token): Path<String>) -> Re
         }
     };
     tracing::info!(token_prefix = &token[..8], kind = %row.kind, applyno = row.applyno.as_deref().unwrap_or(""), bytes = encrypted.len(), "file served");
+    metrics::counter!("gw_files_served_total", "kind" => row.kind.clone()).increment(1);
+    metrics::counter!("gw_files_served_bytes_total").increment(encrypted.len() as u64);
     (
         StatusCode::OK,
         [

@@ -113,8 +113,29 @@ pub async fn log_once(
 ) -> Response {
     let started = Instant::now();
     let path = req.uri().path().to_owned();
-    let span = tracing::info_span!("inbound", path = %path);
+    let method = req.method().as_str().to_owned();
+    // The server span of the platform's call (OpenTelemetry's HTTP
+    // conventions); the application and counterpart are known once it
+    // was read. The host's generic server span stands aside.
+    let span = tracing::info_span!(
+        "inbound",
+        otel.name = %format!("{method} /v1/gua/tb/{{name}}"),
+        otel.kind = "server",
+        otel.status_code = tracing::field::Empty,
+        http.request.method = %method,
+        http.route = "/v1/gua/tb/{name}",
+        http.response.status_code = tracing::field::Empty,
+        path = %path,
+        applyno = tracing::field::Empty,
+        counterpart = tracing::field::Empty,
+    );
+    let mut req = req;
+    req.extensions_mut().insert(gw_web::trace::ServerSpanned);
     let response = next.run(req).instrument(span.clone()).await;
+    span.record("http.response.status_code", response.status().as_u16());
+    if response.status().is_server_error() {
+        span.record("otel.status_code", "ERROR");
+    }
     let mut response = match response.status() {
         StatusCode::REQUEST_TIMEOUT => Outcome::refuse(msg::TIMEOUT)
             .cause(format!("no answer within {timeout:?}"))
@@ -131,6 +152,8 @@ pub async fn log_once(
     let _enter = span.enter();
     let counterpart = o.counterpart.as_deref().unwrap_or("-");
     let applyno = o.applyno.as_deref().unwrap_or("-");
+    span.record("applyno", applyno);
+    span.record("counterpart", counterpart);
     let peer = o.peer.map(|p| p.ip().to_string()).unwrap_or_default();
     if o.ok {
         tracing::info!(

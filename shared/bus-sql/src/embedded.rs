@@ -383,6 +383,11 @@ impl Subscription for EmbeddedSubscription {
 
 #[async_trait]
 impl Transport for EmbeddedTransport {
+    fn system(&self) -> &'static str {
+        // The bus in the database (the single-process gateway).
+        "embedded"
+    }
+
     async fn declare(&self, _topology: &Topology) -> Result<(), BusError> {
         // The table is created by the migrations; queues are just names.
         Ok(())

@@ -428,6 +428,13 @@ async fn process(w: &Worker, delivery: Box<dyn Delivery>) {
     let message = delivery.message();
     let span = tracing::info_span!(
         "consume",
+        otel.name = %format!("process {}", settings.queue),
+        otel.kind = "consumer",
+        otel.status_code = tracing::field::Empty,
+        messaging.system = bus.system(),
+        messaging.operation.type = "process",
+        messaging.destination.name = %settings.queue,
+        messaging.message.id = %message.id,
         queue = %settings.queue,
         kind = %message.kind,
         message_id = %message.id,
@@ -478,6 +485,9 @@ async fn process(w: &Worker, delivery: Box<dyn Delivery>) {
         };
         metrics::counter!("gw_messages_total", "queue" => queue.clone(), "outcome" => label)
             .increment(1);
+        if outcome.is_err() {
+            tracing::Span::current().record("otel.status_code", "ERROR");
+        }
         metrics::histogram!("gw_message_handling_seconds", "queue" => queue)
             .record(ms as f64 / 1000.0);
         match outcome {

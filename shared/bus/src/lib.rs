@@ -75,11 +75,46 @@ impl Bus {
 
     /// Publishes and waits for the broker's confirm, at most `publish_timeout`.
     pub async fn publish(&self, to: &Destination, message: &Message) -> Result<(), BusError> {
-        match tokio::time::timeout(self.publish_timeout, self.transport.publish(to, message)).await
-        {
-            Ok(r) => r,
-            Err(_) => Err(BusError::Timeout(self.publish_timeout)),
+        use tracing::Instrument as _;
+        let (name, kind) = to.span_name();
+        let routing_key = match to {
+            Destination::Event(k) => k.as_str(),
+            _ => "",
+        };
+        // A producer span, child of where the message was made (for the
+        // outbox relay: of the handler that committed it), whose context
+        // the message carries on, so its consumer is the span's child.
+        let span = tracing::info_span!(
+            "publish",
+            otel.name = %format!("send {name}"),
+            otel.kind = "producer",
+            messaging.system = self.transport.system(),
+            messaging.operation.type = "send",
+            messaging.destination.name = %name,
+            messaging.rabbitmq.destination.routing_key = routing_key,
+            messaging.message.id = %message.id,
+            applyno = message.correlation_id.as_deref().unwrap_or(""),
+            otel.status_code = tracing::field::Empty,
+        );
+        gw_telemetry::set_parent(&span, &message.trace_headers());
+        let mut m = message.clone();
+        span.in_scope(|| m.inject_trace());
+        let started = std::time::Instant::now();
+        let r = async {
+            match tokio::time::timeout(self.publish_timeout, self.transport.publish(to, &m)).await {
+                Ok(r) => r,
+                Err(_) => Err(BusError::Timeout(self.publish_timeout)),
+            }
         }
+        .instrument(span.clone())
+        .await;
+        let outcome = if r.is_ok() { "confirmed" } else { "failed" };
+        if r.is_err() {
+            span.record("otel.status_code", "ERROR");
+        }
+        metrics::histogram!("gw_publish_confirm_seconds", "destination" => kind, "outcome" => outcome)
+            .record(started.elapsed().as_secs_f64());
+        r
     }
 
     /// Publishes to a work queue (logical name).
@@ -92,6 +127,11 @@ impl Bus {
     pub async fn emit(&self, routing_key: &str, message: &Message) -> Result<(), BusError> {
         self.publish(&Destination::Event(routing_key.to_owned()), message)
             .await
+    }
+
+    /// The `messaging.system` of its spans (`rabbitmq`, or `embedded`).
+    pub fn system(&self) -> &'static str {
+        self.transport.system()
     }
 
     /// Whether the broker is reachable.

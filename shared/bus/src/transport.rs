@@ -27,6 +27,18 @@ pub enum Destination {
 }
 
 impl Destination {
+    /// Its `messaging.destination.name` in spans and its kind in metrics:
+    /// the logical queue (a retry tier and a dead-letter queue named after
+    /// theirs), or `events` for the events exchange.
+    pub fn span_name(&self) -> (&str, &'static str) {
+        match self {
+            Destination::Queue(q) => (q, "queue"),
+            Destination::Event(_) => ("events", "event"),
+            Destination::Retry { queue, .. } => (queue, "retry"),
+            Destination::DeadLetter { queue } => (queue, "dead_letter"),
+        }
+    }
+
     /// The destination as stored (outbox, dead letters): `queue:<logical>`
     /// or `event:<routing key>`; `None` for retry tiers and dead letters,
     /// which are never stored.
@@ -128,4 +140,8 @@ pub trait Transport: Send + Sync + 'static {
     async fn delete(&self, topology: &Topology) -> Result<(), BusError>;
     /// Closes connections.
     async fn close(&self);
+    /// The `messaging.system` of its spans.
+    fn system(&self) -> &'static str {
+        "rabbitmq"
+    }
 }

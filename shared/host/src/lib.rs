@@ -270,7 +270,9 @@ impl Application {
                     .merge(operations::routes(ctx.db.clone())),
                     &ctx.settings.admin.token,
                 );
-                let router = router.merge(dlq).merge(metrics::routes(ctx.db.clone()));
+                let router = router
+                    .merge(dlq)
+                    .merge(metrics::routes(ctx.db.clone(), app.consumer_status.clone()));
                 app.listen(&format!("{name}.admin"), bind(addr, setting).await?, router)?;
             }
             for c in &parts.consumers {
@@ -302,7 +304,9 @@ impl Application {
         self.listeners.push(Bound {
             name: name.to_owned(),
             listener,
-            router: router.merge(health_routes(&self.bus, &self.db, &self.consumer_status)),
+            router: router
+                .route_layer(axum::middleware::from_fn(gw_web::trace::server_span))
+                .merge(health_routes(&self.bus, &self.db, &self.consumer_status)),
         });
         Ok(())
     }

@@ -40,7 +40,23 @@ pub fn handle() -> Option<&'static PrometheusHandle> {
         .as_ref()
 }
 
-async fn scrape(State(db): State<Db>) -> impl IntoResponse {
+#[derive(Clone)]
+struct Scrape {
+    db: Db,
+    consumers: gw_bus::Consumers,
+}
+
+async fn scrape(State(Scrape { db, consumers }): State<Scrape>) -> impl IntoResponse {
+    // 1 while a consumer takes messages, 0 while it is paused, starting,
+    // resubscribing or stopped: an alert fires on a 0 that lasts.
+    for (queue, status) in consumers.snapshot() {
+        let up = if status == gw_bus::consumer::Status::Consuming {
+            1.0
+        } else {
+            0.0
+        };
+        metrics::gauge!("gw_consumer_up", "queue" => queue).set(up);
+    }
     match gw_bus_sql::outbox::pending_count(db.conn()).await {
         Ok(n) => metrics::gauge!("gw_outbox_backlog").set(n as f64),
         Err(e) => tracing::warn!(error = %e, "metrics: cannot count the outbox backlog"),
@@ -65,8 +81,10 @@ async fn scrape(State(db): State<Db>) -> impl IntoResponse {
 }
 
 /// `GET /metrics`.
-pub fn routes(db: Db) -> Router {
+pub fn routes(db: Db, consumers: gw_bus::Consumers) -> Router {
     // Installed before the first message or request is counted.
     let _ = handle();
-    Router::new().route("/metrics", get(scrape)).with_state(db)
+    Router::new()
+        .route("/metrics", get(scrape))
+        .with_state(Scrape { db, consumers })
 }

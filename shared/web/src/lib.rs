@@ -3,6 +3,8 @@
 //! * [`require_admin_token`]: the bearer-token guard of the admin APIs.
 //! * [`RateLimiter`]: a token bucket per key (appkey, client address), on
 //!   `governor`.
+//! * [`trace::server_span`]: a server span around each request, with
+//!   OpenTelemetry's HTTP conventions.
 //! * [`admin`]: the admin APIs' error type (log once, answer the operator)
 //!   and the 202 of a request handed to a queue.
 //! * [`page`]: the layout of our HTML pages (cashier, verification). Pages
@@ -11,6 +13,7 @@
 
 pub mod admin;
 mod limiter;
+pub mod trace;
 
 pub use limiter::RateLimiter;
 pub use maud::{DOCTYPE, Markup, PreEscaped, html};

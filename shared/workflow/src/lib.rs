@@ -99,10 +99,24 @@ impl Workflow {
             ))
         })?
         .map_err(|_| Failure::transient(anyhow::anyhow!("the workflow is closed")))?;
+        let system = match self.db.conn().get_database_backend() {
+            gw_storage::sea_orm::DbBackend::Postgres => "postgresql",
+            gw_storage::sea_orm::DbBackend::Sqlite => "sqlite",
+            _ => "other_sql",
+        };
+        // From begin to commit or rollback (when the Tx is dropped).
+        let span = tracing::info_span!(
+            "transaction",
+            otel.name = "db transaction",
+            db.system.name = system,
+            db.operation.name = "transaction",
+            outcome = tracing::field::Empty,
+        );
         Ok(Tx {
             txn: self.db.conn().begin().await.transient()?,
             relay: self.relay.clone(),
             _slot: permit,
+            span,
         })
     }
 
@@ -191,6 +205,8 @@ pub struct Tx {
     relay: RelayWaker,
     /// Held until the transaction ends.
     _slot: OwnedSemaphorePermit,
+    /// The transaction's span; ends with it.
+    span: tracing::Span,
 }
 
 impl Tx {
@@ -466,7 +482,12 @@ impl Tx {
 
     /// Commits, then wakes the relay so that what was written leaves now.
     pub async fn commit(self) -> Result<(), Failure> {
-        self.txn.commit().await.transient()?;
+        let span = self.span.clone();
+        if let Err(e) = self.txn.commit().await.transient() {
+            span.record("outcome", "failed");
+            return Err(e);
+        }
+        span.record("outcome", "committed");
         self.relay.wake();
         Ok(())
     }
