@@ -1,8 +1,19 @@
 # Builds every service into one image; the command picks the service.
 #   docker build -t e-guarantee-gateway .
 #   docker run e-guarantee-gateway ingress --config /etc/gateway/gateway.toml
-FROM rust:1.95-bookworm AS build
+# cargo-chef builds the dependencies in a layer of their own, so a change to
+# our code rebuilds only our crates.
+FROM rust:1.95-bookworm AS chef
+RUN cargo install cargo-chef --locked --version 0.1.73
 WORKDIR /src
+
+FROM chef AS plan
+COPY . .
+RUN cargo chef prepare --recipe-path recipe.json
+
+FROM chef AS build
+COPY --from=plan /src/recipe.json recipe.json
+RUN cargo chef cook --release --recipe-path recipe.json
 COPY . .
 RUN cargo build --release --locked \
       -p ingress -p egress -p underwriting -p payment -p issuance -p invoice -p claims \
@@ -17,8 +28,16 @@ FROM debian:bookworm-slim
 # poppler-utils: the sandbox platform reads the PDFs it downloads.
 RUN apt-get update && apt-get install -y --no-install-recommends ca-certificates poppler-utils \
  && rm -rf /var/lib/apt/lists/* \
- && useradd --system --uid 10001 gateway
+ && groupadd --system --gid 10001 gateway \
+ && useradd --system --uid 10001 --gid 10001 --no-create-home gateway
 COPY --from=build /out/ /usr/local/bin/
-USER gateway
+# Numeric, so Kubernetes can check runAsNonRoot without a passwd lookup.
+USER 10001:10001
 # The font is compiled into the binaries; nothing else is needed at run time.
 ENTRYPOINT []
+CMD ["gateway"]
+# Each binary answers `healthcheck` (exit 0 when the running service answers
+# /healthz on the port its configuration names); compose overrides the
+# command per service, and so the check.
+HEALTHCHECK --interval=10s --timeout=5s --start-period=30s --retries=3 \
+  CMD ["gateway", "healthcheck"]

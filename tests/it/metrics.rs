@@ -41,6 +41,7 @@ async fn metrics_after_a_lifecycle_name_what_happened(kind: Kind) {
         r#"gw_pdf_render_seconds_count{kind="guarantee"}"#,
         r#"gw_notice_delivery_seconds_bucket{interface="paynotice",le="0.5"}"#,
         "gw_outbox_backlog",
+        "gw_dead_letters_open 0",
         "gw_oldest_undelivered_notice_seconds 0",
         r#"gw_publish_confirm_seconds_count{destination="queue",outcome="confirmed"}"#,
         // The scraped service's own consumers.

@@ -204,7 +204,17 @@ async fn every_story_passes_on_the_embedded_gateway_killed_and_restarted() {
     let err = String::from_utf8_lossy(&second.stderr);
     assert!(!second.status.success(), "{err}");
     assert!(err.contains("another gateway is running on"), "{err}");
+    // The container health check: 0 while it answers, not once it stopped.
+    let env = c.procs[0].env().clone();
+    let healthy = gateway(&env, &["healthcheck".as_ref()]).await;
+    assert!(
+        healthy.status.success(),
+        "{}",
+        String::from_utf8_lossy(&healthy.stderr)
+    );
     c.stop(Duration::from_secs(15)).await;
+    let gone = gateway(&env, &["healthcheck".as_ref()]).await;
+    assert!(!gone.status.success(), "healthy after it stopped");
     std::fs::remove_dir_all(&dir).unwrap();
 }
 

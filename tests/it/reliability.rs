@@ -609,6 +609,7 @@ async fn embedded_leases_are_renewed_and_fence_their_holder() {
         max_connections: 1,
         connect_timeout: Duration::from_secs(5),
         schema: None,
+        migrate: true,
     })
     .await
     .unwrap();

@@ -55,6 +55,7 @@ gw_host::service!(
 #[async_trait]
 impl Build for Claims {
     async fn build(&self, ctx: &Context) -> anyhow::Result<Parts> {
+        ctx.settings.require(&[gw_config::Need::Counterparts])?;
         let s = &ctx.settings;
         let desk = Arc::new(Desk {
             flow: ctx.flow.clone(),

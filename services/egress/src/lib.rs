@@ -43,6 +43,7 @@ gw_host::service!(
 #[async_trait]
 impl Build for Egress {
     async fn build(&self, ctx: &Context) -> anyhow::Result<Parts> {
+        ctx.settings.require(&[gw_config::Need::Counterparts])?;
         let s = &ctx.settings;
         let store = gw_files::from_settings(&s.files, ctx.db.clone())?;
         let notices = Arc::new(delivery::NoticeHandler {

@@ -49,6 +49,9 @@ enum Command {
         #[arg(long)]
         from: std::path::PathBuf,
     },
+    /// Exits 0 when the running gateway answers `/healthz` on
+    /// `ingress.listen` within 3 seconds (for container health checks).
+    Healthcheck,
     /// Business reports (业务报表): generates one now (while the gateway
     /// runs or not), stores it with the issued files, and writes its XLSX,
     /// CSV and PDF into --out.
@@ -91,6 +94,20 @@ pub fn main(args: impl IntoIterator<Item = String>) -> anyhow::Result<()> {
                 ReportPeriod::Monthly { month } => gw_reports::Period::month(&month)?,
             };
             gw_host::cli::block_on(reports(file, period, out))
+        }
+        Some(Command::Healthcheck) => {
+            let file = args.config.or_else(gw_config::Settings::file_from_env);
+            let listen = gw_config::Settings::raw_value(
+                &[crate::DEFAULTS],
+                file.as_deref(),
+                None,
+                "ingress.listen",
+            )?
+            .ok_or_else(|| anyhow::anyhow!("ingress.listen is not set"))?;
+            let addr: std::net::SocketAddr = listen
+                .parse()
+                .map_err(|e| anyhow::anyhow!("ingress.listen = {listen:?}: {e}"))?;
+            gw_host::cli::block_on(gw_host::cli::healthcheck(addr))
         }
         Some(Command::Restore { from }) => {
             let file = args.config.or_else(gw_config::Settings::file_from_env);

@@ -51,6 +51,7 @@ gw_host::service!(
 #[async_trait]
 impl Build for Ingress {
     async fn build(&self, ctx: &Context) -> anyhow::Result<Parts> {
+        ctx.settings.require(&[gw_config::Need::Counterparts])?;
         if ctx.counterparts.is_empty() {
             tracing::warn!("no counterparts configured: every call will be refused");
         }

@@ -36,6 +36,7 @@ gw_host::service!(
 #[async_trait]
 impl Build for Issuance {
     async fn build(&self, ctx: &Context) -> anyhow::Result<Parts> {
+        ctx.settings.require(&[gw_config::Need::SigningKey])?;
         let settings = &ctx.settings;
         let signer = signing::Signer::load(settings, &ctx.db).await?;
         let store = gw_files::from_settings(&settings.files, ctx.db.clone())?;

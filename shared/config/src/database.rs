@@ -18,6 +18,10 @@ pub struct DatabaseSettings {
     /// PostgreSQL schema to use (created if missing); tests use a fresh one each.
     #[serde(default)]
     pub schema: Option<String>,
+    /// Apply pending migrations at start-up (under an advisory lock). Off
+    /// on Kubernetes: a Job runs `migrate` once per release and a service
+    /// refuses to start on a database that is behind.
+    pub migrate_on_start: bool,
 }
 
 impl DatabaseSettings {

@@ -53,7 +53,7 @@ pub use payment::PaymentSettings;
 pub use reports::ReportsSettings;
 pub use retention::RetentionSettings;
 pub use safety::{
-    EXAMPLE_ACCOUNT_NUMBER, EXAMPLE_INSTITUTION_CODE, EXAMPLE_INSTITUTION_NAME, Environment,
+    EXAMPLE_ACCOUNT_NUMBER, EXAMPLE_INSTITUTION_CODE, EXAMPLE_INSTITUTION_NAME, Environment, Need,
 };
 pub use secrecy;
 pub use telemetry::{LogFormat, TelemetrySettings};
@@ -196,6 +196,7 @@ public_base_url = "http://127.0.0.1:8081"
 url = "postgres://postgres@127.0.0.1:5432/gateway"
 max_connections = 10
 connect_timeout = "5s"
+migrate_on_start = true
 
 [amqp]
 url = "amqp://guest:guest@127.0.0.1:5672/%2f"
@@ -337,6 +338,18 @@ impl Settings {
         env: Option<std::collections::HashMap<String, String>>,
     ) -> Result<Self, ConfigError> {
         Self::from_config(&raw(more_defaults, file, env)?)
+    }
+
+    /// One key's value from the layers, unchecked (a health probe needs
+    /// the listen address, not a whole valid configuration).
+    pub fn raw_value(
+        more_defaults: &[&str],
+        file: Option<&Path>,
+        env: Option<std::collections::HashMap<String, String>>,
+        key: &str,
+    ) -> Result<Option<String>, ConfigError> {
+        let cfg = raw(more_defaults, file, env)?;
+        Ok(cfg.get_string(key).ok())
     }
 
     /// Whether the layers name at least one platform (`[counterparts.*]`),
@@ -528,17 +541,51 @@ fn raw(
         }
         builder = builder.add_source(config::File::from(path).format(config::FileFormat::Toml));
     }
-    let mut environment = config::Environment::with_prefix(ENV_PREFIX)
+    let vars = with_files(env.unwrap_or_else(|| std::env::vars().collect()))?;
+    let environment = config::Environment::with_prefix(ENV_PREFIX)
         .prefix_separator(ENV_SEPARATOR)
-        .separator(ENV_SEPARATOR);
-    if let Some(env) = env {
-        environment = environment.source(Some(env.into_iter().collect()));
-    }
+        .separator(ENV_SEPARATOR)
+        .source(Some(vars.into_iter().collect()));
     let cfg = builder
         .add_source(environment)
         .build()
         .map_err(|e| ConfigError::Read(e.to_string()))?;
     Ok(cfg)
+}
+
+/// Prefix of a variable naming a file that holds a key's value:
+/// `GW_FILE__DATABASE__URL=/run/secrets/gateway/database-url` sets
+/// `database.url` to the file's content (without its final newline). For
+/// secrets mounted as files (Kubernetes, Docker secrets) instead of being
+/// put in the environment.
+pub const FILE_PREFIX: &str = "GW_FILE__";
+
+/// `vars` with every `GW_FILE__<KEY>` replaced by `GW__<KEY>` = the file's
+/// content. A key given both ways is refused: which one wins would be a
+/// guess.
+fn with_files(
+    mut vars: std::collections::HashMap<String, String>,
+) -> Result<std::collections::HashMap<String, String>, ConfigError> {
+    let files: Vec<(String, String)> = vars
+        .iter()
+        .filter_map(|(k, v)| {
+            k.strip_prefix(FILE_PREFIX)
+                .map(|rest| (rest.to_owned(), v.clone()))
+        })
+        .collect();
+    for (rest, path) in files {
+        let key = format!("{ENV_PREFIX}{ENV_SEPARATOR}{rest}");
+        if vars.contains_key(&key) {
+            return Err(ConfigError::Read(format!(
+                "both {key} and {FILE_PREFIX}{rest} are set: keep one"
+            )));
+        }
+        let value = std::fs::read_to_string(&path).map_err(|e| {
+            ConfigError::Read(format!("{FILE_PREFIX}{rest}: cannot read {path}: {e}"))
+        })?;
+        vars.insert(key, value.trim_end_matches(['\n', '\r']).to_owned());
+    }
+    Ok(vars)
 }
 
 #[cfg(test)]

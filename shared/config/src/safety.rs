@@ -91,12 +91,6 @@ fn production(s: &Settings, p: &mut Problems) {
     if s.institution.code == EXAMPLE_INSTITUTION_CODE {
         p.push("institution.code", WHY);
     }
-    if s.institution.sm2_private_key.is_none() {
-        p.push(
-            "institution.sm2_private_key",
-            "required in production (a development key is generated only in the sandbox environment)",
-        );
-    }
     if let Some(k) = &s.institution.sm2_private_key
         && placeholder(k.expose_secret())
     {
@@ -133,12 +127,6 @@ fn production(s: &Settings, p: &mut Problems) {
     if s.public_base_url.host_str().is_some_and(example_host) {
         p.push("public_base_url", WHY);
     }
-    if s.counterparts.is_empty() {
-        p.push(
-            "counterparts",
-            "no platform configured: set [counterparts.<name>] appkey, appsecret and notice_base_url",
-        );
-    }
     for (name, c) in &s.counterparts {
         if placeholder(&c.appkey) {
             p.push(&format!("counterparts.{name}.appkey"), WHY);
@@ -157,4 +145,48 @@ fn example_host(host: &str) -> bool {
     ["example.com", "example.org", "example.net"]
         .iter()
         .any(|d| host == *d || host.ends_with(&format!(".{d}")))
+}
+
+/// What a service needs that not every service does: a deployment gives
+/// each service only the secrets it uses (the SM2 key to issuance, the
+/// platform's appsecret to ingress, egress and claims), so these are
+/// checked by the service that needs them, at its start.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Need {
+    /// A platform to serve (`[counterparts.<name>]`, with its appsecret).
+    Counterparts,
+    /// The institution's SM2 key (`institution.sm2_private_key`).
+    SigningKey,
+}
+
+impl Settings {
+    /// Refuses, in production, to start a service without what it `needs`;
+    /// the message names the key. The sandbox environment needs neither (a
+    /// development key is generated, and a sandbox has no platform).
+    pub fn require(&self, needs: &[Need]) -> Result<(), crate::ConfigError> {
+        if self.environment != Environment::Production {
+            return Ok(());
+        }
+        let mut p = Problems::default();
+        for need in needs {
+            match need {
+                Need::Counterparts if self.counterparts.is_empty() => p.push(
+                    "counterparts",
+                    "no platform configured: set [counterparts.<name>] appkey, appsecret and \
+                     notice_base_url (this service serves the platform)",
+                ),
+                Need::SigningKey if self.institution.sm2_private_key.is_none() => p.push(
+                    "institution.sm2_private_key",
+                    "required in production for issuance (a development key is generated \
+                     only in the sandbox environment)",
+                ),
+                _ => {}
+            }
+        }
+        if p.0.is_empty() {
+            Ok(())
+        } else {
+            Err(crate::ConfigError::Invalid(p.0))
+        }
+    }
 }

@@ -347,51 +347,53 @@ fn the_deployment_examples_load() {
         "http://edge:8090/"
     );
     assert!(!s.counterparts.contains_key("hunan"));
+    // What a Deployment that serves the platform is given besides the file.
     let secrets = env(&[
         ("GW__COUNTERPARTS__HUNAN__APPKEY", "hn-appkey"),
         ("GW__COUNTERPARTS__HUNAN__APPSECRET", "hn2025guarantee1"),
+        (
+            "GW__COUNTERPARTS__HUNAN__NOTICE_BASE_URL",
+            "http://218.76.24.212:19980",
+        ),
     ]);
     assert_eq!(s.claims.admin_listen.port(), 8089);
     assert_eq!(s.invoice.admin_listen.port(), 8088);
     assert_eq!(s.console.listen.port(), 8078);
 
-    let manifest = std::fs::read_to_string(root.join("k8s/gateway.yaml")).unwrap();
-    let start = manifest
-        .find("gateway.toml: |")
-        .expect("the ConfigMap's gateway.toml");
-    let toml: String = manifest[start..]
-        .lines()
-        .skip(1)
-        .take_while(|l| l.starts_with("    "))
-        .map(|l| format!("{}\n", &l[4..]))
-        .collect();
-    let f = file(&toml);
-    // The ConfigMap is production: it loads once the institution's own
-    // values (a Secret, the institution section) replace the examples.
+    // Kubernetes, production: the overlay's file loads once the
+    // institution's own values (its Secret files, the institution section)
+    // replace the examples, and it leaves migrations to the Job.
+    let prod = root.join("k8s/overlays/prod/gateway.toml");
     let mut real = REAL.to_vec();
     real.retain(|(k, _)| !k.starts_with("GW__COUNTERPARTS"));
     let mut secrets = secrets.unwrap_or_default();
     secrets.insert("GW__ENVIRONMENT".into(), "production".into());
-    let err = Settings::load_from(Some(f.path()), Some(secrets.clone()))
+    let err = Settings::load_from(Some(&prod), Some(secrets.clone()))
         .unwrap_err()
         .to_string();
-    for key in [
-        "institution.sm2_private_key",
-        "institution.name",
-        "public_base_url",
-    ] {
+    for key in ["institution.name", "public_base_url"] {
         assert!(
             err.contains(&format!("{key}: ")),
             "{key} not named in:\n{err}"
         );
     }
     secrets.extend(real.iter().map(|(k, v)| (k.to_string(), v.to_string())));
-    let s = Settings::load_from(Some(f.path()), Some(secrets))
-        .unwrap_or_else(|e| panic!("the ConfigMap in deploy/k8s/gateway.yaml: {e}"));
+    secrets.insert("GW__PUBLIC_BASE_URL".into(), "https://gw.bank-a.cn".into());
+    let s = Settings::load_from(Some(&prod), Some(secrets.clone()))
+        .unwrap_or_else(|e| panic!("deploy/k8s/overlays/prod/gateway.toml: {e}"));
     assert_eq!(s.issuance.admin_listen.port(), 8087);
     assert!(!s.payment.sandbox);
+    assert!(!s.database.migrate_on_start, "the Job migrates");
     assert_eq!(s.console.listen.port(), 8078);
     assert!(s.console.secure_cookie, "staff reach it over TLS");
+    // The base (what an overlay starts from) and the development cluster's.
+    let base = root.join("k8s/base/gateway.toml");
+    Settings::load_from(Some(&base), Some(secrets))
+        .unwrap_or_else(|e| panic!("deploy/k8s/base/gateway.toml: {e}"));
+    let dev = root.join("k8s/overlays/dev/gateway.toml");
+    let s = Settings::load_from(Some(&dev), Some(HashMap::new()))
+        .unwrap_or_else(|e| panic!("deploy/k8s/overlays/dev/gateway.toml: {e}"));
+    assert_eq!(s.environment, Environment::Sandbox);
 }
 
 #[test]
@@ -411,6 +413,77 @@ fn a_console_sign_in_lasts_between_a_minute_and_a_day() {
     assert!(!d.console.secure_cookie);
 }
 
+/// Each service is given only the secrets it uses: the platform's
+/// appsecret only where the platform is served, the SM2 key only in
+/// issuance. Those services refuse to start without them in production.
+#[test]
+fn a_service_requires_what_it_uses_in_production() {
+    let mut pairs: Vec<(&str, &str)> = REAL
+        .iter()
+        .copied()
+        .filter(|(k, _)| !k.starts_with("GW__COUNTERPARTS") && !k.contains("SM2"))
+        .collect();
+    let bare = Settings::load_from(None, env(&pairs)).expect("loads without either");
+    let err = bare.require(&[Need::Counterparts]).unwrap_err().to_string();
+    assert!(
+        err.contains("counterparts: no platform configured"),
+        "{err}"
+    );
+    let err = bare.require(&[Need::SigningKey]).unwrap_err().to_string();
+    assert!(
+        err.contains("institution.sm2_private_key: required"),
+        "{err}"
+    );
+    assert!(bare.require(&[]).is_ok(), "underwriting needs neither");
+    pairs.push(("GW__ENVIRONMENT", "sandbox"));
+    let sandbox = Settings::load_from(None, env(&pairs)).unwrap();
+    assert!(
+        sandbox
+            .require(&[Need::Counterparts, Need::SigningKey])
+            .is_ok()
+    );
+    let full = production(&[]).unwrap();
+    assert!(
+        full.require(&[Need::Counterparts, Need::SigningKey])
+            .is_ok()
+    );
+}
+
+#[test]
+fn a_secret_can_come_from_a_file() {
+    let f = file("a-file-admin-token-0123456789\n");
+    let path = f.path().display().to_string();
+    let without = |extra: &[(&'static str, &str)]| {
+        let mut pairs: Vec<(&str, &str)> = REAL
+            .iter()
+            .copied()
+            .filter(|(k, _)| *k != "GW__ADMIN__TOKEN")
+            .collect();
+        pairs.extend_from_slice(extra);
+        Settings::load_from(None, env(&pairs)).map_err(|e| e.to_string())
+    };
+    let s = without(&[("GW_FILE__ADMIN__TOKEN", &path)]).unwrap();
+    assert_eq!(
+        secrecy::ExposeSecret::expose_secret(&s.admin.token),
+        "a-file-admin-token-0123456789"
+    );
+    let both = without(&[
+        ("GW_FILE__ADMIN__TOKEN", &path),
+        ("GW__ADMIN__TOKEN", "another-token-0123456789"),
+    ])
+    .unwrap_err();
+    assert!(
+        both.contains("both GW__ADMIN__TOKEN and GW_FILE__ADMIN__TOKEN"),
+        "{both}"
+    );
+    let missing = without(&[("GW_FILE__ADMIN__TOKEN", "/nonexistent/token")]).unwrap_err();
+    assert!(
+        missing.contains("GW_FILE__ADMIN__TOKEN: cannot read"),
+        "{missing}"
+    );
+    assert!(!missing.contains("a-file-admin-token"));
+}
+
 #[test]
 fn production_with_real_values_starts() {
     let s = production(&[]).unwrap();
@@ -426,9 +499,7 @@ fn production_is_the_default_and_refuses_the_example_institution() {
     for key in [
         "institution.name",
         "institution.code",
-        "institution.sm2_private_key",
         "payment.bank_account_number",
-        "counterparts",
     ] {
         assert!(
             err.contains(&format!("{key}: ")),
@@ -457,16 +528,17 @@ fn production_needs_its_own_sm2_key() {
         .copied()
         .collect();
     pairs.push(("GW__ENVIRONMENT", "production"));
-    let err = Settings::load_from(None, env(&pairs))
-        .unwrap_err()
-        .to_string();
+    // Loads (only issuance holds the key), and issuance refuses to start.
+    let s = Settings::load_from(None, env(&pairs)).unwrap();
+    let err = s.require(&[Need::SigningKey]).unwrap_err().to_string();
     assert!(
         err.contains("institution.sm2_private_key: required in production"),
         "{err}"
     );
     // The sandbox generates one.
     pairs.push(("GW__ENVIRONMENT", "sandbox"));
-    Settings::load_from(None, env(&pairs)).unwrap();
+    let s = Settings::load_from(None, env(&pairs)).unwrap();
+    s.require(&[Need::SigningKey]).unwrap();
 }
 
 #[test]

@@ -122,7 +122,7 @@ pub async fn run(
                 .await
         }
         Command::Migrate => {
-            let db = crate::connect_db(&settings).await?;
+            let db = crate::migrate_db(&settings).await?;
             db.close().await;
             println!("migrations applied");
             Ok(())
@@ -140,7 +140,7 @@ pub async fn run(
 }
 
 /// `GET /healthz` on `addr` (an unspecified address means this host).
-async fn healthcheck(mut addr: std::net::SocketAddr) -> anyhow::Result<()> {
+pub async fn healthcheck(mut addr: std::net::SocketAddr) -> anyhow::Result<()> {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     if addr.ip().is_unspecified() {
         addr.set_ip(std::net::Ipv4Addr::LOCALHOST.into());

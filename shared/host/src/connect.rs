@@ -70,13 +70,25 @@ pub async fn connect(settings: &Settings, service: &str) -> anyhow::Result<(Bus,
     Ok((bus, db))
 }
 
-/// Opens the database and applies migrations.
+/// Opens the database and applies migrations (unless
+/// `database.migrate_on_start` is off: then it checks none is pending).
 pub async fn connect_db(settings: &Settings) -> anyhow::Result<Db> {
+    open_db(settings, settings.database.migrate_on_start).await
+}
+
+/// Opens the database and applies the migrations, whatever
+/// `database.migrate_on_start` says (the `migrate` command).
+pub async fn migrate_db(settings: &Settings) -> anyhow::Result<Db> {
+    open_db(settings, true).await
+}
+
+async fn open_db(settings: &Settings, migrate: bool) -> anyhow::Result<Db> {
     let options = DbOptions {
         url: settings.database.url.expose_secret().to_owned(),
         max_connections: settings.database.max_connections,
         connect_timeout: settings.database.connect_timeout,
         schema: settings.database.schema.clone(),
+        migrate,
     };
     Db::connect(&options)
         .await

@@ -19,7 +19,7 @@ mod health;
 pub mod metrics;
 pub mod operations;
 
-pub use connect::{connect, connect_bus, connect_db, init_telemetry, topology};
+pub use connect::{connect, connect_bus, connect_db, init_telemetry, migrate_db, topology};
 pub use health::health_routes;
 
 use std::collections::BTreeMap;

@@ -61,6 +61,10 @@ async fn scrape(State(Scrape { db, consumers }): State<Scrape>) -> impl IntoResp
         Ok(n) => metrics::gauge!("gw_outbox_backlog").set(n as f64),
         Err(e) => tracing::warn!(error = %e, "metrics: cannot count the outbox backlog"),
     }
+    match gw_storage::dead_letters::open_count(db.conn()).await {
+        Ok(n) => metrics::gauge!("gw_dead_letters_open").set(n as f64),
+        Err(e) => tracing::warn!(error = %e, "metrics: cannot count the open dead letters"),
+    }
     match gw_storage::notices::oldest_open(db.conn()).await {
         Ok(oldest) => {
             let age = oldest

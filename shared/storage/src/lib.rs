@@ -45,6 +45,10 @@ pub struct DbOptions {
     pub connect_timeout: Duration,
     /// PostgreSQL schema to create (if missing) and use.
     pub schema: Option<String>,
+    /// Apply pending migrations (PostgreSQL; SQLite always does). Off, a
+    /// pending migration stops the start with a clear error instead: on
+    /// Kubernetes a Job migrates once per release.
+    pub migrate: bool,
 }
 
 impl std::fmt::Debug for DbOptions {
@@ -92,7 +96,7 @@ impl Db {
         {
             return Err(StorageError::Schema(schema.clone()));
         }
-        if !sqlite {
+        if !sqlite && options.migrate {
             migrate_postgres(options).await?;
         }
         let mut o = ConnectOptions::new(options.url.clone());
@@ -124,6 +128,23 @@ impl Db {
             migration::Migrator::up(&conn, None)
                 .await
                 .map_err(|e| StorageError::Migrate(e.to_string()))?;
+        } else if !options.migrate {
+            let pending = migration::Migrator::get_pending_migrations(&conn)
+                .await
+                .map_err(|e| {
+                    StorageError::Migrate(format!(
+                        "cannot read the applied migrations ({e}); database.migrate_on_start \
+                         is off: run `<service> migrate` (the release's migration Job) first"
+                    ))
+                })?;
+            if let Some(first) = pending.first() {
+                return Err(StorageError::Migrate(format!(
+                    "{} migration(s) pending, the first {}; database.migrate_on_start is off: \
+                     run `<service> migrate` (the release's migration Job) first",
+                    pending.len(),
+                    first.name()
+                )));
+            }
         }
         Ok(Self {
             conn,
