@@ -335,6 +335,62 @@ async fn limits_source_networks_and_health() {
     h.cleanup().await;
 }
 
+/// Behind the cluster's ingress controller the connection comes from the
+/// controller: the allow-list sees the caller named in `X-Forwarded-For`,
+/// but only when the connection comes from a trusted proxy, and only the
+/// right-most address the proxies did not vouch for (the rest is the
+/// caller's to forge).
+#[tokio::test]
+async fn the_allow_list_sees_the_caller_behind_a_trusted_proxy() {
+    require_services().await;
+    let ids = TestIds::new();
+    let h = Harness::new(ids.clone(), settings(&ids, "http://127.0.0.1:9", &[])).await;
+    let allowed = (
+        "GW__COUNTERPARTS__HUNAN__ALLOWED_NETWORKS",
+        "203.0.113.0/24",
+    );
+    let post = |address: String, xff: &'static str, applyno: &'static str| async move {
+        let ct = encrypt(&samples::baohanapply(applyno).to_string());
+        let r = reqwest::Client::new()
+            .post(format!("{address}/v1/gua/tb/baohanapply"))
+            .header("appkey", APPKEY)
+            .header("x-forwarded-for", xff)
+            .body(ct)
+            .send()
+            .await
+            .unwrap();
+        r.json::<Value>().await.unwrap()
+    };
+    // The test connects from 127.0.0.1, as the controller would.
+    let trusted = settings(
+        &ids,
+        "http://127.0.0.1:9",
+        &[allowed, ("GW__HTTP__TRUSTED_PROXIES", "127.0.0.1/32")],
+    );
+    let app = spawn_ingress(trusted).await;
+    let ok = post(app.address.clone(), "203.0.113.7", "TB-XFF-1").await;
+    assert_eq!(ok["code"], 200, "{ok}");
+    let outside = post(app.address.clone(), "198.51.100.1", "TB-XFF-2").await;
+    assert_eq!(outside["msg"], "请求来源地址不被允许");
+    let forged = post(app.address.clone(), "203.0.113.7, 198.51.100.1", "TB-XFF-3").await;
+    assert_eq!(
+        forged["msg"], "请求来源地址不被允许",
+        "the left part is forged"
+    );
+    app.stop().await;
+    // Without trusted proxies the header is ignored: 127.0.0.1 is refused.
+    let app = spawn_ingress(settings(&ids, "http://127.0.0.1:9", &[allowed])).await;
+    let ignored = post(app.address.clone(), "203.0.113.7", "TB-XFF-4").await;
+    assert_eq!(ignored["msg"], "请求来源地址不被允许");
+    app.stop().await;
+    assert!(
+        h.take(queues::BAOHANAPPLY).await.is_some(),
+        "the allowed call"
+    );
+    assert_nothing_published(&h).await;
+    h.cleanup().await;
+}
+
 #[tokio::test]
 async fn a_broker_outage_answers_busy_and_recovers_without_a_restart() {
     require_services().await;

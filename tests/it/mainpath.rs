@@ -856,6 +856,39 @@ async fn verification_is_rate_limited_per_client() {
         .unwrap();
     assert_eq!(r.status(), 429);
     s.stop().await;
+
+    // Behind a trusted proxy each forwarded client has its own budget,
+    // and an IPv6 client one per /64.
+    let s = Stack::start(&[
+        ("GW__ISSUANCE__VERIFY_PER_MINUTE", "2"),
+        ("GW__HTTP__TRUSTED_PROXIES", "127.0.0.1"),
+    ])
+    .await;
+    let get = |xff: &'static str| {
+        let url = url.replace(&url[..url.find("/verify").unwrap()], &s.verify);
+        async move {
+            reqwest::Client::new()
+                .get(url)
+                .header("x-forwarded-for", xff)
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        }
+    };
+    for xff in [
+        "203.0.113.7",
+        "203.0.113.7",
+        "2001:db8:1:2::1",
+        "2001:db8:1:2::2",
+    ] {
+        assert_eq!(get(xff).await, 404, "{xff}");
+    }
+    assert_eq!(get("203.0.113.7").await, 429);
+    assert_eq!(get("2001:db8:1:2::3").await, 429, "the same /64");
+    assert_eq!(get("203.0.113.8").await, 404, "another client");
+    s.stop().await;
 }
 
 /// `POST /verify/file` hashes uploads as they stream (more than 20 MB is

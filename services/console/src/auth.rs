@@ -177,8 +177,13 @@ pub async fn login(
             "登录表单已失效（CSRF），请刷新登录页后重试。",
         );
     }
-    if st.sign_ins.check(&peer.ip().to_string()).is_err() {
-        tracing::warn!(client = %peer.ip(), "console: too many sign-in attempts");
+    let client = gw_web::client::client_ip(peer, &headers, &st.trusted);
+    if st
+        .sign_ins
+        .check(&gw_web::client::rate_key(client))
+        .is_err()
+    {
+        tracing::warn!(client = %client, "console: too many sign-in attempts");
         return sign_in_page(
             &st,
             StatusCode::TOO_MANY_REQUESTS,
@@ -204,7 +209,7 @@ pub async fn login(
         return sign_in_page(&st, StatusCode::FORBIDDEN, None);
     };
     if !bool::from(want.ct_eq(&given)) {
-        tracing::warn!(client = %peer.ip(), operator = %operator, "console: sign-in with a wrong admin token");
+        tracing::warn!(client = %client, operator = %operator, "console: sign-in with a wrong admin token");
         return sign_in_page(&st, StatusCode::UNAUTHORIZED, Some("管理令牌不正确。"));
     }
     let token = random_token();
@@ -230,7 +235,7 @@ pub async fn login(
                 action: "console.signed_in",
                 subject: &actor.name,
                 before: None,
-                after: Some(serde_json::json!({"client": peer.ip().to_string()})),
+                after: Some(serde_json::json!({"client": client.to_string()})),
                 remark: None,
             },
         )

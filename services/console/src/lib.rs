@@ -57,6 +57,8 @@ pub(crate) struct State {
     pub secure_cookie: bool,
     /// Sign-in attempts per client address.
     pub sign_ins: Arc<gw_web::RateLimiter>,
+    /// `http.trusted_proxies`: whose `X-Forwarded-For` names the client.
+    pub trusted: Arc<Vec<ipnet::IpNet>>,
 }
 
 #[async_trait]
@@ -79,6 +81,7 @@ impl Build for Console {
             session_ttl: s.console.session_ttl,
             secure_cookie: s.console.secure_cookie,
             sign_ins: Arc::new(gw_web::RateLimiter::per_minute(10)),
+            trusted: Arc::new(s.http.trusted()),
         };
         if state.token.is_none() {
             tracing::warn!("admin.token is empty: the console refuses every sign-in");

@@ -73,6 +73,8 @@ struct AppState {
     public_base_url: String,
     /// `ingress.max_amount`.
     max_amount: gw_protocol::Amount,
+    /// `http.trusted_proxies`: whose `X-Forwarded-For` names the caller.
+    trusted: Vec<ipnet::IpNet>,
 }
 
 /// The inbound routes, with their timeout and body-limit layers.
@@ -88,6 +90,7 @@ pub fn router(ctx: &Context) -> Router {
             settings.ingress.rate_limit_burst,
         ),
         max_amount: settings.ingress.max_amount,
+        trusted: settings.http.trusted(),
         public_base_url: settings
             .public_base_url
             .as_str()
@@ -124,6 +127,11 @@ async fn inbound(
     body: Body,
 ) -> Response {
     let started = Instant::now();
+    // The caller behind the ingress controller, for the allow-list.
+    let peer = SocketAddr::new(
+        gw_web::client::client_ip(peer, &headers, &st.trusted),
+        peer.port(),
+    );
     let mut outcome = handle(&st, &name, peer, &headers, body).await;
     outcome.path = format!("/v1/gua/tb/{name}");
     outcome.peer = Some(peer);

@@ -72,6 +72,7 @@ impl Build for Issuance {
                 signer,
                 settings.issuance.verify_per_minute,
                 settings.issuance.verify_file_concurrency,
+                settings.http.trusted(),
             )),
             admin: Some(reports::with_admin(
                 admin::routes(ctx.db.clone(), &settings.admin.token),

@@ -41,6 +41,8 @@ struct Verify {
     limiter: Arc<RateLimiter>,
     /// File verifications hashed at once.
     uploads: Arc<tokio::sync::Semaphore>,
+    /// `http.trusted_proxies`: whose `X-Forwarded-For` names the client.
+    trusted: Arc<Vec<ipnet::IpNet>>,
 }
 
 #[derive(Deserialize)]
@@ -215,6 +217,7 @@ async fn lookup(
     Query(q): Query<Lookup>,
 ) -> Response {
     let json_wanted = wants_json(&headers, q.format.as_deref());
+    let ip = gw_web::client::client_ip(peer, &headers, &v.trusted);
     let (Some(baohanno), Some(code)) = (q.baohanno.as_deref(), q.code.as_deref()) else {
         return Html(page(message(
             "",
@@ -222,8 +225,8 @@ async fn lookup(
         )))
         .into_response();
     };
-    let client = peer.ip().to_string();
-    if v.limiter.check(&client).is_err() {
+    let client = ip.to_string();
+    if v.limiter.check(&gw_web::client::rate_key(ip)).is_err() {
         v.record(&client, "number", Some(baohanno), "rate_limited")
             .await;
         return limited(json_wanted);
@@ -334,8 +337,9 @@ async fn file(
         .get(header::ACCEPT)
         .and_then(|a| a.to_str().ok())
         .is_some_and(|a| a.contains("text/html"));
-    let client = peer.ip().to_string();
-    if v.limiter.check(&client).is_err() {
+    let ip = gw_web::client::client_ip(peer, req.headers(), &v.trusted);
+    let client = ip.to_string();
+    if v.limiter.check(&gw_web::client::rate_key(ip)).is_err() {
         v.record(&client, "file", None, "rate_limited").await;
         return limited(json_wanted);
     }
@@ -435,7 +439,13 @@ impl Verify {
     }
 }
 
-pub fn routes(db: Db, signer: Signer, per_minute: u32, uploads: u32) -> Router {
+pub fn routes(
+    db: Db,
+    signer: Signer,
+    per_minute: u32,
+    uploads: u32,
+    trusted: Vec<ipnet::IpNet>,
+) -> Router {
     Router::new()
         .route("/verify", get(lookup))
         .route("/verify/file", post(file))
@@ -449,5 +459,6 @@ pub fn routes(db: Db, signer: Signer, per_minute: u32, uploads: u32) -> Router {
             uploads: Arc::new(tokio::sync::Semaphore::new(
                 usize::try_from(uploads).unwrap_or(1).max(1),
             )),
+            trusted: Arc::new(trusted),
         })
 }

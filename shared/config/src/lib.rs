@@ -19,6 +19,7 @@ mod database;
 mod duration;
 mod egress;
 mod files;
+mod http;
 mod ingress;
 mod institution;
 mod invoice;
@@ -45,6 +46,7 @@ pub use database::DatabaseSettings;
 pub use duration::{parse_duration, string_or_list};
 pub use egress::EgressSettings;
 pub use files::{FileStoreKind, FilesSettings, S3Settings};
+pub use http::HttpSettings;
 pub use ingress::IngressSettings;
 pub use institution::InstitutionSettings;
 pub use invoice::InvoiceSettings;
@@ -94,6 +96,7 @@ pub struct Settings {
     pub invoice: InvoiceSettings,
     pub claims: ClaimsSettings,
     pub console: ConsoleSettings,
+    pub http: HttpSettings,
     pub retention: RetentionSettings,
     pub backup: BackupSettings,
     pub reports: ReportsSettings,
@@ -143,6 +146,7 @@ const SECTIONS: &[&str] = &[
     "invoice",
     "claims",
     "console",
+    "http",
     "retention",
     "backup",
     "reports",
@@ -277,6 +281,9 @@ listen = "127.0.0.1:8078"
 session_ttl = "8h"
 secure_cookie = false
 
+[http]
+trusted_proxies = []
+
 [retention]
 interval = "1h"
 inbox = "30days"
@@ -391,6 +398,7 @@ impl Settings {
         let invoice = section::<InvoiceSettings>(cfg, "invoice", &mut p);
         let claims = section::<ClaimsSettings>(cfg, "claims", &mut p);
         let console = section::<ConsoleSettings>(cfg, "console", &mut p);
+        let http = section::<HttpSettings>(cfg, "http", &mut p);
         let retention = section::<RetentionSettings>(cfg, "retention", &mut p);
         let backup = section::<BackupSettings>(cfg, "backup", &mut p);
         let reports = section::<ReportsSettings>(cfg, "reports", &mut p);
@@ -418,6 +426,7 @@ impl Settings {
         invoice.iter().for_each(|s| s.check(&mut p));
         claims.iter().for_each(|s| s.check(&mut p));
         console.iter().for_each(|s| s.check(&mut p));
+        http.iter().for_each(|s| s.check(&mut p));
         retention.iter().for_each(|s| s.check(&mut p));
         backup.iter().for_each(|s| s.check(&mut p));
         reports.iter().for_each(|s| s.check(&mut p));
@@ -446,6 +455,7 @@ impl Settings {
             invoice,
             claims,
             console,
+            http,
             retention,
             backup,
             reports,
@@ -469,6 +479,7 @@ impl Settings {
                 Some(invoice),
                 Some(claims),
                 Some(console),
+                Some(http),
                 Some(retention),
                 Some(backup),
                 Some(reports),
@@ -491,6 +502,7 @@ impl Settings {
                 invoice,
                 claims,
                 console,
+                http,
                 retention,
                 backup,
                 reports,

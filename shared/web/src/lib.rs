@@ -12,6 +12,7 @@
 //!   page can be turned into script by data.
 
 pub mod admin;
+pub mod client;
 mod limiter;
 pub mod trace;
 
