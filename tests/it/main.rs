@@ -30,6 +30,7 @@ macro_rules! on_both {
 mod after;
 mod bus;
 mod console;
+mod contracts;
 mod egress;
 mod embedded;
 mod fuzz;
