@@ -335,6 +335,83 @@ async fn limits_source_networks_and_health() {
     h.cleanup().await;
 }
 
+/// Rotating the appsecret: during the overlap (`previous_appsecret` set)
+/// a call encrypted with either key is taken, with any other key it is
+/// refused; once the previous key is removed, only the new one works.
+#[tokio::test]
+async fn during_a_rotation_either_appsecret_is_accepted() {
+    require_services().await;
+    let ids = TestIds::new();
+    let h = Harness::new(ids.clone(), settings(&ids, "http://127.0.0.1:9", &[])).await;
+    const NEW: &str = "hn2026rotation01";
+    let with = |secret: &str, applyno: &str| {
+        gw_envelope::Sm4Key::from_appsecret(secret)
+            .unwrap()
+            .encrypt_hex(&samples::baohanapply(applyno).to_string())
+    };
+    let overlap = settings(
+        &ids,
+        "http://127.0.0.1:9",
+        &[
+            ("GW__COUNTERPARTS__HUNAN__APPSECRET", NEW),
+            ("GW__COUNTERPARTS__HUNAN__PREVIOUS_APPSECRET", APPSECRET),
+        ],
+    );
+    let app = spawn_ingress(overlap).await;
+    let old = post_inbound(
+        &app.address,
+        "baohanapply",
+        Some(APPKEY),
+        with(APPSECRET, "TB-ROT-1"),
+    )
+    .await;
+    assert_eq!(old["code"], 200, "the previous key: {old}");
+    let new = post_inbound(
+        &app.address,
+        "baohanapply",
+        Some(APPKEY),
+        with(NEW, "TB-ROT-2"),
+    )
+    .await;
+    assert_eq!(new["code"], 200, "the new key: {new}");
+    let other = post_inbound(
+        &app.address,
+        "baohanapply",
+        Some(APPKEY),
+        with("someotherkey1234", "TB-ROT-3"),
+    )
+    .await;
+    assert_eq!(other["msg"], "报文解密失败（密文格式或密钥不正确）");
+    app.stop().await;
+    // The overlap is over.
+    let after = settings(
+        &ids,
+        "http://127.0.0.1:9",
+        &[("GW__COUNTERPARTS__HUNAN__APPSECRET", NEW)],
+    );
+    let app = spawn_ingress(after).await;
+    let old = post_inbound(
+        &app.address,
+        "baohanapply",
+        Some(APPKEY),
+        with(APPSECRET, "TB-ROT-4"),
+    )
+    .await;
+    assert_eq!(old["msg"], "报文解密失败（密文格式或密钥不正确）");
+    app.stop().await;
+    for applyno in ["TB-ROT-1", "TB-ROT-2"] {
+        let m = h.take(queues::BAOHANAPPLY).await.expect("published");
+        assert!(
+            m.correlation_id
+                .as_deref()
+                .is_some_and(|c| c.starts_with("TB-ROT-")),
+            "{applyno}"
+        );
+    }
+    assert_nothing_published(&h).await;
+    h.cleanup().await;
+}
+
 /// Behind the cluster's ingress controller the connection comes from the
 /// controller: the allow-list sees the caller named in `X-Forwarded-For`,
 /// but only when the connection comes from a trusted proxy, and only the

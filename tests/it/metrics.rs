@@ -46,7 +46,8 @@ async fn metrics_after_a_lifecycle_name_what_happened(kind: Kind) {
         r#"gw_publish_confirm_seconds_count{destination="queue",outcome="confirmed"}"#,
         // The scraped service's own consumers.
         r#"gw_consumer_up{queue="issuance.issue"} 1"#,
-        "gw_apply_to_processnotice_seconds_count",
+        r#"gw_apply_to_notice_seconds_count{interface="processnotice"}"#,
+        r#"gw_apply_to_notice_seconds_count{interface="baohannotice"}"#,
         // The platform downloads the guarantee once it has the link.
         "gw_files_served_total{kind=",
         "gw_files_served_bytes_total",

@@ -466,12 +466,10 @@ impl NoticeHandler {
             let waited = (Utc::now() - row.created_at).to_std().unwrap_or_default();
             metrics::histogram!("gw_notice_delivery_seconds", "interface" => interface)
                 .record(waited.as_secs_f64());
-            if cmd.interface == gw_protocol::Interface::ProcessNotice
-                && let Some(app) = tx.application(&cmd.applyno).await?
-            {
-                // From the platform's baohanapply to its answer's receipt.
+            if let Some(app) = tx.application(&cmd.applyno).await? {
+                // From the platform's baohanapply to this notice's receipt.
                 let since = (Utc::now() - app.created_at).to_std().unwrap_or_default();
-                metrics::histogram!("gw_apply_to_processnotice_seconds")
+                metrics::histogram!("gw_apply_to_notice_seconds", "interface" => interface)
                     .record(since.as_secs_f64());
             }
             // The notices parked behind this one go now.

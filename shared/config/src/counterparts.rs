@@ -21,6 +21,12 @@ pub struct CounterpartSettings {
     pub appkey: String,
     /// The 16-character SM4 key the platform issued.
     pub appsecret: SecretString,
+    /// The key being replaced, during a rotation's overlap: calls and files
+    /// from the platform are read with either key (the current one first);
+    /// what we send uses `appsecret` only. Remove it once the platform has
+    /// switched.
+    #[serde(default)]
+    pub previous_appsecret: Option<SecretString>,
     /// Where its notice interfaces live, e.g. `http://218.76.24.212:19980`.
     pub notice_base_url: url::Url,
     /// Source networks allowed to call us as this counterpart; empty = any.
@@ -37,6 +43,10 @@ impl std::fmt::Debug for CounterpartSettings {
         f.debug_struct("CounterpartSettings")
             .field("appkey", &self.appkey)
             .field("appsecret", &"<redacted>")
+            .field(
+                "previous_appsecret",
+                &self.previous_appsecret.as_ref().map(|_| "<redacted>"),
+            )
             .field("notice_base_url", &self.notice_base_url.as_str())
             .field("allowed_networks", &self.allowed_networks)
             .field("file_hosts", &self.file_hosts)
@@ -51,6 +61,8 @@ pub struct Counterpart {
     /// Kept for the HMAC-SM3 `sign` header; never printed.
     pub appsecret: SecretString,
     pub key: Sm4Key,
+    /// `previous_appsecret`'s key, during a rotation.
+    pub previous_key: Option<Sm4Key>,
     pub notice_base_url: url::Url,
     pub allowed_networks: Vec<IpNet>,
     /// `host` or `host:port` entries files may be fetched from.
@@ -70,6 +82,12 @@ impl std::fmt::Debug for Counterpart {
 
 impl Counterpart {
     /// Whether a caller at `ip` may speak as this counterpart.
+    /// The keys what the platform sends may be encrypted with: the
+    /// current one, then the previous one during a rotation.
+    pub fn read_keys(&self) -> impl Iterator<Item = &Sm4Key> {
+        std::iter::once(&self.key).chain(self.previous_key.as_ref())
+    }
+
     pub fn allows(&self, ip: IpAddr) -> bool {
         self.allowed_networks.is_empty() || self.allowed_networks.iter().any(|n| n.contains(&ip))
     }
@@ -152,6 +170,22 @@ impl Counterparts {
                     None
                 }
             };
+            let previous_key = match &c.previous_appsecret {
+                None => None,
+                Some(p) if p.expose_secret() == c.appsecret.expose_secret() => {
+                    problems.push(format!(
+                        "{at}.previous_appsecret: the same as appsecret (remove it, or set the new key as appsecret)"
+                    ));
+                    None
+                }
+                Some(p) => match Sm4Key::from_appsecret(p.expose_secret()) {
+                    Ok(k) => Some(k),
+                    Err(e) => {
+                        problems.push(format!("{at}.previous_appsecret: {e}"));
+                        None
+                    }
+                },
+            };
             if !matches!(c.notice_base_url.scheme(), "http" | "https")
                 || c.notice_base_url.host().is_none()
             {
@@ -182,6 +216,7 @@ impl Counterparts {
                     appkey: c.appkey.clone(),
                     appsecret: c.appsecret.clone(),
                     key,
+                    previous_key,
                     notice_base_url: c.notice_base_url.clone(),
                     allowed_networks: nets,
                     file_hosts: c.file_hosts.clone(),

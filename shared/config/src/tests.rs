@@ -450,6 +450,34 @@ fn a_service_requires_what_it_uses_in_production() {
 }
 
 #[test]
+fn a_previous_appsecret_must_differ_and_never_prints() {
+    let same = production(&[(
+        "GW__COUNTERPARTS__HUNAN__PREVIOUS_APPSECRET",
+        "hn2025guarantee1",
+    )])
+    .unwrap_err();
+    assert!(
+        same.contains("counterparts.hunan.previous_appsecret: the same as appsecret"),
+        "{same}"
+    );
+    let short =
+        production(&[("GW__COUNTERPARTS__HUNAN__PREVIOUS_APPSECRET", "short")]).unwrap_err();
+    assert!(
+        short.contains("counterparts.hunan.previous_appsecret"),
+        "{short}"
+    );
+    let s = production(&[(
+        "GW__COUNTERPARTS__HUNAN__PREVIOUS_APPSECRET",
+        "hn2024guarantee0",
+    )])
+    .unwrap();
+    let cp = s.counterparts().by_name("hunan").unwrap();
+    assert!(cp.previous_key.is_some());
+    assert_eq!(cp.read_keys().count(), 2);
+    assert!(!format!("{s:?}").contains("hn2024guarantee0"));
+}
+
+#[test]
 fn a_secret_can_come_from_a_file() {
     let f = file("a-file-admin-token-0123456789\n");
     let path = f.path().display().to_string();

@@ -90,11 +90,24 @@ impl Fetcher {
                 tracing::warn!(url, error = %e, wait_ms = wait.as_millis(), "file download failed; retrying");
             })
             .await?;
-        let key = cp.key.clone();
-        tokio::task::spawn_blocking(move || key.decrypt_bytes(&encrypted))
-            .await
-            .map_err(|e| FetchError::Network(e.to_string()))?
-            .map_err(FetchError::Decrypt)
+        // The current key, then the previous one during a rotation.
+        let keys: Vec<_> = cp.read_keys().cloned().collect();
+        tokio::task::spawn_blocking(move || {
+            let mut last = None;
+            for key in &keys {
+                match key.decrypt_bytes(&encrypted) {
+                    Ok(clear) => return Ok(clear),
+                    Err(e) => last = Some(e),
+                }
+            }
+            Err(last)
+        })
+        .await
+        .map_err(|e| FetchError::Network(e.to_string()))?
+        .map_err(|e| match e {
+            Some(e) => FetchError::Decrypt(e),
+            None => FetchError::Network("no key to decrypt with".into()),
+        })
     }
 
     /// Downloads, decrypts and stores the file; returns its token.
