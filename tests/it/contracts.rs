@@ -193,3 +193,129 @@ fn the_asyncapi_document_matches_the_message_contract() {
         );
     }
 }
+
+/// Each shape of an application event's `details` is a schema of the
+/// document, field for field.
+#[test]
+fn every_event_details_shape_is_documented() {
+    use gw_contract::details::*;
+    let doc = yaml("docs/asyncapi.yaml");
+    let samples = vec![
+        Details::RulesDecision(RulesDecision {
+            decision: "approve".into(),
+            reason: "r".into(),
+            decided_by: "rules".into(),
+            bzjamount: "1".into(),
+            biddername: "b".into(),
+            biddercode: "c".into(),
+            rate: "0.0015".into(),
+            cost: "1".into(),
+            checks: vec![],
+        }),
+        Details::Review(Review {
+            decision: "approve".into(),
+            reason: "r".into(),
+            decided_by: "d".into(),
+            rate: None,
+            cost: None,
+        }),
+        Details::Payment(Payment {
+            paynumber: "p".into(),
+            paymoney: "1".into(),
+            cost: "1".into(),
+            paytype: "04".into(),
+            reason: Some("held".into()),
+        }),
+        Details::Restored(Restored {
+            baohanno: "b".into(),
+            poltime: "t".into(),
+            validtime: "t".into(),
+            areacode: "430100".into(),
+            resent: false,
+            amended: false,
+        }),
+        Details::ClaimPaid(ClaimPaid {
+            applicationno: "a".into(),
+            amount_cents: 1,
+            claimed_cents: 1,
+            reference: "r".into(),
+        }),
+        Details::Issued(Issued {
+            baohanno: "b".into(),
+            sm3: "s".into(),
+            bzjamount: "1".into(),
+        }),
+        Details::RequestRefused(RequestRefused {
+            interface: "quitapply".into(),
+            applicationno: "a".into(),
+            reason: "r".into(),
+        }),
+        Details::InvoiceIssued(InvoiceIssued {
+            applicationno: "a".into(),
+            invoice_number: None,
+            amount: "1".into(),
+        }),
+        Details::Refunded(Refunded {
+            applicationno: "a".into(),
+            scene: "1".into(),
+            amount_cents: 1,
+        }),
+        Details::Cancelled(Cancelled {
+            scene: "1".into(),
+            previous: None,
+        }),
+        Details::CancelRefused(CancelRefused {
+            scene: "1".into(),
+            reason: "r".into(),
+        }),
+        Details::Refused(Refused { reason: "r".into() }),
+        Details::Voided(Voided {
+            baohanno: None,
+            reason: "r".into(),
+        }),
+        Details::Expired(Expired {
+            baohanno: "b".into(),
+            validtime: None,
+        }),
+        Details::WrittenOff(WrittenOff {
+            applicationno: "a".into(),
+        }),
+    ];
+    let documented: Vec<(String, BTreeSet<String>)> = doc["components"]["schemas"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .filter(|(name, _)| name.starts_with("Details") || name.ends_with("Details"))
+        .map(|(name, s)| {
+            (
+                name.clone(),
+                s["properties"]
+                    .as_object()
+                    .unwrap()
+                    .keys()
+                    .cloned()
+                    .collect(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        documented.len(),
+        samples.len(),
+        "one schema per shape: {documented:?}"
+    );
+    for d in &samples {
+        let keys: BTreeSet<String> = serde_json::to_value(d)
+            .unwrap()
+            .as_object()
+            .unwrap()
+            .keys()
+            .cloned()
+            .collect();
+        let matching: Vec<&String> = documented
+            .iter()
+            .filter(|(_, props)| *props == keys)
+            .map(|(name, _)| name)
+            .collect();
+        assert_eq!(matching.len(), 1, "{d:?} is documented by {matching:?}");
+    }
+}

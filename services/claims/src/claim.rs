@@ -3,6 +3,7 @@
 use async_trait::async_trait;
 use chrono::Utc;
 use gw_bus::{Failure, Message};
+use gw_contract::details::{self, Details};
 use gw_contract::{
     Consume, EventKey, InboundEnvelope, PayoutConfirmation, PayoutRequested, queues,
 };
@@ -183,7 +184,12 @@ impl Desk {
         if let Some(n) = notices::claim(&paid)? {
             tx.notify(&mut t, &n).await?;
         }
-        let details = serde_json::json!({"applicationno": c.applicationno, "amount_cents": c.amount_cents, "claimed_cents": claimed, "reference": reference});
+        let details = Details::ClaimPaid(details::ClaimPaid {
+            applicationno: c.applicationno.to_string(),
+            amount_cents: c.amount_cents,
+            claimed_cents: claimed,
+            reference: reference.to_string(),
+        });
         tx.emit_transition(EventKey::ClaimPaid, &t, details).await?;
         tx.save(t).await
     }

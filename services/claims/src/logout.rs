@@ -3,6 +3,7 @@
 use async_trait::async_trait;
 use chrono::Utc;
 use gw_bus::{Failure, Message};
+use gw_contract::details::{self, Details};
 use gw_contract::{Consume, EventKey, InboundEnvelope, queues};
 use gw_lifecycle::{Event, Refusal, Resolution};
 use gw_protocol::{Interface, LogoutApply};
@@ -55,7 +56,9 @@ impl Desk {
                 let granted = row(env, &files, Resolution::Granted, None);
                 let l = requests::add_logout(tx.conn(), granted).await.transient()?;
                 tx.notify(&mut t, &notices::logout(&l)?).await?;
-                let details = serde_json::json!({"applicationno": l.applicationno});
+                let details = Details::WrittenOff(details::WrittenOff {
+                    applicationno: l.applicationno.to_string(),
+                });
                 tx.emit_transition(EventKey::GuaranteeWrittenOff, &t, details)
                     .await?;
                 tx.save(t).await?;

@@ -3,6 +3,7 @@
 use async_trait::async_trait;
 use chrono::Utc;
 use gw_bus::Failure;
+use gw_contract::details::{self, Details};
 use gw_contract::{EventKey, InboundEnvelope, RefundCause};
 use gw_lifecycle::{Event, PaymentStatus, Refusal, Resolution, quit_rule};
 use gw_protocol::{Interface, QuitApply, Scene};
@@ -81,7 +82,11 @@ impl Desk {
             .await
             .transient()?;
         tx.notify(t, &notices::quit(&q)?).await?;
-        let details = serde_json::json!({"applicationno": q.applicationno, "scene": q.scene, "amount_cents": cents});
+        let details = Details::Refunded(details::Refunded {
+            applicationno: q.applicationno.to_string(),
+            scene: q.scene.clone(),
+            amount_cents: cents,
+        });
         tx.emit_transition(EventKey::GuaranteeRefunded, t, details)
             .await
     }

@@ -4,6 +4,7 @@
 //! refused. It runs at start and every `claims.sweep_interval`; replicas may
 //! all run it (each expiry is one versioned transition).
 
+use gw_contract::details::{self, Details};
 use std::time::Duration;
 
 use chrono::Utc;
@@ -48,7 +49,10 @@ impl Sweeper {
                 // Already ended another way, or a payout pending: not now.
                 Outcome::Refused { .. } => continue,
             };
-            let details = serde_json::json!({"baohanno": g.baohanno, "validtime": g.validtime});
+            let details = Details::Expired(details::Expired {
+                baohanno: g.baohanno.to_string(),
+                validtime: g.validtime,
+            });
             tx.emit_transition(EventKey::GuaranteeExpired, &t, details)
                 .await?;
             tx.save(t).await?;

@@ -6,6 +6,7 @@
 //! both save the application at the version they read, the second is
 //! retried and finds the first invoice.
 
+use gw_contract::details::{self, Details};
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -337,9 +338,10 @@ impl Invoicing {
         inv: &requests::Invoice,
         token: Option<&str>,
     ) -> Result<(), Failure> {
-        let details = serde_json::json!({
-            "applicationno": inv.applicationno, "invoice_number": inv.invoice_number,
-            "amount": yuan(inv.amount_cents),
+        let details = Details::InvoiceIssued(details::InvoiceIssued {
+            applicationno: inv.applicationno.to_string(),
+            invoice_number: inv.invoice_number.clone(),
+            amount: yuan(inv.amount_cents),
         });
         tx.emit_application(
             EventKey::InvoiceIssued,

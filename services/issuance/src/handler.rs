@@ -8,6 +8,7 @@
 //! loses on the version check or the guarantee's primary key and, retried,
 //! finds the work done.
 
+use gw_contract::details::{self, Details};
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -225,7 +226,11 @@ impl Issuance {
         tx.notify(t, &notice).await?;
         t.changes.baohanno = Set(Some(baohanno.clone()));
         let amount = Amount::from_cents(app.bzjamount_cents).map_err(|_| bad("amount"))?;
-        let details = serde_json::json!({"baohanno": baohanno, "sm3": sm3, "bzjamount": amount.to_cents_string()});
+        let details = Details::Issued(details::Issued {
+            baohanno: baohanno.to_string(),
+            sm3: sm3.to_string(),
+            bzjamount: amount.to_cents_string(),
+        });
         tx.emit_transition(EventKey::GuaranteeIssued, t, details)
             .await
     }
@@ -450,7 +455,9 @@ impl Issuance {
         if let Some(app) = app {
             let emitted = async {
                 let tx = self.flow.begin().await?;
-                let details = serde_json::json!({"reason": why});
+                let details = Details::Refused(details::Refused {
+                    reason: why.to_owned(),
+                });
                 tx.emit_application(
                     EventKey::RestoreRefused,
                     &app.applyno,
@@ -520,10 +527,13 @@ impl Consume<InboundEnvelope<RevertApply>> for Issuance {
             baohanurl: self.file_url(&token)?,
         });
         tx.notify(&mut t, &notice).await?;
-        let details = serde_json::json!({
-            "baohanno": g.baohanno, "poltime": poltime.to_string(), "validtime": validtime.to_string(),
-            "areacode": req.areacode.as_str(), "resent": r.effect == Effect::ResendRestored,
-            "amended": amended,
+        let details = Details::Restored(details::Restored {
+            baohanno: g.baohanno.to_string(),
+            poltime: poltime.to_string(),
+            validtime: validtime.to_string(),
+            areacode: req.areacode.as_str().to_owned(),
+            resent: r.effect == Effect::ResendRestored,
+            amended,
         });
         let key = if amended {
             EventKey::RestoreAmended

@@ -4,6 +4,7 @@
 use async_trait::async_trait;
 use chrono::Utc;
 use gw_bus::{Failure, Message};
+use gw_contract::details::{self, Details};
 use gw_contract::{
     Consume, EventKey, InboundEnvelope, IssueCommand, PaymentConfirmation, RefundCause,
 };
@@ -67,7 +68,7 @@ impl Payments {
         tx: &Tx,
         t: &mut Transition,
         p: &PaymentConfirmation,
-        details: serde_json::Value,
+        details: details::Payment,
     ) -> Result<(), Failure> {
         let notice = Notice::PayNotice(PayNotice {
             applyno: p.applyno.clone(),
@@ -97,7 +98,7 @@ impl Payments {
             applyno: p.applyno.clone(),
         })
         .await?;
-        tx.emit_transition(EventKey::PaymentReceived, t, details)
+        tx.emit_transition(EventKey::PaymentReceived, t, Details::Payment(details))
             .await
     }
 
@@ -107,7 +108,7 @@ impl Payments {
         t: &Transition,
         p: &PaymentConfirmation,
         reason: &str,
-        mut details: serde_json::Value,
+        mut details: details::Payment,
     ) -> Result<(), Failure> {
         payments::set_status(
             tx.conn(),
@@ -117,8 +118,8 @@ impl Payments {
         )
         .await
         .transient()?;
-        details["reason"] = reason.into();
-        tx.emit_transition(EventKey::PaymentHeld, t, details)
+        details.reason = Some(reason.to_owned());
+        tx.emit_transition(EventKey::PaymentHeld, t, Details::Payment(details))
             .await?;
         tracing::warn!(applyno = %p.applyno, paynumber = %p.paynumber, reason, "payment held for a person");
         Ok(())
@@ -186,10 +187,13 @@ impl Consume<PaymentConfirmation> for Payments {
                 return Err(Failure::permanent(anyhow::anyhow!("{refusal}")));
             }
         };
-        let details = serde_json::json!({
-            "paynumber": p.paynumber.as_str(), "paymoney": p.paymoney.to_cents_string(),
-            "cost": yuan(cost), "paytype": p.paytype.code(),
-        });
+        let details = details::Payment {
+            paynumber: p.paynumber.as_str().to_owned(),
+            paymoney: p.paymoney.to_cents_string(),
+            cost: yuan(cost),
+            paytype: p.paytype.code().to_owned(),
+            reason: None,
+        };
         match t.effect {
             Effect::NotifyPaidAndIssue => {
                 Self::accept(&tx, &mut t, &p, details).await?;
@@ -257,7 +261,10 @@ impl Payments {
     /// A cancel applied: the event, and after payment the void and the refund.
     async fn cancelled(tx: &Tx, t: &Transition, req: &CancelApply) -> Result<(), Failure> {
         let app = t.app()?;
-        let details = serde_json::json!({"scene": req.scene.code(), "previous": t.from()});
+        let details = Details::Cancelled(details::Cancelled {
+            scene: req.scene.code().to_owned(),
+            previous: t.from().map(|s| s.to_string()),
+        });
         tx.emit_transition(EventKey::ApplicationCancelled, t, details)
             .await?;
         tracing::info!(applyno = %req.applyno, scene = req.scene.code(), previous = ?t.from(), "application cancelled");
@@ -284,8 +291,10 @@ impl Payments {
             .await?;
         }
         if app.state.has_guarantee() {
-            let details =
-                serde_json::json!({"baohanno": app.baohanno, "reason": "cancelled after payment"});
+            let details = Details::Voided(details::Voided {
+                baohanno: app.baohanno.as_ref().map(|b| b.as_str().to_owned()),
+                reason: "cancelled after payment".to_owned(),
+            });
             tx.emit_transition(EventKey::GuaranteeVoided, t, details)
                 .await?;
         }
@@ -303,8 +312,10 @@ impl Payments {
             .await
             .transient()?;
         if let Some(app) = app {
-            let details =
-                serde_json::json!({"scene": req.scene.code(), "reason": refusal.to_string()});
+            let details = Details::CancelRefused(details::CancelRefused {
+                scene: req.scene.code().to_owned(),
+                reason: refusal.to_string(),
+            });
             tx.emit_application(
                 EventKey::CancelRefused,
                 &app.applyno,

@@ -7,6 +7,7 @@
 
 use async_trait::async_trait;
 use gw_bus::Failure;
+use gw_contract::details::{self, Details};
 use gw_contract::{EventKey, InboundEnvelope, ReviewDecision, ReviewVerdict};
 use gw_lifecycle::{Decision, Effect, Event, State, Verdict};
 use gw_protocol::{Amount, ApplyNo, ApplyStatus, BaohanApply, Notice, ProcessNotice, Rate, Text};
@@ -213,11 +214,24 @@ impl Underwriter {
         let Some(key) = event_key(next) else {
             return Ok(());
         };
-        let details = serde_json::json!({
-            "decision": decision_name(e.decision), "reason": e.reason, "decided_by": "rules",
-            "bzjamount": req.bzjamount.to_cents_string(), "biddername": req.biddername.as_str(),
-            "biddercode": req.biddercode.as_str(), "rate": e.rate.to_string(),
-            "cost": e.cost.to_cents_string(), "checks": e.checks,
+        let details = Details::RulesDecision(details::RulesDecision {
+            decision: decision_name(e.decision).to_owned(),
+            reason: e.reason.to_string(),
+            decided_by: "rules".to_owned(),
+            bzjamount: req.bzjamount.to_cents_string(),
+            biddername: req.biddername.as_str().to_owned(),
+            biddercode: req.biddercode.as_str().to_owned(),
+            rate: e.rate.to_string(),
+            cost: e.cost.to_cents_string(),
+            checks: e
+                .checks
+                .iter()
+                .map(|c| details::RuleCheck {
+                    rule: c.rule.to_owned(),
+                    outcome: c.outcome.to_owned(),
+                    detail: c.detail.clone(),
+                })
+                .collect(),
         });
         tx.emit_application(key, &req.applyno, &env.counterpart, next, details)
             .await
@@ -383,9 +397,12 @@ impl Review {
         let Some(key) = event_key(t.next) else {
             return Ok(());
         };
-        let details = serde_json::json!({
-            "decision": decision, "reason": self.remark, "decided_by": d.decided_by.as_str(),
-            "rate": self.rate.map(|r| r.to_string()), "cost": self.cost.map(|c| c.to_cents_string()),
+        let details = Details::Review(details::Review {
+            decision: decision.to_owned(),
+            reason: self.remark.to_string(),
+            decided_by: d.decided_by.as_str().to_owned(),
+            rate: self.rate.map(|r| r.to_string()),
+            cost: self.cost.map(|c| c.to_cents_string()),
         });
         tx.emit_transition(key, t, details).await
     }

@@ -92,8 +92,9 @@ pub struct ApplicationEvent {
     pub counterpart: CounterpartName,
     /// The lifecycle state after the event.
     pub state: State,
-    /// Details of the event (decision, amounts, reasons, numbers).
-    pub details: serde_json::Value,
+    /// The event's facts (decision, amounts, reasons, numbers): one shape
+    /// per event, see [`Details`](crate::details::Details).
+    pub details: crate::details::Details,
     pub at: DateTime<Utc>,
 }
 

@@ -14,6 +14,7 @@
 
 pub mod commands;
 pub mod consume;
+pub mod details;
 pub mod events;
 pub mod inbound;
 pub mod queues;

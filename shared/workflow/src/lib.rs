@@ -361,7 +361,7 @@ impl Tx {
         applyno: &ApplyNo,
         counterpart: &CounterpartName,
         state: State,
-        details: serde_json::Value,
+        details: gw_contract::details::Details,
     ) -> Result<(), Failure> {
         self.emit(
             key,
@@ -381,7 +381,7 @@ impl Tx {
         &self,
         key: EventKey,
         t: &Transition,
-        details: serde_json::Value,
+        details: gw_contract::details::Details,
     ) -> Result<(), Failure> {
         let app = t.app()?;
         self.emit_application(key, &app.applyno, &app.counterpart, t.next, details)
@@ -421,9 +421,12 @@ impl Tx {
         reason: &str,
         notice: Option<&Notice>,
     ) -> Result<(), Failure> {
-        let details = serde_json::json!({
-            "interface": interface.name(), "applicationno": applicationno, "reason": reason,
-        });
+        let details =
+            gw_contract::details::Details::RequestRefused(gw_contract::details::RequestRefused {
+                interface: interface.name().to_owned(),
+                applicationno: applicationno.to_string(),
+                reason: reason.to_owned(),
+            });
         let (applyno, counterpart) = (app.applyno.clone(), app.counterpart.clone());
         self.emit_application(
             EventKey::RequestRefused,
