@@ -126,6 +126,8 @@ async fn a_call_and_its_notice_are_one_trace(kind: Kind) {
         underwriting.parent_span_id,
         apply_sent.span_context.span_id()
     );
+    assert_eq!(attr(underwriting, "applyno").as_deref(), Some("TR-ONE"));
+    assert_eq!(attr(underwriting, "counterpart").as_deref(), Some("hunan"));
     find("underwriting's transaction", &|s| {
         s.name == "db transaction" && s.parent_span_id == underwriting.span_context.span_id()
     });

@@ -439,6 +439,7 @@ async fn process(w: &Worker, delivery: Box<dyn Delivery>) {
         kind = %message.kind,
         message_id = %message.id,
         applyno = message.correlation_id.as_deref().unwrap_or(""),
+        counterpart = message.header(crate::headers::COUNTERPART).unwrap_or(""),
         attempt = message.attempt,
         redelivered = delivery.redelivered(),
     );

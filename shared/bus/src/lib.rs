@@ -94,6 +94,7 @@ impl Bus {
             messaging.rabbitmq.destination.routing_key = routing_key,
             messaging.message.id = %message.id,
             applyno = message.correlation_id.as_deref().unwrap_or(""),
+            counterpart = message.header(headers::COUNTERPART).unwrap_or(""),
             otel.status_code = tracing::field::Empty,
         );
         gw_telemetry::set_parent(&span, &message.trace_headers());
