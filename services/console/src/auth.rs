@@ -257,17 +257,53 @@ pub async fn login(
     r
 }
 
+/// A form that carries the session's CSRF token.
+pub trait WithCsrf {
+    fn csrf(&self) -> &str;
+}
+
 #[derive(Deserialize)]
 pub struct CsrfOnly {
     #[serde(default)]
     pub csrf: String,
 }
 
-/// `POST /console/logout`: ends the session everywhere.
-pub async fn logout(State(st): State<Console>, who: Signed, Form(f): Form<CsrfOnly>) -> Response {
-    if let Some(r) = who.refused(&f.csrf) {
-        return r;
+impl WithCsrf for CsrfOnly {
+    fn csrf(&self) -> &str {
+        &self.csrf
     }
+}
+
+/// A form posted by a signed-in operator with the session's CSRF token.
+/// Extracting it refuses anything else before the handler runs: no
+/// session (401), a wrong token (403), a malformed form (4xx).
+pub struct Posted<T> {
+    pub who: Signed,
+    pub form: T,
+}
+
+impl<T> axum::extract::FromRequest<Console> for Posted<T>
+where
+    T: serde::de::DeserializeOwned + WithCsrf + Send,
+{
+    type Rejection = Response;
+
+    async fn from_request(req: axum::extract::Request, st: &Console) -> Result<Self, Response> {
+        let (mut parts, body) = req.into_parts();
+        let who = Signed::from_request_parts(&mut parts, st).await?;
+        let req = axum::extract::Request::from_parts(parts, body);
+        let Form(form) = Form::<T>::from_request(req, st)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        if let Some(refused) = who.refused(form.csrf()) {
+            return Err(refused);
+        }
+        Ok(Self { who, form })
+    }
+}
+
+/// `POST /console/logout`: ends the session everywhere.
+pub async fn logout(State(st): State<Console>, Posted { who, .. }: Posted<CsrfOnly>) -> Response {
     if let Err(e) = gw_storage::console::close_session(st.db.conn(), &who.digest).await {
         return layout::internal("closing a console session", e);
     }

@@ -4,7 +4,7 @@
 //! function, and sends the browser back to the page with a note of what
 //! was done (post, redirect, get), or shows why it was refused.
 
-use axum::extract::{Form, Path, Query, State};
+use axum::extract::{Path, Query, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use chrono::{DateTime, Utc};
@@ -15,7 +15,7 @@ use maud::{Markup, html};
 use serde::Deserialize;
 
 use crate::State as Console;
-use crate::auth::{CsrfOnly, Signed};
+use crate::auth::{CsrfOnly, Posted, Signed, WithCsrf};
 use crate::layout::{self, account, button, cst, cst_opt, name, phone, yuan};
 
 /// What a redirect after an action tells the page.
@@ -578,16 +578,18 @@ pub struct DecisionForm {
     remark: String,
 }
 
+impl WithCsrf for DecisionForm {
+    fn csrf(&self) -> &str {
+        &self.csrf
+    }
+}
+
 /// `POST /console/referrals/{applyno}`: approve or reject, with a remark.
 pub async fn decide(
     State(st): State<Console>,
-    who: Signed,
     Path(applyno): Path<String>,
-    Form(f): Form<DecisionForm>,
+    Posted { who, form: f }: Posted<DecisionForm>,
 ) -> Response {
-    if let Some(r) = who.refused(&f.csrf) {
-        return r;
-    }
     if f.remark.trim().is_empty() {
         return layout::problem(gw_web::admin::Problem::bad_request("请填写审核意见"));
     }
@@ -699,13 +701,9 @@ pub async fn notices(
 /// `POST /console/notices/{id}/resend`.
 pub async fn resend(
     State(st): State<Console>,
-    who: Signed,
     Path(id): Path<String>,
-    Form(f): Form<CsrfOnly>,
+    Posted { who, .. }: Posted<CsrfOnly>,
 ) -> Response {
-    if let Some(r) = who.refused(&f.csrf) {
-        return r;
-    }
     match st.notices.resend(&id, &who.actor()).await {
         Ok(_) => Redirect::to("/console/notices?done=resent").into_response(),
         Err(e) => layout::problem(e.into()),
@@ -716,13 +714,9 @@ pub async fn resend(
 /// application, oldest first (its successors follow in order).
 pub async fn resend_all(
     State(st): State<Console>,
-    who: Signed,
     Path(applyno): Path<String>,
-    Form(f): Form<CsrfOnly>,
+    Posted { who, .. }: Posted<CsrfOnly>,
 ) -> Response {
-    if let Some(r) = who.refused(&f.csrf) {
-        return r;
-    }
     let Ok(applyno) = ApplyNo::try_from(applyno.as_str()) else {
         return layout::refusal(
             StatusCode::BAD_REQUEST,
@@ -820,13 +814,9 @@ pub async fn dead_letters(
 /// `POST /console/dead-letters/{id}/replay`.
 pub async fn replay(
     State(st): State<Console>,
-    who: Signed,
     Path(id): Path<String>,
-    Form(f): Form<CsrfOnly>,
+    Posted { who, .. }: Posted<CsrfOnly>,
 ) -> Response {
-    if let Some(r) = who.refused(&f.csrf) {
-        return r;
-    }
     match st.dead.replay(&id, &who.actor()).await {
         Ok(_) => Redirect::to("/console/dead-letters?done=replayed").into_response(),
         Err(e) => layout::problem(e.into()),
@@ -836,12 +826,8 @@ pub async fn replay(
 /// `POST /console/dead-letters/replay`: every open one, oldest first.
 pub async fn replay_all(
     State(st): State<Console>,
-    who: Signed,
-    Form(f): Form<CsrfOnly>,
+    Posted { who, .. }: Posted<CsrfOnly>,
 ) -> Response {
-    if let Some(r) = who.refused(&f.csrf) {
-        return r;
-    }
     let all = dead_letters::Filter {
         destination: None,
         include_replayed: false,
@@ -947,13 +933,9 @@ pub async fn payments(State(st): State<Console>, who: Signed, Query(f): Query<Fl
 /// `POST /console/payments/{paynumber}/refund`: a held payment goes back.
 pub async fn refund(
     State(st): State<Console>,
-    who: Signed,
     Path(paynumber): Path<String>,
-    Form(f): Form<CsrfOnly>,
+    Posted { who, .. }: Posted<CsrfOnly>,
 ) -> Response {
-    if let Some(r) = who.refused(&f.csrf) {
-        return r;
-    }
     match payment::admin::refund_held(&st.flow, &paynumber, &who.actor()).await {
         Ok(_) => Redirect::to("/console/payments?done=refunded").into_response(),
         Err(p) => layout::problem(p),
