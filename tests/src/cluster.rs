@@ -27,6 +27,11 @@ pub struct Proc {
 
 impl Proc {
     /// The process's configuration (`GW__*`).
+    /// The running process's id, if it runs.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().and_then(Child::id)
+    }
+
     pub fn env(&self) -> &HashMap<String, String> {
         &self.env
     }
@@ -280,6 +285,22 @@ pub async fn migrate_at_once(
         }
     }
     Ok(ok)
+}
+
+/// The `gw-service-proc` binary next to the running one (chaos, bench),
+/// built first in the same profile so that it is never stale.
+pub fn service_exe() -> anyhow::Result<PathBuf> {
+    let me = std::env::current_exe()?;
+    let exe = me.with_file_name("gw-service-proc");
+    let release = me.components().any(|c| c.as_os_str() == "release");
+    let mut cmd = std::process::Command::new(env!("CARGO"));
+    cmd.args(["build", "-q", "-p", "gw-tests", "--bin", "gw-service-proc"]);
+    if release {
+        cmd.arg("--release");
+    }
+    let status = cmd.status().context("cargo build gw-service-proc")?;
+    anyhow::ensure!(status.success(), "cannot build gw-service-proc");
+    Ok(exe)
 }
 
 /// The configuration every process of a deployment under faults shares:

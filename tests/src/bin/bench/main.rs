@@ -5,6 +5,8 @@
 //! cargo run --release -p gw-tests --bin bench -- egress --notices 5000 [--rate 1000]
 //! cargo run --release -p gw-tests --bin bench -- ingress --requests 5000
 //! cargo run --release -p gw-tests --bin bench -- issuance --count 500
+//! cargo run --release -p gw-tests --bin bench -- lifecycle --deployment services|embedded [--lifecycles 300] [--concurrency 32]
+//! cargo run --release -p gw-tests --bin bench -- lifecycle --deployment embedded --restore-burst 1000
 //! ```
 //!
 //! Each runs the real service in this process against the configured
@@ -16,6 +18,7 @@
 mod egress;
 mod ingress;
 mod issuance;
+mod lifecycle;
 mod stats;
 
 use clap::{Parser, Subcommand};
@@ -35,6 +38,9 @@ enum Command {
     Ingress(ingress::Args),
     /// PDFs rendered and signed per second (no broker or database).
     Issuance(issuance::Args),
+    /// Whole lifecycles against either deployment run as processes:
+    /// lifecycles/s, every hop's p50/p99, CPU per lifecycle; or a restore burst.
+    Lifecycle(lifecycle::Args),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -55,5 +61,6 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Egress(a) => egress::run(a).await,
         Command::Ingress(a) => ingress::run(a).await,
         Command::Issuance(a) => issuance::run(a),
+        Command::Lifecycle(a) => lifecycle::run(a).await,
     }
 }

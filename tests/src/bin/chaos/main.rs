@@ -94,24 +94,6 @@ struct Row {
     notes: Vec<String>,
 }
 
-/// The `gw-service-proc` binary next to this one (built on demand).
-fn service_exe() -> anyhow::Result<std::path::PathBuf> {
-    use anyhow::Context as _;
-    let me = std::env::current_exe()?;
-    let exe = me.with_file_name("gw-service-proc");
-    if !exe.exists() {
-        let release = me.components().any(|c| c.as_os_str() == "release");
-        let mut cmd = std::process::Command::new(env!("CARGO"));
-        cmd.args(["build", "-p", "gw-tests", "--bin", "gw-service-proc"]);
-        if release {
-            cmd.arg("--release");
-        }
-        let status = cmd.status().context("cargo build gw-service-proc")?;
-        anyhow::ensure!(status.success(), "cannot build gw-service-proc");
-    }
-    Ok(exe)
-}
-
 fn sh(cmd: &str) -> anyhow::Result<()> {
     let status = std::process::Command::new("sh")
         .args(["-c", cmd])
@@ -132,9 +114,9 @@ async fn run_fault(fault: Fault, a: &Args, baseline: Option<f64>) -> anyhow::Res
     let dir = std::env::temp_dir().join(format!("gw-chaos-{}", ids.prefix));
     std::fs::create_dir_all(&dir)?;
     let mut cluster = if fault.embedded() {
-        Cluster::embedded(&service_exe()?, env.clone(), &dir)?
+        Cluster::embedded(&cluster::service_exe()?, env.clone(), &dir)?
     } else {
-        Cluster::services(&service_exe()?, env.clone(), &dir)?
+        Cluster::services(&cluster::service_exe()?, env.clone(), &dir)?
     };
     if fault.embedded() {
         env = cluster_env_embedded(&env, &dir);
@@ -306,7 +288,7 @@ fn main() -> anyhow::Result<()> {
             let ids = gw_tests::TestIds::new();
             let e = cluster::process_env(&ids, "http://127.0.0.1:9", &gw_tests::amqp_url());
             let n = 6;
-            let ok = cluster::migrate_at_once(&service_exe()?, &e, n).await?;
+            let ok = cluster::migrate_at_once(&cluster::service_exe()?, &e, n).await?;
             let s = gw_config::Settings::load_from(None, Some(e))?;
             if let Ok(db) = gw_host::connect_db(&s).await {
                 db.drop_schema().await.ok();

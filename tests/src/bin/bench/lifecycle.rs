@@ -1,0 +1,328 @@
+//! Whole lifecycles, driven as the platform drives them, against either
+//! deployment run as real processes (every service its own process on
+//! RabbitMQ and PostgreSQL, or the embedded gateway on SQLite), or against
+//! a gateway at a given URL:
+//!
+//! baohanapply → processnotice → payapply → cashier pay → paynotice →
+//! baohannotice (the platform stand-in downloads and reads the PDF) →
+//! revertapply → revertnotice.
+//!
+//! Prints lifecycles per second, p50/p99 of every hop, and the CPU seconds
+//! each gateway process spent per lifecycle. `--restore-burst N` first
+//! issues N guarantees, then sends N `revertapply` at once and measures
+//! until every `revertnotice` is delivered.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+use gw_tests::cluster::{self, Cluster};
+use gw_tests::platform::Platform;
+use serde_json::{Value, json};
+
+use crate::stats::Latencies;
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// `services` (every service its own process, RabbitMQ and
+    /// PostgreSQL) or `embedded` (the single-process gateway, SQLite).
+    #[arg(long, default_value = "services")]
+    deployment: String,
+    /// Whole lifecycles to run.
+    #[arg(long, default_value_t = 300)]
+    lifecycles: usize,
+    /// Lifecycles at once (bidders).
+    #[arg(long, default_value_t = 32)]
+    concurrency: usize,
+    /// Instead: issue this many guarantees, then restore them all at once.
+    #[arg(long)]
+    restore_burst: Option<usize>,
+}
+
+/// The hops, in order.
+const HOPS: [&str; 4] = [
+    "apply→processnotice",
+    "pay→paynotice",
+    "paynotice→baohannotice",
+    "revertapply→revertnotice",
+];
+
+struct Driver {
+    ingress: String,
+    cashier: String,
+    platform: Arc<Platform>,
+    client: reqwest::Client,
+    run: String,
+    patience: Duration,
+}
+
+impl Driver {
+    async fn call(&self, name: &str, body: &Value) -> anyhow::Result<Value> {
+        loop {
+            let r: Value = self
+                .client
+                .post(format!("{}/v1/gua/tb/{name}", self.ingress))
+                .header("appkey", gw_tests::APPKEY)
+                .body(gw_tests::encrypt(&body.to_string()))
+                .send()
+                .await?
+                .json()
+                .await?;
+            if r["code"] == 200 {
+                return Ok(r);
+            }
+            // Busy or rate limited: a platform tries again.
+            if r["msg"]
+                .as_str()
+                .is_some_and(|m| m.contains("繁忙") || m.contains("频繁"))
+            {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
+            anyhow::bail!("{name} refused: {r}");
+        }
+    }
+
+    async fn notice(&self, applyno: &str, interface: &str) -> anyhow::Result<Value> {
+        self.platform
+            .wait_accepted(applyno, interface, |_| true, self.patience)
+            .await
+            .with_context(|| format!("no {interface} for {applyno}"))
+    }
+
+    /// Up to the guarantee: (apply→processnotice, pay→paynotice,
+    /// paynotice→baohannotice) and the baohanno.
+    async fn issue(&self, applyno: &str) -> anyhow::Result<([Duration; 3], String)> {
+        let t0 = Instant::now();
+        self.call("baohanapply", &gw_tests::samples::baohanapply(applyno))
+            .await?;
+        self.notice(applyno, "processnotice").await?;
+        let processed = t0.elapsed();
+        let reply = self.call("payapply", &json!({"applyno": applyno})).await?;
+        let data: Value = serde_json::from_str(&gw_tests::decrypt(
+            reply["data"].as_str().context("payapply data")?,
+        ))?;
+        let url = data["premiumurl"].as_str().context("premiumurl")?;
+        let path = url.split("/cashier/").nth(1).context("cashier path")?;
+        let t1 = Instant::now();
+        let paid = self
+            .client
+            .post(format!("{}/cashier/{path}/pay", self.cashier))
+            .form(&gw_tests::samples::PAYMENT_FORM)
+            .send()
+            .await?;
+        anyhow::ensure!(paid.status().is_success(), "cashier: {}", paid.status());
+        self.notice(applyno, "paynotice").await?;
+        let t2 = Instant::now();
+        let baohan = self.notice(applyno, "baohannotice").await?;
+        let issued = t2.elapsed();
+        let baohanno = baohan["baohanno"].as_str().context("baohanno")?.to_owned();
+        Ok(([processed, t2 - t1, issued], baohanno))
+    }
+
+    async fn restore(&self, applyno: &str, baohanno: &str) -> anyhow::Result<Duration> {
+        let bidtime =
+            gw_protocol::WireTime::from_utc(chrono::Utc::now() + chrono::Duration::days(30));
+        let mut revert = gw_tests::samples::request(gw_protocol::Interface::RevertApply, applyno);
+        revert["baohanno"] = json!(baohanno);
+        revert["bidtime"] = json!(bidtime.to_string());
+        let t = Instant::now();
+        self.call("revertapply", &revert).await?;
+        self.notice(applyno, "revertnotice").await?;
+        Ok(t.elapsed())
+    }
+
+    async fn lifecycle(&self, n: usize) -> anyhow::Result<[Duration; 4]> {
+        let applyno = format!("TB{}{n:06}", self.run);
+        let ([a, b, c], baohanno) = self.issue(&applyno).await?;
+        let d = self.restore(&applyno, &baohanno).await?;
+        Ok([a, b, c, d])
+    }
+}
+
+/// CPU seconds (user + system) a process has used, from /proc.
+fn cpu_seconds(pid: u32, tick: f64) -> Option<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The fields after the command name (which may hold spaces).
+    let rest = stat.rsplit_once(')')?.1;
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let utime: f64 = f.get(11)?.parse().ok()?;
+    let stime: f64 = f.get(12)?.parse().ok()?;
+    Some((utime + stime) / tick)
+}
+
+fn clock_ticks() -> f64 {
+    std::process::Command::new("getconf")
+        .arg("CLK_TCK")
+        .output()
+        .ok()
+        .and_then(|o| String::from_utf8(o.stdout).ok())
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or(100.0)
+}
+
+pub async fn run(a: Args) -> anyhow::Result<()> {
+    gw_tests::require_services().await;
+    let ids = gw_tests::TestIds::new();
+    // The strict stand-in: every notice checked, every PDF downloaded.
+    let platform = Arc::new(gw_tests::platform::start_strict().await);
+    let mut env = cluster::process_env(&ids, &platform.base_url, &gw_tests::amqp_url());
+    // Overload protection is not what is measured.
+    env.insert("GW__INGRESS__RATE_LIMIT_PER_SECOND".into(), "100000".into());
+    env.insert("GW__INGRESS__RATE_LIMIT_BURST".into(), "100000".into());
+    let dir = std::env::temp_dir().join(format!("gw-bench-{}", ids.prefix));
+    std::fs::create_dir_all(&dir)?;
+    let exe = cluster::service_exe()?;
+    let mut c = match a.deployment.as_str() {
+        "services" => Cluster::services(&exe, env.clone(), &dir)?,
+        "embedded" => Cluster::embedded(&exe, env.clone(), &dir)?,
+        other => anyhow::bail!("--deployment {other}: services or embedded"),
+    };
+    c.start(Duration::from_secs(120)).await?;
+    let driver = Arc::new(Driver {
+        ingress: c.ingress.clone(),
+        cashier: c.cashier.clone(),
+        platform: platform.clone(),
+        client: reqwest::Client::builder()
+            .pool_max_idle_per_host(a.concurrency * 2)
+            .timeout(Duration::from_secs(30))
+            .build()?,
+        run: ids.prefix[1..7].to_owned(),
+        patience: Duration::from_secs(120),
+    });
+    let tick = clock_ticks();
+    let cpu = |c: &Cluster| -> Vec<(String, f64)> {
+        c.procs
+            .iter()
+            .filter_map(|p| Some((p.name.clone(), cpu_seconds(p.pid()?, tick)?)))
+            .collect()
+    };
+    let result = match a.restore_burst {
+        Some(n) => burst(&driver, n, a.concurrency).await,
+        None => {
+            let before = cpu(&c);
+            let r = steady(&driver, a.lifecycles, a.concurrency).await;
+            let after = cpu(&c);
+            if r.is_ok() {
+                println!("CPU seconds per lifecycle, per process:");
+                for ((name, b), (_, e)) in before.iter().zip(after.iter()) {
+                    println!(
+                        "  {name:<14} {:.2} ms",
+                        (e - b) * 1000.0 / a.lifecycles as f64
+                    );
+                }
+            }
+            r
+        }
+    };
+    c.stop(Duration::from_secs(15)).await;
+    if a.deployment == "services" {
+        let s = gw_config::Settings::load_from(None, Some(env))?;
+        let (bus, db) = gw_host::connect(&s, "bench").await?;
+        bus.transport().delete(bus.topology()).await.ok();
+        db.drop_schema().await.ok();
+        bus.close().await;
+        db.close().await;
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    let problems: Vec<String> = platform
+        .received()
+        .into_iter()
+        .flat_map(|r| r.problems)
+        .collect();
+    anyhow::ensure!(
+        problems.is_empty(),
+        "the platform found problems: {problems:?}"
+    );
+    result
+}
+
+async fn steady(d: &Arc<Driver>, n: usize, concurrency: usize) -> anyhow::Result<()> {
+    let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let started = Instant::now();
+    let workers: Vec<_> = (0..concurrency)
+        .map(|_| {
+            let (d, next) = (d.clone(), next.clone());
+            tokio::spawn(async move {
+                let mut done = Vec::new();
+                loop {
+                    let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    if i >= n {
+                        return Ok::<_, anyhow::Error>(done);
+                    }
+                    done.push(d.lifecycle(i).await?);
+                }
+            })
+        })
+        .collect();
+    let mut hops: Vec<Latencies> = HOPS.iter().map(|_| Latencies::new()).collect();
+    for w in workers {
+        for l in w.await?? {
+            for (h, t) in hops.iter_mut().zip(l) {
+                h.record(t);
+            }
+        }
+    }
+    let took = started.elapsed();
+    println!(
+        "{n} lifecycles, {concurrency} at once, in {:.1} s: {:.1} lifecycles/s",
+        took.as_secs_f64(),
+        n as f64 / took.as_secs_f64()
+    );
+    for (name, h) in HOPS.iter().zip(&hops) {
+        println!(
+            "  {name:<26} p50 {:>8.1} ms  p99 {:>8.1} ms",
+            h.ms(0.5),
+            h.ms(0.99)
+        );
+    }
+    Ok(())
+}
+
+async fn burst(d: &Arc<Driver>, n: usize, concurrency: usize) -> anyhow::Result<()> {
+    // Issue n guarantees, `concurrency` at a time.
+    let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let workers: Vec<_> = (0..concurrency)
+        .map(|_| {
+            let (d, next) = (d.clone(), next.clone());
+            tokio::spawn(async move {
+                let mut issued = Vec::new();
+                loop {
+                    let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    if i >= n {
+                        return Ok::<_, anyhow::Error>(issued);
+                    }
+                    let applyno = format!("TB{}{i:06}", d.run);
+                    let (_, baohanno) = d.issue(&applyno).await?;
+                    issued.push((applyno, baohanno));
+                }
+            })
+        })
+        .collect();
+    let mut issued = Vec::new();
+    for w in workers {
+        issued.extend(w.await??);
+    }
+    println!("{n} guarantees issued; now {n} revertapply at once");
+    let started = Instant::now();
+    let restores: Vec<_> = issued
+        .into_iter()
+        .map(|(applyno, baohanno)| {
+            let d = d.clone();
+            tokio::spawn(async move { d.restore(&applyno, &baohanno).await })
+        })
+        .collect();
+    let mut lat = Latencies::new();
+    for r in restores {
+        lat.record(r.await??);
+    }
+    let took = started.elapsed();
+    println!(
+        "restore burst: {n} revertnotice delivered in {:.1} s; revertapply→revertnotice p50 {:.0} ms, p99 {:.0} ms, max {:.0} ms",
+        took.as_secs_f64(),
+        lat.ms(0.5),
+        lat.ms(0.99),
+        lat.ms(1.0)
+    );
+    Ok(())
+}
