@@ -17,7 +17,11 @@ pub struct IngressSettings {
     pub body_limit_bytes: usize,
     #[serde(with = "humantime_serde")]
     pub request_timeout: Duration,
-    /// Sustained requests per second allowed per appkey.
+    /// Sustained requests per second allowed per appkey, per replica:
+    /// overload protection, not a quota. The platform is one appkey, so
+    /// this is sized above what a replica takes (about 9 000 to 12 000
+    /// `baohanapply` a second on 2 cores, `bench ingress`), not below what
+    /// a bid deadline sends.
     pub rate_limit_per_second: u32,
     /// Burst allowed per appkey above the sustained rate.
     pub rate_limit_burst: u32,

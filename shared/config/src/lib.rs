@@ -217,8 +217,8 @@ listen = "0.0.0.0:8080"
 admin_listen = "127.0.0.1:8079"
 body_limit_bytes = 1048576
 request_timeout = "15s"
-rate_limit_per_second = 50
-rate_limit_burst = 100
+rate_limit_per_second = 2000
+rate_limit_burst = 4000
 max_amount = "1000000000.00"
 
 [egress]

@@ -512,6 +512,19 @@ fn a_secret_can_come_from_a_file() {
     assert!(!missing.contains("a-file-admin-token"));
 }
 
+/// The per-appkey limit is overload protection sized from the ingress
+/// benchmark, not a quota a bid deadline would run into.
+#[test]
+fn the_rate_limit_default_is_overload_protection() {
+    let s = production(&[]).unwrap();
+    assert_eq!(s.ingress.rate_limit_per_second, 2000);
+    assert_eq!(s.ingress.rate_limit_burst, 4000);
+    refused(
+        &[("GW__INGRESS__RATE_LIMIT_PER_SECOND", "0")],
+        "ingress.rate_limit_per_second and rate_limit_burst",
+    );
+}
+
 #[test]
 fn production_with_real_values_starts() {
     let s = production(&[]).unwrap();
