@@ -252,20 +252,19 @@ pub async fn application(
             "这不是一个有效的申请编号。",
         );
     };
-    match timeline(&st, &applyno).await {
+    match timeline(&st, &applyno, &who).await {
         Ok(Some(body)) => html_page(
             &format!("申请 {}", applyno.as_str()),
             &who,
-            html! { (f.show()) (body(&who)) },
+            html! { (f.show()) (body) },
         ),
         Ok(None) => layout::refusal(StatusCode::NOT_FOUND, "未找到", "没有这个申请编号的申请。"),
         Err(e) => layout::internal("reading an application's timeline", format!("{e:#}")),
     }
 }
 
-type Body = Box<dyn Fn(&Signed) -> Markup + Send>;
-
-async fn timeline(st: &Console, applyno: &ApplyNo) -> anyhow::Result<Option<Body>> {
+/// The application's page body, or `None` when there is no such application.
+async fn timeline(st: &Console, applyno: &ApplyNo, who: &Signed) -> anyhow::Result<Option<Markup>> {
     use anyhow::Context as _;
     let conn = st.db.conn();
     let Some(app) = gw_storage::applications::find(conn, applyno).await? else {
@@ -479,7 +478,7 @@ async fn timeline(st: &Console, applyno: &ApplyNo) -> anyhow::Result<Option<Body
                 .map(|t| (format!("发票 {}", i.applicationno.as_str()), t))
         }))
         .collect();
-    Ok(Some(Box::new(move |who: &Signed| {
+    Ok(Some({
         html! {
             h2 { "基本信息" }
             table {
@@ -506,7 +505,7 @@ async fn timeline(st: &Console, applyno: &ApplyNo) -> anyhow::Result<Option<Body
                 }
             }
         }
-    })))
+    }))
 }
 
 /// `GET /console/files/{token}`: a guarantee or invoice PDF, shown inline.
