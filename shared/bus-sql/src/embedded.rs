@@ -25,6 +25,7 @@ use gw_bus::{
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder, Set,
+    TransactionTrait,
 };
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
@@ -38,7 +39,13 @@ const JOURNAL_DAYS: i64 = 7;
 
 struct Inner {
     db: Db,
-    wake: Notify,
+    /// One wake-up per queue: a publish wakes only the consumers of the
+    /// queue it wrote to (waking every consumer of every queue made each of
+    /// them query the one SQLite connection for nothing).
+    wakes: std::sync::Mutex<BTreeMap<String, Arc<Notify>>>,
+    /// When old journal rows were last purged (at most once a minute, not
+    /// on every event).
+    purged: std::sync::Mutex<Option<std::time::Instant>>,
     /// How long a claimed message is held before it is delivered again.
     lease: Duration,
     delivery_limit: i32,
@@ -88,11 +95,65 @@ impl EmbeddedTransport {
         Self {
             inner: Arc::new(Inner {
                 db,
-                wake: Notify::new(),
+                wakes: std::sync::Mutex::default(),
+                purged: std::sync::Mutex::default(),
                 lease,
                 delivery_limit: i32::try_from(topology.delivery_limit).unwrap_or(10),
                 prefix: topology.prefix().to_owned(),
             }),
+        }
+    }
+
+    /// Writes `message` for `to` as part of the caller's transaction (on
+    /// the database this bus lives in): the outbox of a process on the
+    /// embedded bus is the bus itself. Returns the queue written to, whose
+    /// consumers [`EmbeddedTransport::wake`] wakes once the transaction
+    /// has committed.
+    pub async fn write<C: sea_orm::ConnectionTrait>(
+        &self,
+        conn: &C,
+        to: &Destination,
+        message: &Message,
+    ) -> Result<String, sea_orm::DbErr> {
+        let (queue, m, delay) = self.placed(to, message);
+        row(&queue, &m, delay).insert(conn).await?;
+        Ok(queue)
+    }
+
+    /// Wakes the consumers of `queue` (after a commit that wrote to it).
+    pub fn wake(&self, queue: &str) {
+        self.inner.wake(queue);
+    }
+
+    /// Purges old journal rows when due (at most once a minute).
+    pub async fn purge_journal(&self) -> Result<(), BusError> {
+        self.inner.purge_journal().await
+    }
+
+    /// Where `message` for `to` is written: its queue, the message as
+    /// stored (an event carries its routing key) and when it is visible.
+    fn placed(&self, to: &Destination, message: &Message) -> (String, Message, Duration) {
+        match to {
+            Destination::Queue(q) => (self.logical(q).to_owned(), message.clone(), Duration::ZERO),
+            Destination::Event(key) => {
+                let mut m = message.clone();
+                m.headers.insert("routing-key".to_owned(), key.clone());
+                (JOURNAL.to_owned(), m, Duration::ZERO)
+            }
+            Destination::Retry {
+                queue,
+                expire_after,
+                ..
+            } => (
+                self.logical(queue).to_owned(),
+                message.clone(),
+                *expire_after,
+            ),
+            Destination::DeadLetter { queue } => (
+                format!("{}.dlq", self.logical(queue)),
+                message.clone(),
+                Duration::ZERO,
+            ),
         }
     }
 
@@ -106,32 +167,78 @@ impl EmbeddedTransport {
 }
 
 impl Inner {
-    async fn insert(&self, queue: &str, m: &Message, delay: Duration) -> Result<(), BusError> {
-        let now = Utc::now();
-        let visible = now + chrono::Duration::from_std(delay).unwrap_or_default();
-        bus_messages::ActiveModel {
-            queue: Set(queue.to_owned()),
-            message_id: Set(m.id.clone()),
-            kind: Set(m.kind.clone()),
-            schema_version: Set(i32::try_from(m.schema_version).unwrap_or(i32::MAX)),
-            correlation_id: Set(m.correlation_id.clone()),
-            attempt: Set(i32::try_from(m.attempt).unwrap_or(i32::MAX)),
-            headers: Set(serde_json::to_value(&m.headers).unwrap_or_default()),
-            payload: Set(m.payload.clone()),
-            visible_at: Set(visible),
-            locked_until: Set(None),
-            deliveries: Set(0),
-            created_at: Set(now),
-            lease: Set(None),
-            ..Default::default()
+    /// The wake-up of `queue`'s consumers.
+    fn wake_of(&self, queue: &str) -> Arc<Notify> {
+        match self.wakes.lock() {
+            Ok(mut m) => m.entry(queue.to_owned()).or_default().clone(),
+            // A poisoned map: a fresh Notify still works, the poll finds the row.
+            Err(_) => Arc::new(Notify::new()),
         }
-        .insert(self.db.conn())
-        .await
-        .map_err(err)?;
-        self.wake.notify_waiters();
+    }
+
+    fn wake(&self, queue: &str) {
+        self.wake_of(queue).notify_waiters();
+    }
+
+    async fn insert(&self, queue: &str, m: &Message, delay: Duration) -> Result<(), BusError> {
+        row(queue, m, delay)
+            .insert(self.db.conn())
+            .await
+            .map_err(err)?;
+        self.wake(queue);
         Ok(())
     }
 
+    /// Deletes journal rows older than the journal keeps, at most once a
+    /// minute.
+    async fn purge_journal(&self) -> Result<(), BusError> {
+        let due = match self.purged.lock() {
+            Ok(mut last) => {
+                let due = last.is_none_or(|t| t.elapsed() >= Duration::from_secs(60));
+                if due {
+                    *last = Some(std::time::Instant::now());
+                }
+                due
+            }
+            Err(_) => true,
+        };
+        if !due {
+            return Ok(());
+        }
+        let cutoff = Utc::now() - chrono::Duration::days(JOURNAL_DAYS);
+        bus_messages::Entity::delete_many()
+            .filter(bus_messages::Column::Queue.eq(JOURNAL))
+            .filter(bus_messages::Column::CreatedAt.lt(cutoff))
+            .exec(self.db.conn())
+            .await
+            .map_err(err)?;
+        Ok(())
+    }
+}
+
+/// The row of `m` in `queue`, visible after `delay`.
+fn row(queue: &str, m: &Message, delay: Duration) -> bus_messages::ActiveModel {
+    let now = Utc::now();
+    let visible = now + chrono::Duration::from_std(delay).unwrap_or_default();
+    bus_messages::ActiveModel {
+        queue: Set(queue.to_owned()),
+        message_id: Set(m.id.clone()),
+        kind: Set(m.kind.clone()),
+        schema_version: Set(i32::try_from(m.schema_version).unwrap_or(i32::MAX)),
+        correlation_id: Set(m.correlation_id.clone()),
+        attempt: Set(i32::try_from(m.attempt).unwrap_or(i32::MAX)),
+        headers: Set(serde_json::to_value(&m.headers).unwrap_or_default()),
+        payload: Set(m.payload.clone()),
+        visible_at: Set(visible),
+        locked_until: Set(None),
+        deliveries: Set(0),
+        created_at: Set(now),
+        lease: Set(None),
+        ..Default::default()
+    }
+}
+
+impl Inner {
     /// Claims the oldest visible, unleased message of `queue`.
     async fn claim(&self, queue: &str) -> Result<Option<bus_messages::Model>, BusError> {
         loop {
@@ -228,6 +335,7 @@ fn to_message(row: &bus_messages::Model) -> Message {
 struct EmbeddedDelivery {
     inner: Arc<Inner>,
     id: i64,
+    queue: String,
     lease: String,
     message: Message,
     redelivered: bool,
@@ -249,6 +357,7 @@ impl EmbeddedDelivery {
         Self {
             id: row.id,
             message: to_message(&row),
+            queue: row.queue.clone(),
             redelivered: row.deliveries > 1,
             inner,
             lease,
@@ -334,7 +443,7 @@ impl Delivery for EmbeddedDelivery {
             .exec(self.inner.db.conn())
             .await
             .map_err(err)?;
-        self.inner.wake.notify_waiters();
+        self.inner.wake(&self.queue);
         Ok(())
     }
 }
@@ -342,6 +451,7 @@ impl Delivery for EmbeddedDelivery {
 struct EmbeddedSubscription {
     inner: Arc<Inner>,
     queue: String,
+    wake: Arc<Notify>,
     cancelled: bool,
 }
 
@@ -353,7 +463,7 @@ impl Subscription for EmbeddedSubscription {
                 return None;
             }
             // Register for wake-ups before looking, so a publish in between is not missed.
-            let woken = self.inner.wake.notified();
+            let woken = self.wake.notified();
             tokio::pin!(woken);
             woken.as_mut().enable();
             match self.inner.claim(&self.queue).await {
@@ -383,6 +493,10 @@ impl Subscription for EmbeddedSubscription {
 
 #[async_trait]
 impl Transport for EmbeddedTransport {
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
+    }
+
     fn system(&self) -> &'static str {
         // The bus in the database (the single-process gateway).
         "embedded"
@@ -394,40 +508,44 @@ impl Transport for EmbeddedTransport {
     }
 
     async fn publish(&self, to: &Destination, message: &Message) -> Result<(), BusError> {
-        let inner = &self.inner;
-        match to {
-            Destination::Queue(q) => inner.insert(self.logical(q), message, Duration::ZERO).await,
-            Destination::Event(key) => {
-                let mut m = message.clone();
-                m.headers.insert("routing-key".to_owned(), key.clone());
-                inner.insert(JOURNAL, &m, Duration::ZERO).await?;
-                let cutoff = Utc::now() - chrono::Duration::days(JOURNAL_DAYS);
-                bus_messages::Entity::delete_many()
-                    .filter(bus_messages::Column::Queue.eq(JOURNAL))
-                    .filter(bus_messages::Column::CreatedAt.lt(cutoff))
-                    .exec(inner.db.conn())
-                    .await
-                    .map_err(err)?;
-                Ok(())
+        let (queue, m, delay) = self.placed(to, message);
+        self.inner.insert(&queue, &m, delay).await?;
+        if matches!(to, Destination::Event(_)) {
+            self.inner.purge_journal().await?;
+        }
+        Ok(())
+    }
+
+    /// One transaction for the whole batch: one commit (one sync of the
+    /// file) instead of one per message. All or nothing.
+    async fn publish_many(&self, batch: &[(Destination, Message)]) -> Vec<Result<(), BusError>> {
+        let written = async {
+            let txn = self.inner.db.conn().begin().await.map_err(err)?;
+            let mut queues = std::collections::BTreeSet::new();
+            for (to, message) in batch {
+                let (queue, m, delay) = self.placed(to, message);
+                row(&queue, &m, delay).insert(&txn).await.map_err(err)?;
+                queues.insert(queue);
             }
-            Destination::Retry {
-                queue,
-                expire_after,
-                ..
-            } => {
-                inner
-                    .insert(self.logical(queue), message, *expire_after)
-                    .await
+            txn.commit().await.map_err(err)?;
+            Ok::<_, BusError>(queues)
+        }
+        .await;
+        match written {
+            Ok(queues) => {
+                for q in &queues {
+                    self.inner.wake(q);
+                }
+                if batch
+                    .iter()
+                    .any(|(to, _)| matches!(to, Destination::Event(_)))
+                    && let Err(e) = self.inner.purge_journal().await
+                {
+                    tracing::warn!(error = %e, "embedded bus: cannot purge the old journal rows");
+                }
+                batch.iter().map(|_| Ok(())).collect()
             }
-            Destination::DeadLetter { queue } => {
-                inner
-                    .insert(
-                        &format!("{}.dlq", self.logical(queue)),
-                        message,
-                        Duration::ZERO,
-                    )
-                    .await
-            }
+            Err(e) => batch.iter().map(|_| Err(e.clone())).collect(),
         }
     }
 
@@ -436,9 +554,11 @@ impl Transport for EmbeddedTransport {
         queue: &str,
         _prefetch: u16,
     ) -> Result<Box<dyn Subscription>, BusError> {
+        let queue = self.logical(queue).to_owned();
         Ok(Box::new(EmbeddedSubscription {
             inner: self.inner.clone(),
-            queue: self.logical(queue).to_owned(),
+            wake: self.inner.wake_of(&queue),
+            queue,
             cancelled: false,
         }))
     }

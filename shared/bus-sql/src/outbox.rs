@@ -4,7 +4,11 @@
 //! message here in the same transaction ([`add`]). The [`Relay`] claims a
 //! batch of unpublished rows (a short transaction; on PostgreSQL with `FOR
 //! UPDATE SKIP LOCKED`, so several replicas share the work), then publishes
-//! them in id order, waiting for each confirm, and marks each published. No
+//! them in id order as one pipelined batch (one round of confirms, not one
+//! per row), and marks what was confirmed published in one statement; what
+//! failed goes again with a later batch, so a row can overtake one the
+//! broker refused (consumers never rely on the order of two messages: the
+//! notices' order is kept by egress's chains). No
 //! transaction is open while it talks to the broker. A relay that dies
 //! between claim and publish lets its claim expire, and another publishes
 //! the rows; a crash between publish and mark publishes a row again, which
@@ -15,7 +19,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use gw_bus::{Bus, Destination, Message};
-use sea_orm::sea_query::{Expr, LockBehavior, LockType};
+use sea_orm::sea_query::{Expr, ExprTrait, LockBehavior, LockType};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder,
     QuerySelect, Set, TransactionTrait,
@@ -31,10 +35,11 @@ use gw_storage::entities::outbox;
 /// before it is parked as a dead letter.
 pub const PARK_AFTER: i32 = 5;
 
-/// How long a relay's claim on a batch lasts. Short, so that the batch of
-/// a relay that died goes within seconds; a live relay renews its claim on
-/// what is left of a batch every third of it, so a slow broker does not let
-/// another relay publish the same rows meanwhile.
+/// How long a relay's claim on a batch lasts, at the least. Short, so that
+/// the batch of a relay that died goes within seconds; the claim is never
+/// shorter than twice the bus's publish timeout, the longest a live relay
+/// takes to publish a batch, so that no other relay publishes the same rows
+/// meanwhile.
 const CLAIM: chrono::Duration = chrono::Duration::seconds(10);
 
 /// Ends every relay's claim on rows not yet published, so that a batch a
@@ -132,6 +137,108 @@ impl std::fmt::Debug for RelayWaker {
     }
 }
 
+/// Where a handler's transaction writes the messages that must leave with
+/// its state change.
+///
+/// On RabbitMQ that is the outbox table, and the [`Relay`] publishes the
+/// rows after the commit. On the embedded bus the queues are rows of the
+/// same database, so the messages are written straight into the bus's
+/// table in the handler's transaction: as safe as the outbox (they exist
+/// exactly when the state change does), without the relay's three further
+/// writes per message (claim, publish, mark) or its hop.
+#[derive(Clone)]
+pub enum Outbox {
+    /// Rows of `outbox`, published by the relay this wakes.
+    Relayed(RelayWaker),
+    /// Rows of the embedded bus itself.
+    Embedded {
+        bus: Bus,
+        transport: crate::EmbeddedTransport,
+        /// Still woken after a commit: rows some other path wrote to the
+        /// outbox table (reports) go through the relay.
+        relay: RelayWaker,
+    },
+}
+
+impl Default for Outbox {
+    fn default() -> Self {
+        Outbox::Relayed(RelayWaker::default())
+    }
+}
+
+impl std::fmt::Debug for Outbox {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Outbox::Relayed(_) => "Outbox::Relayed",
+            Outbox::Embedded { .. } => "Outbox::Embedded",
+        })
+    }
+}
+
+impl Outbox {
+    /// The outbox of a process on `bus` with `relay`: the bus's own table
+    /// when it is the embedded bus (which always lives in the process's
+    /// database: `gw_host::connect` builds it on the same pool), else the
+    /// outbox table and the relay.
+    pub fn of(bus: &Bus, relay: &Relay) -> Self {
+        match bus
+            .transport()
+            .as_any()
+            .downcast_ref::<crate::EmbeddedTransport>()
+        {
+            Some(t) => Outbox::Embedded {
+                bus: bus.clone(),
+                transport: t.clone(),
+                relay: relay.waker(),
+            },
+            None => Outbox::Relayed(relay.waker()),
+        }
+    }
+
+    /// Writes `message` for `to` as part of the caller's transaction; what
+    /// to wake after the commit is added to `written`.
+    pub async fn add<C: ConnectionTrait>(
+        &self,
+        conn: &C,
+        to: &Destination,
+        message: &Message,
+        written: &mut Vec<String>,
+    ) -> Result<(), DbErr> {
+        match self {
+            Outbox::Relayed(_) => add(conn, to, message).await,
+            Outbox::Embedded { bus, transport, .. } => {
+                let (_span, stamped) = bus.producer_span(to, message);
+                let queue = transport.write(conn, to, &stamped).await?;
+                if !written.contains(&queue) {
+                    written.push(queue);
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// After the commit: wakes the relay, or the consumers of the queues
+    /// written to (and purges the event journal's old rows when due).
+    pub async fn committed(&self, written: &[String]) {
+        match self {
+            Outbox::Relayed(relay) => relay.wake(),
+            Outbox::Embedded {
+                transport, relay, ..
+            } => {
+                for q in written {
+                    transport.wake(q);
+                }
+                relay.wake();
+                if written.iter().any(|q| q == crate::embedded::JOURNAL)
+                    && let Err(e) = transport.purge_journal().await
+                {
+                    tracing::warn!(error = %e, "embedded bus: cannot purge the old journal rows");
+                }
+            }
+        }
+    }
+}
+
 /// Publishes outbox rows until cancelled.
 #[derive(Clone)]
 pub struct Relay {
@@ -154,6 +261,13 @@ impl Relay {
             idle: Duration::from_millis(500),
             park_after: PARK_AFTER,
         }
+    }
+
+    /// How long this relay's claim on a batch lasts.
+    fn claim(&self) -> chrono::Duration {
+        let publishing =
+            chrono::Duration::from_std(self.bus.publish_timeout() * 2).unwrap_or(CLAIM);
+        CLAIM.max(publishing)
     }
 
     /// A handle to wake the relay from elsewhere.
@@ -191,7 +305,8 @@ impl Relay {
         }
     }
 
-    /// Publishes one batch; returns how many rows were published.
+    /// Publishes one batch; returns how many rows were settled (published,
+    /// or parked as dead letters): none means there is nothing to do now.
     pub async fn publish_batch(&self) -> Result<usize, DbErr> {
         let now = chrono::Utc::now();
         let unclaimed = sea_orm::Condition::any()
@@ -213,85 +328,107 @@ impl Relay {
         }
         let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
         outbox::Entity::update_many()
-            .col_expr(outbox::Column::ClaimedUntil, Expr::value(now + CLAIM))
+            .col_expr(
+                outbox::Column::ClaimedUntil,
+                Expr::value(now + self.claim()),
+            )
             .filter(outbox::Column::Id.is_in(ids.clone()))
             .exec(&txn)
             .await?;
         txn.commit().await?;
 
         let conn = self.db.conn();
-        let mut published = 0;
-        let mut claimed_at = now;
+        // Rows that cannot be read as messages are marked and skipped; the
+        // rest go to the bus as one batch (pipelined, one round of confirms).
+        let mut batch = Vec::with_capacity(rows.len());
+        let mut sendable = Vec::with_capacity(rows.len());
         for row in rows {
-            if chrono::Utc::now() - claimed_at > CLAIM / 3 {
-                claimed_at = chrono::Utc::now();
-                outbox::Entity::update_many()
-                    .col_expr(
-                        outbox::Column::ClaimedUntil,
-                        Expr::value(claimed_at + CLAIM),
-                    )
-                    .filter(outbox::Column::PublishedAt.is_null())
-                    .filter(
-                        outbox::Column::Id.is_in(ids.iter().copied().filter(|id| *id >= row.id)),
-                    )
-                    .exec(conn)
-                    .await?;
-            }
-            let Some((to, message)) = to_bus(&row) else {
-                tracing::error!(outbox_id = row.id, destination = %row.destination, "outbox row with an unknown destination; skipped");
-                outbox::Entity::update_many()
-                    .col_expr(
-                        outbox::Column::LastError,
-                        Expr::value("unknown destination"),
-                    )
-                    .col_expr(outbox::Column::PublishedAt, Expr::value(chrono::Utc::now()))
-                    .filter(outbox::Column::Id.eq(row.id))
-                    .exec(conn)
-                    .await?;
-                continue;
-            };
-            match self.bus.publish(&to, &message).await {
-                Ok(()) => {
-                    outbox::Entity::update_many()
-                        .col_expr(outbox::Column::PublishedAt, Expr::value(chrono::Utc::now()))
-                        .col_expr(outbox::Column::Attempts, Expr::value(row.attempts + 1))
-                        .filter(outbox::Column::Id.eq(row.id))
-                        .exec(conn)
-                        .await?;
-                    published += 1;
+            match to_bus(&row) {
+                Some(m) => {
+                    batch.push(m);
+                    sendable.push(row);
                 }
-                Err(e) if counts_against_row(&e) && row.attempts + 1 >= self.park_after => {
-                    // This row is the problem, not the broker: move it to
-                    // the dead letters so the rows behind it can go.
-                    self.park(&row, &message, &e).await?;
-                }
-                Err(e) => {
-                    // Keep order: stop at the first failure, release the
-                    // claim on the rest, and try again later.
-                    outbox::Entity::update_many()
-                        .col_expr(outbox::Column::Attempts, Expr::value(row.attempts + 1))
-                        .col_expr(outbox::Column::LastError, Expr::value(e.to_string()))
-                        .filter(outbox::Column::Id.eq(row.id))
-                        .exec(conn)
-                        .await?;
+                None => {
+                    tracing::error!(outbox_id = row.id, destination = %row.destination, "outbox row with an unknown destination; skipped");
                     outbox::Entity::update_many()
                         .col_expr(
-                            outbox::Column::ClaimedUntil,
-                            Expr::value(Option::<chrono::DateTime<chrono::Utc>>::None),
+                            outbox::Column::LastError,
+                            Expr::value("unknown destination"),
                         )
-                        .filter(outbox::Column::PublishedAt.is_null())
-                        .filter(
-                            outbox::Column::Id
-                                .is_in(ids.iter().copied().filter(|id| *id >= row.id)),
-                        )
+                        .col_expr(outbox::Column::PublishedAt, Expr::value(chrono::Utc::now()))
+                        .filter(outbox::Column::Id.eq(row.id))
                         .exec(conn)
                         .await?;
-                    tracing::warn!(message_id = %message.id, error = %e, "outbox publish failed; will retry");
-                    return Ok(published);
                 }
             }
         }
-        Ok(published)
+        let results = self.bus.publish_many(&batch).await;
+
+        // What the broker confirmed is published, whatever failed beside
+        // it (a batch is pipelined: a row after a failed one is already in
+        // its queue, and publishing it again would only make a duplicate).
+        let confirmed: Vec<i64> = sendable
+            .iter()
+            .zip(&results)
+            .filter(|(_, r)| r.is_ok())
+            .map(|(row, _)| row.id)
+            .collect();
+        let mut settled = confirmed.len();
+        if !confirmed.is_empty() {
+            outbox::Entity::update_many()
+                .col_expr(outbox::Column::PublishedAt, Expr::value(chrono::Utc::now()))
+                .col_expr(
+                    outbox::Column::Attempts,
+                    Expr::col(outbox::Column::Attempts).add(1),
+                )
+                .filter(outbox::Column::Id.is_in(confirmed))
+                .exec(conn)
+                .await?;
+        }
+        // A row the broker refused or could not route counts an attempt and
+        // is parked once it has failed too often; a broker that is down or
+        // slow is nobody's row's fault: those rows are released as they are.
+        let mut released = Vec::new();
+        let mut broker_error = None;
+        for ((row, (_, message)), r) in sendable.iter().zip(&batch).zip(&results) {
+            let Err(e) = r else { continue };
+            if !counts_against_row(e) {
+                released.push(row.id);
+                broker_error.get_or_insert_with(|| e.to_string());
+                continue;
+            }
+            if row.attempts + 1 >= self.park_after {
+                // This row is the problem, not the broker: move it to the
+                // dead letters so the rows behind it can go.
+                self.park(row, message, e).await?;
+                settled += 1;
+                continue;
+            }
+            tracing::warn!(message_id = %message.id, error = %e, "outbox publish refused; will retry");
+            outbox::Entity::update_many()
+                .col_expr(outbox::Column::Attempts, Expr::value(row.attempts + 1))
+                .col_expr(outbox::Column::LastError, Expr::value(e.to_string()))
+                .col_expr(
+                    outbox::Column::ClaimedUntil,
+                    Expr::value(Option::<chrono::DateTime<chrono::Utc>>::None),
+                )
+                .filter(outbox::Column::Id.eq(row.id))
+                .exec(conn)
+                .await?;
+        }
+        if let Some(e) = broker_error {
+            tracing::warn!(rows = released.len(), error = %e, "outbox publish failed; will retry");
+            outbox::Entity::update_many()
+                .col_expr(outbox::Column::LastError, Expr::value(e))
+                .col_expr(
+                    outbox::Column::ClaimedUntil,
+                    Expr::value(Option::<chrono::DateTime<chrono::Utc>>::None),
+                )
+                .filter(outbox::Column::Id.is_in(released))
+                .exec(conn)
+                .await?;
+        }
+        Ok(settled)
     }
 
     /// Parks a row that keeps failing: recorded as a dead letter (an

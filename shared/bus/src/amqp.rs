@@ -131,6 +131,29 @@ impl AmqpTransport {
         })
     }
 
+    /// Sends one message's frames on the confirm channel; the returned
+    /// future resolves with the broker's confirm.
+    async fn send(
+        &self,
+        to: &Destination,
+        message: &Message,
+    ) -> Result<lapin::PublisherConfirm, BusError> {
+        let (exchange, key) = self.route(to);
+        self.publisher
+            .basic_publish(
+                ss(exchange),
+                ss(key),
+                BasicPublishOptions {
+                    mandatory: true,
+                    ..BasicPublishOptions::default()
+                },
+                &message.payload,
+                properties(to, message),
+            )
+            .await
+            .map_err(unavailable)
+    }
+
     fn route(&self, to: &Destination) -> (String, String) {
         let t = &self.topology;
         match to {
@@ -138,6 +161,18 @@ impl AmqpTransport {
             Destination::Event(key) => (t.events_exchange(), key.clone()),
             Destination::Retry { queue, .. } => (t.retry_exchange(), queue.clone()),
             Destination::DeadLetter { queue } => (t.dead_letter_exchange(), queue.clone()),
+        }
+    }
+}
+
+/// What a broker's confirm means for one message.
+fn settle(to: &Destination, confirm: Confirmation) -> Result<(), BusError> {
+    match confirm {
+        Confirmation::Ack(None) => Ok(()),
+        Confirmation::Ack(Some(_)) => Err(BusError::Unroutable(to.to_string())),
+        Confirmation::Nack(_) => Err(BusError::Nacked),
+        Confirmation::NotRequested => {
+            Err(BusError::Other("publisher confirms are not enabled".into()))
         }
     }
 }
@@ -398,6 +433,10 @@ fn dead_lettering(t: &Topology, args: &mut FieldTable, exchange: &str) {
 
 #[async_trait]
 impl Transport for AmqpTransport {
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
+    }
+
     async fn declare(&self, t: &Topology) -> Result<(), BusError> {
         let ch = self
             .connection
@@ -523,31 +562,30 @@ impl Transport for AmqpTransport {
     }
 
     async fn publish(&self, to: &Destination, message: &Message) -> Result<(), BusError> {
-        let (exchange, key) = self.route(to);
-        let confirm = self
-            .publisher
-            .basic_publish(
-                ss(exchange),
-                ss(key),
-                BasicPublishOptions {
-                    mandatory: true,
-                    ..BasicPublishOptions::default()
-                },
-                &message.payload,
-                properties(to, message),
-            )
-            .await
-            .map_err(unavailable)?
-            .await
-            .map_err(unavailable)?;
-        match confirm {
-            Confirmation::Ack(None) => Ok(()),
-            Confirmation::Ack(Some(_)) => Err(BusError::Unroutable(to.to_string())),
-            Confirmation::Nack(_) => Err(BusError::Nacked),
-            Confirmation::NotRequested => {
-                Err(BusError::Other("publisher confirms are not enabled".into()))
-            }
+        let confirm = self.send(to, message).await?;
+        settle(to, confirm.await.map_err(unavailable)?)
+    }
+
+    /// The frames of every message go out first, in order, on the one
+    /// confirm channel; then the confirms are awaited together. The broker
+    /// confirms a batch with few disk syncs instead of one round trip and
+    /// one sync per message, and routes the messages in the order sent.
+    async fn publish_many(&self, batch: &[(Destination, Message)]) -> Vec<Result<(), BusError>> {
+        let mut pending = Vec::with_capacity(batch.len());
+        for (to, m) in batch {
+            pending.push(self.send(to, m).await);
         }
+        let mut out = Vec::with_capacity(batch.len());
+        for ((to, _), sent) in batch.iter().zip(pending) {
+            out.push(match sent {
+                Ok(confirm) => match confirm.await {
+                    Ok(c) => settle(to, c),
+                    Err(e) => Err(unavailable(e)),
+                },
+                Err(e) => Err(e),
+            });
+        }
+        out
     }
 
     async fn subscribe(

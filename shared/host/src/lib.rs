@@ -205,7 +205,7 @@ impl Application {
         layout: Layout,
     ) -> anyhow::Result<Self> {
         let relay = Relay::new(db.clone(), bus.clone());
-        let flow = Workflow::new(db.clone(), relay.waker());
+        let flow = Workflow::new(db.clone(), gw_bus_sql::Outbox::of(&bus, &relay));
         let ctx = Context {
             counterparts: settings.counterparts(),
             flow: flow.clone(),

@@ -28,8 +28,7 @@ pub use failure::{DbResultExt, db_failure};
 pub use once::{ConsumeOnce, once};
 
 use gw_bus::Failure;
-use gw_bus_sql::RelayWaker;
-use gw_bus_sql::outbox;
+use gw_bus_sql::Outbox;
 use gw_contract::events::EventPayload;
 use gw_contract::{ApplicationEvent, Contract, EventKey, NoticeCommand};
 use gw_lifecycle::{Effect, Event, Refusal, State};
@@ -41,7 +40,8 @@ use gw_storage::sea_orm::{DatabaseTransaction, Set, TransactionTrait};
 use std::sync::Arc;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
-/// What handlers share: the database and the relay to wake.
+/// What handlers share: the database and where their messages go (the
+/// outbox and its relay, or the embedded bus's own table).
 ///
 /// Transactions are capped at the pool's size (less a few connections for
 /// reads, the relay and HTTP handlers): a process with many consumers and a
@@ -51,7 +51,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 #[derive(Clone, Debug)]
 pub struct Workflow {
     db: Db,
-    relay: RelayWaker,
+    outbox: Outbox,
     transactions: Arc<Semaphore>,
 }
 
@@ -62,7 +62,7 @@ const RESERVED: u32 = 2;
 const WAIT_FOR_TRANSACTION: std::time::Duration = std::time::Duration::from_secs(30);
 
 impl Workflow {
-    pub fn new(db: Db, relay: RelayWaker) -> Self {
+    pub fn new(db: Db, outbox: Outbox) -> Self {
         let pool = db.max_connections();
         let n = if pool > RESERVED + 1 {
             pool - RESERVED
@@ -71,7 +71,7 @@ impl Workflow {
         };
         Self {
             db,
-            relay,
+            outbox,
             transactions: Arc::new(Semaphore::new(usize::try_from(n).unwrap_or(1))),
         }
     }
@@ -81,8 +81,8 @@ impl Workflow {
     }
 
     /// Wakes the relay (after committing outbox rows outside a [`Tx`]).
-    pub fn wake(&self) {
-        self.relay.wake();
+    pub async fn wake(&self) {
+        self.outbox.committed(&[]).await;
     }
 
     /// Starts a transaction (waiting for a free slot; see [`Workflow`]).
@@ -114,7 +114,8 @@ impl Workflow {
         );
         Ok(Tx {
             txn: self.db.conn().begin().await.transient()?,
-            relay: self.relay.clone(),
+            outbox: self.outbox.clone(),
+            written: std::sync::Mutex::default(),
             _slot: permit,
             span,
         })
@@ -202,7 +203,9 @@ impl Outcome {
 /// One handler's transaction. Dropped without [`Tx::commit`], it rolls back.
 pub struct Tx {
     txn: DatabaseTransaction,
-    relay: RelayWaker,
+    outbox: Outbox,
+    /// The embedded bus's queues written to, woken after the commit.
+    written: std::sync::Mutex<Vec<String>>,
     /// Held until the transaction ends.
     _slot: OwnedSemaphorePermit,
     /// The transaction's span; ends with it.
@@ -344,13 +347,31 @@ impl Tx {
     /// Writes a command for another service to the outbox.
     pub async fn send<C: Contract>(&self, command: &C) -> Result<(), Failure> {
         let (to, m) = gw_contract::message(command).map_err(Failure::permanent)?;
-        outbox::add(&self.txn, &to, &m).await.transient()
+        self.add(&to, &m).await
     }
 
     /// Writes a domain event to the outbox.
     pub async fn emit<E: EventPayload>(&self, key: EventKey, payload: &E) -> Result<(), Failure> {
         let (to, m) = gw_contract::events::message(key, payload).map_err(Failure::permanent)?;
-        outbox::add(&self.txn, &to, &m).await.transient()
+        self.add(&to, &m).await
+    }
+
+    async fn add(&self, to: &gw_bus::Destination, m: &gw_bus::Message) -> Result<(), Failure> {
+        let mut written = Vec::new();
+        self.outbox
+            .add(&self.txn, to, m, &mut written)
+            .await
+            .transient()?;
+        if !written.is_empty()
+            && let Ok(mut w) = self.written.lock()
+        {
+            for q in written {
+                if !w.contains(&q) {
+                    w.push(q);
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Writes an [`ApplicationEvent`] about an application now in `state`,
@@ -483,7 +504,8 @@ impl Tx {
         Ok(true)
     }
 
-    /// Commits, then wakes the relay so that what was written leaves now.
+    /// Commits, then wakes the relay (or the embedded bus's consumers) so
+    /// that what was written leaves now.
     pub async fn commit(self) -> Result<(), Failure> {
         let span = self.span.clone();
         if let Err(e) = self.txn.commit().await.transient() {
@@ -491,7 +513,8 @@ impl Tx {
             return Err(e);
         }
         span.record("outcome", "committed");
-        self.relay.wake();
+        let written = self.written.lock().map(|w| w.clone()).unwrap_or_default();
+        self.outbox.committed(&written).await;
         Ok(())
     }
 }
