@@ -610,6 +610,7 @@ async fn embedded_leases_are_renewed_and_fence_their_holder() {
         connect_timeout: Duration::from_secs(5),
         schema: None,
         migrate: true,
+        sqlite_full_sync: true,
     })
     .await
     .unwrap();

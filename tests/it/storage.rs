@@ -110,6 +110,7 @@ async fn postgres_and_sqlite_behave_alike() {
         connect_timeout: Duration::from_secs(5),
         schema: None,
         migrate: true,
+        sqlite_full_sync: true,
     })
     .await
     .unwrap();
@@ -117,6 +118,50 @@ async fn postgres_and_sqlite_behave_alike() {
     sqlite.close().await;
     std::fs::remove_dir_all(&dir).unwrap();
     h.cleanup().await;
+}
+
+/// Every SQLite connection is in WAL mode with foreign keys on, and its
+/// commits wait for the disk unless `database.sqlite_synchronous` says
+/// `normal`.
+#[tokio::test]
+async fn sqlite_connections_carry_their_pragmas() {
+    use gw_storage::sea_orm::{ConnectionTrait, Statement};
+    let dir = std::env::temp_dir().join(format!("gw-pragma-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&dir).unwrap();
+    for (full, expected) in [(true, 2), (false, 1)] {
+        let db = Db::connect(&DbOptions {
+            url: format!(
+                "sqlite://{}?mode=rwc",
+                dir.join(format!("{full}.db")).display()
+            ),
+            max_connections: 1,
+            connect_timeout: Duration::from_secs(5),
+            schema: None,
+            migrate: true,
+            sqlite_full_sync: full,
+        })
+        .await
+        .unwrap();
+        let pragma = |name: &str| {
+            let stmt = Statement::from_string(db.backend(), format!("PRAGMA {name}"));
+            let conn = db.conn().clone();
+            async move {
+                let row = conn.query_one_raw(stmt).await.unwrap().unwrap();
+                row.try_get_by_index::<String>(0)
+                    .or_else(|_| row.try_get_by_index::<i64>(0).map(|n| n.to_string()))
+                    .unwrap()
+            }
+        };
+        assert_eq!(pragma("journal_mode").await, "wal");
+        assert_eq!(pragma("foreign_keys").await, "1");
+        assert_eq!(
+            pragma("synchronous").await,
+            expected.to_string(),
+            "full = {full}"
+        );
+        db.close().await;
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[tokio::test]

@@ -22,6 +22,29 @@ pub struct DatabaseSettings {
     /// on Kubernetes: a Job runs `migrate` once per release and a service
     /// refuses to start on a database that is behind.
     pub migrate_on_start: bool,
+    /// SQLite only: when a commit waits for the disk. `full` (the default):
+    /// every commit is on disk before it returns, so nothing acknowledged
+    /// is lost even by a power cut. `normal`: in WAL mode a commit survives
+    /// the process dying (kill -9, OOM) but the last commits can be lost if
+    /// the machine itself crashes; commits no longer wait for the disk.
+    #[serde(default)]
+    pub sqlite_synchronous: SqliteSynchronous,
+}
+
+/// `database.sqlite_synchronous`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SqliteSynchronous {
+    #[default]
+    Full,
+    Normal,
+}
+
+impl SqliteSynchronous {
+    /// Whether every commit waits for the disk.
+    pub fn full(self) -> bool {
+        self == SqliteSynchronous::Full
+    }
 }
 
 impl DatabaseSettings {

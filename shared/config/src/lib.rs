@@ -42,7 +42,7 @@ pub use backup::BackupSettings;
 pub use claims::ClaimsSettings;
 pub use console::ConsoleSettings;
 pub use counterparts::{Counterpart, CounterpartSettings, Counterparts};
-pub use database::DatabaseSettings;
+pub use database::{DatabaseSettings, SqliteSynchronous};
 pub use duration::{parse_duration, string_or_list};
 pub use egress::EgressSettings;
 pub use files::{FileStoreKind, FilesSettings, S3Settings};
@@ -201,6 +201,7 @@ url = "postgres://postgres@127.0.0.1:5432/gateway"
 max_connections = 10
 connect_timeout = "5s"
 migrate_on_start = true
+sqlite_synchronous = "full"
 
 [amqp]
 url = "amqp://guest:guest@127.0.0.1:5672/%2f"

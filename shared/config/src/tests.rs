@@ -699,3 +699,24 @@ fn the_sandbox_cashier_needs_loopback_listeners_or_an_explicit_allow() {
             .sandbox_allow_public
     );
 }
+
+#[test]
+fn sqlite_commits_wait_for_the_disk_unless_told_otherwise() {
+    let s = Settings::load_from(None, env(&[])).unwrap();
+    assert_eq!(
+        s.database.sqlite_synchronous,
+        crate::SqliteSynchronous::Full
+    );
+    assert!(s.database.sqlite_synchronous.full());
+    let s =
+        Settings::load_from(None, env(&[("GW__DATABASE__SQLITE_SYNCHRONOUS", "normal")])).unwrap();
+    assert_eq!(
+        s.database.sqlite_synchronous,
+        crate::SqliteSynchronous::Normal
+    );
+    assert!(!s.database.sqlite_synchronous.full());
+    let err = Settings::load_from(None, env(&[("GW__DATABASE__SQLITE_SYNCHRONOUS", "off")]))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("sqlite_synchronous"), "{err}");
+}

@@ -89,6 +89,7 @@ async fn open_db(settings: &Settings, migrate: bool) -> anyhow::Result<Db> {
         connect_timeout: settings.database.connect_timeout,
         schema: settings.database.schema.clone(),
         migrate,
+        sqlite_full_sync: settings.database.sqlite_synchronous.full(),
     };
     Db::connect(&options)
         .await

@@ -49,6 +49,10 @@ pub struct DbOptions {
     /// pending migration stops the start with a clear error instead: on
     /// Kubernetes a Job migrates once per release.
     pub migrate: bool,
+    /// SQLite: every commit waits for the disk (`PRAGMA synchronous=FULL`);
+    /// else `NORMAL` (in WAL mode safe against the process dying, not
+    /// against the machine crashing). Ignored on PostgreSQL.
+    pub sqlite_full_sync: bool,
 }
 
 impl std::fmt::Debug for DbOptions {
@@ -108,21 +112,27 @@ impl Db {
         if let (Some(schema), false) = (&options.schema, sqlite) {
             o.set_schema_search_path(schema.clone());
         }
+        if sqlite {
+            // On every connection the pool opens (a connection it replaces
+            // must not come back without foreign keys): WAL lets readers
+            // work beside the single writer; commits wait for the disk
+            // unless told otherwise.
+            let full = options.sqlite_full_sync;
+            o.map_sqlx_sqlite_opts(move |s| {
+                use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
+                s.journal_mode(SqliteJournalMode::Wal)
+                    .synchronous(if full {
+                        SqliteSynchronous::Full
+                    } else {
+                        SqliteSynchronous::Normal
+                    })
+                    .foreign_keys(true)
+                    .busy_timeout(Duration::from_secs(5))
+            });
+        }
         let conn = Database::connect(o)
             .await
             .map_err(|e| StorageError::Connect(e.to_string()))?;
-        if sqlite {
-            // WAL lets readers work beside the single writer; foreign keys on.
-            for pragma in [
-                "PRAGMA journal_mode=WAL",
-                "PRAGMA foreign_keys=ON",
-                "PRAGMA busy_timeout=5000",
-            ] {
-                conn.execute_unprepared(pragma)
-                    .await
-                    .map_err(|e| StorageError::Connect(e.to_string()))?;
-            }
-        }
         if sqlite {
             // One writer: concurrent starts serialise on the file.
             migration::Migrator::up(&conn, None)
