@@ -188,4 +188,50 @@ mod tests {
         // The font is subset: far smaller than the 5 MB collection.
         assert!(pdf.len() < 600_000, "{} bytes", pdf.len());
     }
+
+    /// The QR code printed on a guarantee, rasterised as a reader would
+    /// see the page (poppler's `pdftoppm`, greyscale, 150 dpi), decodes to
+    /// the verification address.
+    #[test]
+    fn the_qr_code_reads_back_as_the_verification_address() {
+        let pdf = render(&doc(None)).unwrap();
+        let dir = std::env::temp_dir().join(format!("gw-qr-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("g.pdf");
+        std::fs::write(&file, &pdf).unwrap();
+        let out = std::process::Command::new("pdftoppm")
+            .args(["-r", "150", "-gray", "-singlefile"])
+            .arg(&file)
+            .arg(dir.join("page"))
+            .status()
+            .expect("pdftoppm (Debian poppler-utils) must be installed");
+        assert!(out.success());
+        let pgm = std::fs::read(dir.join("page.pgm")).unwrap();
+        std::fs::remove_dir_all(&dir).unwrap();
+        // Binary PGM: "P5", width, height, max value, one byte per pixel.
+        let mut fields = Vec::new();
+        let mut at = 0;
+        while fields.len() < 4 {
+            while pgm[at].is_ascii_whitespace() {
+                at += 1;
+            }
+            let start = at;
+            while !pgm[at].is_ascii_whitespace() {
+                at += 1;
+            }
+            fields.push(String::from_utf8(pgm[start..at].to_vec()).unwrap());
+        }
+        let pixels = &pgm[at + 1..];
+        assert_eq!(fields[0], "P5");
+        let (w, h): (usize, usize) = (fields[1].parse().unwrap(), fields[2].parse().unwrap());
+        assert_eq!(pixels.len(), w * h);
+        let mut img = rqrr::PreparedImage::prepare_from_greyscale(w, h, |x, y| pixels[y * w + x]);
+        let grids = img.detect_grids();
+        assert_eq!(grids.len(), 1, "one QR code on the page");
+        let (_, content) = grids[0].decode().unwrap();
+        assert_eq!(
+            content,
+            "https://gw.example.com/verify?baohanno=BH2025112800000001&code=ABCD2345"
+        );
+    }
 }
