@@ -596,6 +596,116 @@ async fn an_outbox_row_that_keeps_failing_is_parked_and_the_rest_go() {
     h.cleanup().await;
 }
 
+/// On PostgreSQL a relay's batch is the row locks of its transaction:
+/// another relay skips the rows while they are being published, and a
+/// relay that dies (its transaction never commits) lets go of them at once,
+/// not when a claim would have run out. Two relays racing over many rows
+/// publish each exactly once.
+#[tokio::test]
+async fn postgres_relays_share_rows_and_a_dead_one_lets_go_at_once() {
+    use gw_storage::entities::outbox as rows;
+    use gw_storage::sea_orm::{
+        ColumnTrait, EntityTrait, QueryFilter, QuerySelect, TransactionTrait,
+    };
+    let ids = TestIds::new();
+    let h = Harness::new(ids.clone(), settings(&ids, "http://127.0.0.1:9", &[])).await;
+    let write = |n: usize| {
+        let db = h.db.clone();
+        async move {
+            let txn = db.conn().begin().await.unwrap();
+            let mut sent = Vec::new();
+            for i in 0..n {
+                let m = Message::json("test.relay", 1, Some("TB-RL"), &json!({"n": i})).unwrap();
+                gw_bus_sql::outbox::add(
+                    &txn,
+                    &gw_bus::Destination::Queue(queues::INVOICEAPPLY.into()),
+                    &m,
+                )
+                .await
+                .unwrap();
+                sent.push(m.id);
+            }
+            txn.commit().await.unwrap();
+            sent
+        }
+    };
+
+    // A relay that took three rows and died before committing.
+    let sent = write(3).await;
+    let dying = h.db.conn().begin().await.unwrap();
+    let held = rows::Entity::find()
+        .filter(rows::Column::PublishedAt.is_null())
+        .lock_exclusive()
+        .all(&dying)
+        .await
+        .unwrap();
+    assert_eq!(held.len(), 3);
+    let relay = gw_bus_sql::Relay::new(h.db.clone(), h.bus.clone());
+    assert_eq!(
+        relay.publish_batch().await.unwrap(),
+        0,
+        "locked rows are skipped"
+    );
+    assert!(h.take(queues::INVOICEAPPLY).await.is_none());
+    drop(dying); // its connection gives the rows back
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(
+        relay.publish_batch().await.unwrap(),
+        3,
+        "at once, no claim to wait out"
+    );
+    for id in &sent {
+        let got = h
+            .wait_take(queues::INVOICEAPPLY, Duration::from_secs(5))
+            .await
+            .expect("published");
+        assert_eq!(&got.id, id, "in order");
+    }
+
+    // Two relays racing over 600 rows: each published once.
+    let sent = write(600).await;
+    let (a, b) = (
+        relay.clone(),
+        gw_bus_sql::Relay::new(h.db.clone(), h.bus.clone()),
+    );
+    let drain = |r: gw_bus_sql::Relay| async move {
+        let mut n = 0;
+        loop {
+            match r.publish_batch().await.unwrap() {
+                0 => return n,
+                k => n += k,
+            }
+        }
+    };
+    let (na, nb) = tokio::join!(drain(a), drain(b));
+    assert_eq!(na + nb, 600);
+    let mut got = std::collections::BTreeSet::new();
+    while got.len() < 600 {
+        let m = h
+            .wait_take(queues::INVOICEAPPLY, Duration::from_secs(5))
+            .await
+            .expect("every row published");
+        assert!(got.insert(m.id), "a row published twice");
+    }
+    assert!(h.take(queues::INVOICEAPPLY).await.is_none(), "nothing more");
+    assert_eq!(got, sent.into_iter().collect());
+    assert_eq!(
+        gw_bus_sql::outbox::pending_count(h.db.conn())
+            .await
+            .unwrap(),
+        0
+    );
+    // No claim was written: one write per row (the mark), and no claim a
+    // dead relay would leave behind.
+    let claimed = rows::Entity::find()
+        .filter(rows::Column::ClaimedUntil.is_not_null())
+        .all(h.db.conn())
+        .await
+        .unwrap();
+    assert!(claimed.is_empty(), "{} rows carry a claim", claimed.len());
+    h.cleanup().await;
+}
+
 /// The embedded bus: a long handler keeps its message (the lease is
 /// renewed), and a consumer whose lease was taken over can neither ack nor
 /// requeue the message it no longer holds.

@@ -1,18 +1,23 @@
 //! The transactional outbox and its relay.
 //!
 //! A handler that changes state and must also send a message writes the
-//! message here in the same transaction ([`add`]). The [`Relay`] claims a
-//! batch of unpublished rows (a short transaction; on PostgreSQL with `FOR
-//! UPDATE SKIP LOCKED`, so several replicas share the work), then publishes
-//! them in id order as one pipelined batch (one round of confirms, not one
-//! per row), and marks what was confirmed published in one statement; what
-//! failed goes again with a later batch, so a row can overtake one the
-//! broker refused (consumers never rely on the order of two messages: the
-//! notices' order is kept by egress's chains). No
-//! transaction is open while it talks to the broker. A relay that dies
-//! between claim and publish lets its claim expire, and another publishes
-//! the rows; a crash between publish and mark publishes a row again, which
-//! consumers absorb (they deduplicate), so nothing is ever lost.
+//! message here in the same transaction ([`add`]). The [`Relay`] takes a
+//! batch of unpublished rows, publishes them in id order as one pipelined
+//! batch (one round of confirms, not one per row), and marks what was
+//! confirmed published in one statement; what failed goes again with a
+//! later batch, so a row can overtake one the broker refused (consumers
+//! never rely on the order of two messages: the notices' order is kept by
+//! egress's chains).
+//!
+//! On PostgreSQL the batch is locked (`FOR UPDATE SKIP LOCKED`, so several
+//! replicas share the work) in a transaction that lasts while it is
+//! published (at most the publish timeout) and marked: a relay that dies
+//! lets go of its rows at once. On SQLite, whose one connection the
+//! embedded bus needs for publishing, the batch is claimed for a while in a
+//! short transaction instead, and no transaction is open while publishing;
+//! a relay that dies lets its claim expire. Either way a crash between
+//! publish and mark publishes a row again, which consumers absorb (they
+//! deduplicate), so nothing is ever lost.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -21,8 +26,8 @@ use std::time::Duration;
 use gw_bus::{Bus, Destination, Message};
 use sea_orm::sea_query::{Expr, ExprTrait, LockBehavior, LockType};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect, Set, TransactionTrait,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbBackend, DbErr, EntityTrait, QueryFilter,
+    QueryOrder, QuerySelect, Set, TransactionSession, TransactionTrait,
 };
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
@@ -326,18 +331,37 @@ impl Relay {
             txn.commit().await?;
             return Ok(0);
         }
+        if self.db.backend() == DbBackend::Postgres {
+            // The rows stay locked (other relays skip them) while they are
+            // published and marked in this one transaction: one write per
+            // row, and a relay that dies lets go of its batch at once.
+            let n = self.publish_rows(&txn, rows).await?;
+            txn.commit().await?;
+            return Ok(n);
+        }
+        // SQLite has one connection, which publishing to the embedded bus
+        // needs: the batch is claimed for a while instead, and the claim
+        // committed before publishing.
         let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
         outbox::Entity::update_many()
             .col_expr(
                 outbox::Column::ClaimedUntil,
                 Expr::value(now + self.claim()),
             )
-            .filter(outbox::Column::Id.is_in(ids.clone()))
+            .filter(outbox::Column::Id.is_in(ids))
             .exec(&txn)
             .await?;
         txn.commit().await?;
+        self.publish_rows(self.db.conn(), rows).await
+    }
 
-        let conn = self.db.conn();
+    /// Publishes claimed or locked rows and records what became of each,
+    /// on `conn`; how many were settled.
+    async fn publish_rows<C: ConnectionTrait + TransactionTrait>(
+        &self,
+        conn: &C,
+        rows: Vec<outbox::Model>,
+    ) -> Result<usize, DbErr> {
         // Rows that cannot be read as messages are marked and skipped; the
         // rest go to the bus as one batch (pipelined, one round of confirms).
         let mut batch = Vec::with_capacity(rows.len());
@@ -400,7 +424,7 @@ impl Relay {
             if row.attempts + 1 >= self.park_after {
                 // This row is the problem, not the broker: move it to the
                 // dead letters so the rows behind it can go.
-                self.park(row, message, e).await?;
+                self.park(conn, row, message, e).await?;
                 settled += 1;
                 continue;
             }
@@ -433,13 +457,14 @@ impl Relay {
 
     /// Parks a row that keeps failing: recorded as a dead letter (an
     /// operator can see why and replay it) and skipped from now on.
-    async fn park(
+    async fn park<C: ConnectionTrait + TransactionTrait>(
         &self,
+        conn: &C,
         row: &outbox::Model,
         message: &Message,
         e: &gw_bus::BusError,
     ) -> Result<(), DbErr> {
-        let txn = self.db.conn().begin().await?;
+        let txn = conn.begin().await?;
         let now = chrono::Utc::now();
         dead_letters::record(
             &txn,
