@@ -19,6 +19,71 @@ pub struct Args {
     /// Requests in flight at once.
     #[arg(long, default_value_t = 16)]
     pub concurrency: usize,
+    /// Also publish as many messages of the same size straight through
+    /// lapin (one connection, publisher confirms with at most `window`
+    /// unconfirmed, a quorum queue) in the same run, and print ingress's
+    /// `baohanapply` rate as a share of that: what the HTTP layer, SM4,
+    /// validation and the bus cost on top of the broker. 0: skip it.
+    #[arg(long, default_value_t = 64)]
+    pub raw_window: usize,
+}
+
+/// Messages per second published straight through lapin: `n` messages of
+/// `size` bytes to a fresh quorum queue (deleted afterwards), mandatory, at
+/// most `window` unconfirmed at a time.
+async fn raw_publish_confirm(
+    url: &str,
+    queue: &str,
+    n: usize,
+    size: usize,
+    window: usize,
+) -> anyhow::Result<f64> {
+    use lapin::options::{
+        BasicPublishOptions, ConfirmSelectOptions, QueueDeclareOptions, QueueDeleteOptions,
+    };
+    use lapin::types::{AMQPValue, FieldTable};
+    let conn = lapin::Connection::connect(url, lapin::ConnectionProperties::default()).await?;
+    let ch = conn.create_channel().await?;
+    ch.confirm_select(ConfirmSelectOptions::default()).await?;
+    let mut args = FieldTable::default();
+    args.insert(
+        "x-queue-type".into(),
+        AMQPValue::LongString("quorum".into()),
+    );
+    ch.queue_declare(queue.into(), QueueDeclareOptions::durable(), args)
+        .await?;
+    let payload = vec![b'x'; size];
+    let started = Instant::now();
+    let mut pending = futures::stream::FuturesUnordered::new();
+    for _ in 0..n {
+        if pending.len() >= window.max(1)
+            && let Some(c) = pending.next().await
+        {
+            let c: lapin::Confirmation = c?;
+            anyhow::ensure!(c.is_ack(), "the broker refused a raw publish");
+        }
+        let confirm = ch
+            .basic_publish(
+                "".into(),
+                queue.into(),
+                BasicPublishOptions {
+                    mandatory: true,
+                    ..BasicPublishOptions::default()
+                },
+                &payload,
+                lapin::BasicProperties::default().with_delivery_mode(2),
+            )
+            .await?;
+        pending.push(confirm);
+    }
+    while let Some(c) = pending.next().await {
+        anyhow::ensure!(c?.is_ack(), "the broker refused a raw publish");
+    }
+    let rate = n as f64 / started.elapsed().as_secs_f64();
+    ch.queue_delete(queue.into(), QueueDeleteOptions::default())
+        .await?;
+    let _ = conn.close(200, "done".into()).await;
+    Ok(rate)
 }
 
 async fn run_calls(
@@ -134,12 +199,31 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
             )
         })
         .collect();
+    let size = bodies.first().map_or(0, String::len);
     let (times, secs, failed) = run_calls(url("baohanapply"), bodies, args.concurrency).await?;
+    let ingress_rate = times.len() as f64 / secs;
     println!(
-        "baohanapply: {:.0} req/s, {}, {failed} refused (each waits for the broker's confirm)",
-        times.len() as f64 / secs,
+        "baohanapply: {ingress_rate:.0} req/s, {}, {failed} refused (each waits for the broker's confirm)",
         times.summary()
     );
+    if args.raw_window > 0 && !settings.amqp.is_embedded() {
+        use secrecy::ExposeSecret as _;
+        let raw = raw_publish_confirm(
+            settings.amqp.url.expose_secret(),
+            &format!("bench{id}.raw"),
+            args.requests,
+            size,
+            args.raw_window,
+        )
+        .await?;
+        println!(
+            "raw lapin publish-confirm ({}-byte messages, window {}, quorum queue): {raw:.0} msg/s; ingress baohanapply at {} connections is {:.0} % of it",
+            size,
+            args.raw_window,
+            args.concurrency,
+            ingress_rate * 100.0 / raw
+        );
+    }
 
     stop.cancel();
     let _ = task.await;
