@@ -161,6 +161,19 @@ fn cpu_seconds(pid: u32, tick: f64) -> Option<f64> {
     Some((utime + stime) / tick)
 }
 
+/// Resident memory of a process in MB, from /proc.
+fn rss_mb(pid: u32) -> Option<f64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let kb: f64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()?;
+    Some(kb / 1024.0)
+}
+
 fn clock_ticks() -> f64 {
     std::process::Command::new("getconf")
         .arg("CLK_TCK")
@@ -218,6 +231,14 @@ pub async fn run(a: Args) -> anyhow::Result<()> {
             .filter_map(|p| Some((p.name.clone(), cpu_seconds(p.pid()?, tick)?)))
             .collect()
     };
+    let rss = |c: &Cluster| -> Vec<(String, f64)> {
+        c.procs
+            .iter()
+            .filter_map(|p| Some((p.name.clone(), rss_mb(p.pid()?)?)))
+            .collect()
+    };
+    // Idle: started and ready, nothing asked yet.
+    let idle = rss(&c);
     let result = match a.restore_burst {
         Some(n) => burst(&driver, n, a.concurrency).await,
         None => {
@@ -236,6 +257,12 @@ pub async fn run(a: Args) -> anyhow::Result<()> {
             r
         }
     };
+    if result.is_ok() {
+        println!("resident memory (RSS), idle before the load / after it:");
+        for ((name, i), (_, l)) in idle.iter().zip(rss(&c).iter()) {
+            println!("  {name:<14} {i:.1} MB / {l:.1} MB");
+        }
+    }
     c.stop(Duration::from_secs(15)).await;
     if a.deployment == "services" {
         let s = gw_config::Settings::load_from(None, Some(env))?;
