@@ -1,7 +1,7 @@
 //! Whole lifecycles, driven as the platform drives them, against either
 //! deployment run as real processes (every service its own process on
 //! RabbitMQ and PostgreSQL, or the embedded gateway on SQLite), or against
-//! a gateway at a given URL:
+//! a gateway at a given URL (`--url`):
 //!
 //! baohanapply → processnotice → payapply → cashier pay → paynotice →
 //! baohannotice (the platform stand-in downloads and reads the PDF) →
@@ -47,6 +47,27 @@ pub struct Args {
     /// (repeatable): e.g. `GW__DATABASE__SQLITE_SYNCHRONOUS=normal`.
     #[arg(long = "set", value_name = "GW__KEY=VALUE")]
     settings: Vec<String>,
+    /// Instead of starting a deployment: drive the gateway whose public
+    /// (ingress) address this is, e.g. `http://10.0.0.5:8080`. It must have
+    /// a counterpart with `--appkey`/`--appsecret` whose `notice_base_url`
+    /// is the platform stand-in (`--platform-listen`). Its CPU and memory
+    /// are then not measured.
+    #[arg(long, value_name = "URL")]
+    url: Option<String>,
+    /// The cashier's address with `--url` (default: the same as `--url`,
+    /// as on the embedded gateway).
+    #[arg(long, value_name = "URL")]
+    cashier_url: Option<String>,
+    /// Where the platform stand-in listens for notices with `--url`.
+    #[arg(long, default_value = "127.0.0.1:9400")]
+    platform_listen: std::net::SocketAddr,
+    /// The counterpart's appkey with `--url`.
+    #[arg(long, default_value = gw_tests::APPKEY)]
+    appkey: String,
+    /// The counterpart's appsecret with `--url` (a test credential: never
+    /// give a production secret to a benchmark).
+    #[arg(long, default_value = gw_tests::APPSECRET)]
+    appsecret: String,
 }
 
 /// The hops, in order.
@@ -60,6 +81,8 @@ const HOPS: [&str; 4] = [
 struct Driver {
     ingress: String,
     cashier: String,
+    appkey: String,
+    key: gw_envelope::Sm4Key,
     platform: Arc<Platform>,
     client: reqwest::Client,
     run: String,
@@ -72,8 +95,8 @@ impl Driver {
             let r: Value = self
                 .client
                 .post(format!("{}/v1/gua/tb/{name}", self.ingress))
-                .header("appkey", gw_tests::APPKEY)
-                .body(gw_tests::encrypt(&body.to_string()))
+                .header("appkey", &self.appkey)
+                .body(self.key.encrypt_hex(&body.to_string()))
                 .send()
                 .await?
                 .json()
@@ -109,9 +132,12 @@ impl Driver {
         self.notice(applyno, "processnotice").await?;
         let processed = t0.elapsed();
         let reply = self.call("payapply", &json!({"applyno": applyno})).await?;
-        let data: Value = serde_json::from_str(&gw_tests::decrypt(
-            reply["data"].as_str().context("payapply data")?,
-        ))?;
+        let data: Value = serde_json::from_str(
+            &self
+                .key
+                .decrypt_text(reply["data"].as_str().context("payapply data")?)
+                .map_err(|e| anyhow::anyhow!("payapply data: {e}"))?,
+        )?;
         let url = data["premiumurl"].as_str().context("premiumurl")?;
         let path = url.split("/cashier/").nth(1).context("cashier path")?;
         let t1 = Instant::now();
@@ -184,7 +210,60 @@ fn clock_ticks() -> f64 {
         .unwrap_or(100.0)
 }
 
+/// Drives a gateway someone else started (`--url`).
+async fn against_url(a: Args, url: String) -> anyhow::Result<()> {
+    let creds = sandbox::Credentials::new(&a.appkey, &a.appsecret)
+        .map_err(|e| anyhow::anyhow!("--appkey/--appsecret: {e}"))?;
+    let platform = Arc::new(
+        gw_tests::platform::Platform::serve(
+            a.platform_listen,
+            creds,
+            Arc::new(sandbox::Timeline::default()),
+        )
+        .await
+        .with_context(|| format!("cannot listen on {}", a.platform_listen))?,
+    );
+    platform.set_strict(true);
+    platform.set_fetch_files(true);
+    platform.set_read_text_every(a.read_pdf_text_every);
+    println!(
+        "the platform stand-in listens on {}: the gateway's counterpart {} must send its notices there",
+        platform.base_url, a.appkey
+    );
+    let driver = Arc::new(Driver {
+        cashier: a.cashier_url.clone().unwrap_or_else(|| url.clone()),
+        ingress: url,
+        appkey: a.appkey.clone(),
+        key: gw_envelope::Sm4Key::from_appsecret(&a.appsecret)
+            .map_err(|e| anyhow::anyhow!("--appsecret: {e}"))?,
+        platform: platform.clone(),
+        client: reqwest::Client::builder()
+            .pool_max_idle_per_host(a.concurrency * 2)
+            .timeout(Duration::from_secs(30))
+            .build()?,
+        run: gw_tests::TestIds::new().prefix[1..7].to_owned(),
+        patience: Duration::from_secs(120),
+    });
+    let result = match a.restore_burst {
+        Some(n) => burst(&driver, n, a.concurrency).await,
+        None => steady(&driver, a.lifecycles, a.concurrency).await,
+    };
+    let problems: Vec<String> = platform
+        .received()
+        .into_iter()
+        .flat_map(|r| r.problems)
+        .collect();
+    anyhow::ensure!(
+        problems.is_empty(),
+        "the platform found problems: {problems:?}"
+    );
+    result
+}
+
 pub async fn run(a: Args) -> anyhow::Result<()> {
+    if let Some(url) = a.url.clone() {
+        return against_url(a, url.trim_end_matches('/').to_owned()).await;
+    }
     gw_tests::require_services().await;
     let ids = gw_tests::TestIds::new();
     // The strict stand-in: every notice checked, every PDF downloaded.
@@ -216,6 +295,9 @@ pub async fn run(a: Args) -> anyhow::Result<()> {
     let driver = Arc::new(Driver {
         ingress: c.ingress.clone(),
         cashier: c.cashier.clone(),
+        appkey: gw_tests::APPKEY.to_owned(),
+        key: gw_envelope::Sm4Key::from_appsecret(gw_tests::APPSECRET)
+            .map_err(|e| anyhow::anyhow!("the tests' appsecret: {e}"))?,
         platform: platform.clone(),
         client: reqwest::Client::builder()
             .pool_max_idle_per_host(a.concurrency * 2)
