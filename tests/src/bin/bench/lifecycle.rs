@@ -210,6 +210,20 @@ fn clock_ticks() -> f64 {
         .unwrap_or(100.0)
 }
 
+/// Fails if the platform stand-in found a problem in anything it received.
+fn verdict(platform: &Platform) -> anyhow::Result<()> {
+    let problems: Vec<String> = platform
+        .received()
+        .into_iter()
+        .flat_map(|r| r.problems)
+        .collect();
+    anyhow::ensure!(
+        problems.is_empty(),
+        "the platform found problems: {problems:?}"
+    );
+    Ok(())
+}
+
 /// Drives a gateway someone else started (`--url`).
 async fn against_url(a: Args, url: String) -> anyhow::Result<()> {
     let creds = sandbox::Credentials::new(&a.appkey, &a.appsecret)
@@ -248,16 +262,7 @@ async fn against_url(a: Args, url: String) -> anyhow::Result<()> {
         Some(n) => burst(&driver, n, a.concurrency).await,
         None => steady(&driver, a.lifecycles, a.concurrency).await,
     };
-    let problems: Vec<String> = platform
-        .received()
-        .into_iter()
-        .flat_map(|r| r.problems)
-        .collect();
-    anyhow::ensure!(
-        problems.is_empty(),
-        "the platform found problems: {problems:?}"
-    );
-    result
+    result.and(verdict(&platform))
 }
 
 pub async fn run(a: Args) -> anyhow::Result<()> {
@@ -355,16 +360,7 @@ pub async fn run(a: Args) -> anyhow::Result<()> {
         db.close().await;
     }
     let _ = std::fs::remove_dir_all(&dir);
-    let problems: Vec<String> = platform
-        .received()
-        .into_iter()
-        .flat_map(|r| r.problems)
-        .collect();
-    anyhow::ensure!(
-        problems.is_empty(),
-        "the platform found problems: {problems:?}"
-    );
-    result
+    result.and(verdict(&platform))
 }
 
 async fn steady(d: &Arc<Driver>, n: usize, concurrency: usize) -> anyhow::Result<()> {
