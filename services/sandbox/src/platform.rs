@@ -245,7 +245,6 @@ impl Platform {
         self.inner.strict.store(strict, Ordering::SeqCst);
     }
 
-    /// Download and check every file a notice links to.
     /// Reads the text of only one downloaded PDF in `n` (the others are
     /// decrypted and checked by their header): a load test's platform
     /// stand-in would otherwise spend more of the machine running
@@ -254,6 +253,7 @@ impl Platform {
         self.inner.read_text_every.store(n, Ordering::SeqCst);
     }
 
+    /// Download and check every file a notice links to.
     pub fn set_fetch_files(&self, fetch: bool) {
         self.inner.fetch_files.store(fetch, Ordering::SeqCst);
     }

@@ -115,8 +115,8 @@ impl EmbeddedTransport {
         to: &Destination,
         message: &Message,
     ) -> Result<String, sea_orm::DbErr> {
-        let (queue, m, delay) = self.placed(to, message);
-        row(&queue, &m, delay).insert(conn).await?;
+        let (queue, key, delay) = self.placed(to);
+        row(&queue, message, key, delay).insert(conn).await?;
         Ok(queue)
     }
 
@@ -126,34 +126,24 @@ impl EmbeddedTransport {
     }
 
     /// Purges old journal rows when due (at most once a minute).
-    pub async fn purge_journal(&self) -> Result<(), BusError> {
-        self.inner.purge_journal().await
+    pub async fn purge_journal(&self) {
+        self.inner.purge_journal().await;
     }
 
-    /// Where `message` for `to` is written: its queue, the message as
-    /// stored (an event carries its routing key) and when it is visible.
-    fn placed(&self, to: &Destination, message: &Message) -> (String, Message, Duration) {
+    /// Where a message for `to` is written: its queue, the routing key it
+    /// carries along (an event's, in the journal) and when it is visible.
+    fn placed<'a>(&self, to: &'a Destination) -> (String, Option<&'a str>, Duration) {
         match to {
-            Destination::Queue(q) => (self.logical(q).to_owned(), message.clone(), Duration::ZERO),
-            Destination::Event(key) => {
-                let mut m = message.clone();
-                m.headers.insert("routing-key".to_owned(), key.clone());
-                (JOURNAL.to_owned(), m, Duration::ZERO)
-            }
+            Destination::Queue(q) => (self.logical(q).to_owned(), None, Duration::ZERO),
+            Destination::Event(key) => (JOURNAL.to_owned(), Some(key), Duration::ZERO),
             Destination::Retry {
                 queue,
                 expire_after,
                 ..
-            } => (
-                self.logical(queue).to_owned(),
-                message.clone(),
-                *expire_after,
-            ),
-            Destination::DeadLetter { queue } => (
-                format!("{}.dlq", self.logical(queue)),
-                message.clone(),
-                Duration::ZERO,
-            ),
+            } => (self.logical(queue).to_owned(), None, *expire_after),
+            Destination::DeadLetter { queue } => {
+                (format!("{}.dlq", self.logical(queue)), None, Duration::ZERO)
+            }
         }
     }
 
@@ -180,8 +170,14 @@ impl Inner {
         self.wake_of(queue).notify_waiters();
     }
 
-    async fn insert(&self, queue: &str, m: &Message, delay: Duration) -> Result<(), BusError> {
-        row(queue, m, delay)
+    async fn insert(
+        &self,
+        queue: &str,
+        m: &Message,
+        key: Option<&str>,
+        delay: Duration,
+    ) -> Result<(), BusError> {
+        row(queue, m, key, delay)
             .insert(self.db.conn())
             .await
             .map_err(err)?;
@@ -190,8 +186,9 @@ impl Inner {
     }
 
     /// Deletes journal rows older than the journal keeps, at most once a
-    /// minute.
-    async fn purge_journal(&self) -> Result<(), BusError> {
+    /// minute. A failure is logged and tried again at the next: the
+    /// messages published meanwhile are written all the same.
+    async fn purge_journal(&self) {
         let due = match self.purged.lock() {
             Ok(mut last) => {
                 let due = last.is_none_or(|t| t.elapsed() >= Duration::from_secs(60));
@@ -203,42 +200,18 @@ impl Inner {
             Err(_) => true,
         };
         if !due {
-            return Ok(());
+            return;
         }
         let cutoff = Utc::now() - chrono::Duration::days(JOURNAL_DAYS);
-        bus_messages::Entity::delete_many()
+        if let Err(e) = bus_messages::Entity::delete_many()
             .filter(bus_messages::Column::Queue.eq(JOURNAL))
             .filter(bus_messages::Column::CreatedAt.lt(cutoff))
             .exec(self.db.conn())
             .await
-            .map_err(err)?;
-        Ok(())
+        {
+            tracing::warn!(error = %e, "embedded bus: cannot purge the old journal rows");
+        }
     }
-}
-
-/// The row of `m` in `queue`, visible after `delay`.
-fn row(queue: &str, m: &Message, delay: Duration) -> bus_messages::ActiveModel {
-    let now = Utc::now();
-    let visible = now + chrono::Duration::from_std(delay).unwrap_or_default();
-    bus_messages::ActiveModel {
-        queue: Set(queue.to_owned()),
-        message_id: Set(m.id.clone()),
-        kind: Set(m.kind.clone()),
-        schema_version: Set(i32::try_from(m.schema_version).unwrap_or(i32::MAX)),
-        correlation_id: Set(m.correlation_id.clone()),
-        attempt: Set(i32::try_from(m.attempt).unwrap_or(i32::MAX)),
-        headers: Set(serde_json::to_value(&m.headers).unwrap_or_default()),
-        payload: Set(m.payload.clone()),
-        visible_at: Set(visible),
-        locked_until: Set(None),
-        deliveries: Set(0),
-        created_at: Set(now),
-        lease: Set(None),
-        ..Default::default()
-    }
-}
-
-impl Inner {
     /// Claims the oldest visible, unleased message of `queue`.
     async fn claim(&self, queue: &str) -> Result<Option<bus_messages::Model>, BusError> {
         loop {
@@ -316,6 +289,33 @@ impl Inner {
                 ..row
             }));
         }
+    }
+}
+
+/// The row of `m` in `queue`, visible after `delay`, carrying the routing
+/// key `key` among its headers when it has one.
+fn row(queue: &str, m: &Message, key: Option<&str>, delay: Duration) -> bus_messages::ActiveModel {
+    let now = Utc::now();
+    let mut headers = serde_json::to_value(&m.headers).unwrap_or_default();
+    if let (Some(key), Some(h)) = (key, headers.as_object_mut()) {
+        h.insert("routing-key".to_owned(), key.into());
+    }
+    let visible = now + chrono::Duration::from_std(delay).unwrap_or_default();
+    bus_messages::ActiveModel {
+        queue: Set(queue.to_owned()),
+        message_id: Set(m.id.clone()),
+        kind: Set(m.kind.clone()),
+        schema_version: Set(i32::try_from(m.schema_version).unwrap_or(i32::MAX)),
+        correlation_id: Set(m.correlation_id.clone()),
+        attempt: Set(i32::try_from(m.attempt).unwrap_or(i32::MAX)),
+        headers: Set(headers),
+        payload: Set(m.payload.clone()),
+        visible_at: Set(visible),
+        locked_until: Set(None),
+        deliveries: Set(0),
+        created_at: Set(now),
+        lease: Set(None),
+        ..Default::default()
     }
 }
 
@@ -508,10 +508,10 @@ impl Transport for EmbeddedTransport {
     }
 
     async fn publish(&self, to: &Destination, message: &Message) -> Result<(), BusError> {
-        let (queue, m, delay) = self.placed(to, message);
-        self.inner.insert(&queue, &m, delay).await?;
-        if matches!(to, Destination::Event(_)) {
-            self.inner.purge_journal().await?;
+        let (queue, key, delay) = self.placed(to);
+        self.inner.insert(&queue, message, key, delay).await?;
+        if key.is_some() {
+            self.inner.purge_journal().await;
         }
         Ok(())
     }
@@ -523,8 +523,11 @@ impl Transport for EmbeddedTransport {
             let txn = self.inner.db.conn().begin().await.map_err(err)?;
             let mut queues = std::collections::BTreeSet::new();
             for (to, message) in batch {
-                let (queue, m, delay) = self.placed(to, message);
-                row(&queue, &m, delay).insert(&txn).await.map_err(err)?;
+                let (queue, key, delay) = self.placed(to);
+                row(&queue, message, key, delay)
+                    .insert(&txn)
+                    .await
+                    .map_err(err)?;
                 queues.insert(queue);
             }
             txn.commit().await.map_err(err)?;
@@ -539,9 +542,8 @@ impl Transport for EmbeddedTransport {
                 if batch
                     .iter()
                     .any(|(to, _)| matches!(to, Destination::Event(_)))
-                    && let Err(e) = self.inner.purge_journal().await
                 {
-                    tracing::warn!(error = %e, "embedded bus: cannot purge the old journal rows");
+                    self.inner.purge_journal().await;
                 }
                 batch.iter().map(|_| Ok(())).collect()
             }

@@ -200,24 +200,20 @@ impl Outbox {
         }
     }
 
-    /// Writes `message` for `to` as part of the caller's transaction; what
-    /// to wake after the commit is added to `written`.
+    /// Writes `message` for `to` as part of the caller's transaction; on
+    /// the embedded bus, the queue written to, whose consumers
+    /// [`Outbox::committed`] wakes.
     pub async fn add<C: ConnectionTrait>(
         &self,
         conn: &C,
         to: &Destination,
         message: &Message,
-        written: &mut Vec<String>,
-    ) -> Result<(), DbErr> {
+    ) -> Result<Option<String>, DbErr> {
         match self {
-            Outbox::Relayed(_) => add(conn, to, message).await,
+            Outbox::Relayed(_) => add(conn, to, message).await.map(|()| None),
             Outbox::Embedded { bus, transport, .. } => {
                 let (_span, stamped) = bus.producer_span(to, message);
-                let queue = transport.write(conn, to, &stamped).await?;
-                if !written.contains(&queue) {
-                    written.push(queue);
-                }
-                Ok(())
+                transport.write(conn, to, &stamped).await.map(Some)
             }
         }
     }
@@ -234,10 +230,8 @@ impl Outbox {
                     transport.wake(q);
                 }
                 relay.wake();
-                if written.iter().any(|q| q == crate::embedded::JOURNAL)
-                    && let Err(e) = transport.purge_journal().await
-                {
-                    tracing::warn!(error = %e, "embedded bus: cannot purge the old journal rows");
+                if written.iter().any(|q| q == crate::embedded::JOURNAL) {
+                    transport.purge_journal().await;
                 }
             }
         }

@@ -126,17 +126,11 @@ pub trait Transport: Send + Sync + 'static {
     /// Publishes and returns once the broker has durably accepted the message.
     async fn publish(&self, to: &Destination, message: &Message) -> Result<(), BusError>;
     /// Publishes several messages, in order, and returns each one's outcome
-    /// (in the same order) once every one is settled. A transport overrides
-    /// it to pay for durability once per batch rather than once per message
-    /// (RabbitMQ: the publishes are pipelined and their confirms awaited
-    /// together; the embedded bus: one transaction).
-    async fn publish_many(&self, batch: &[(Destination, Message)]) -> Vec<Result<(), BusError>> {
-        let mut out = Vec::with_capacity(batch.len());
-        for (to, m) in batch {
-            out.push(self.publish(to, m).await);
-        }
-        out
-    }
+    /// (in the same order) once every one is settled, paying for durability
+    /// once per batch rather than once per message (RabbitMQ: the publishes
+    /// are pipelined and their confirms awaited together; the embedded bus:
+    /// one transaction).
+    async fn publish_many(&self, batch: &[(Destination, Message)]) -> Vec<Result<(), BusError>>;
     /// Starts consuming a work queue (logical name) or any queue by its full
     /// name when `raw` is set.
     async fn subscribe(

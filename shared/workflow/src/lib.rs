@@ -80,11 +80,6 @@ impl Workflow {
         &self.db
     }
 
-    /// Wakes the relay (after committing outbox rows outside a [`Tx`]).
-    pub async fn wake(&self) {
-        self.outbox.committed(&[]).await;
-    }
-
     /// Starts a transaction (waiting for a free slot; see [`Workflow`]).
     pub async fn begin(&self) -> Result<Tx, Failure> {
         let permit = tokio::time::timeout(
@@ -357,19 +352,11 @@ impl Tx {
     }
 
     async fn add(&self, to: &gw_bus::Destination, m: &gw_bus::Message) -> Result<(), Failure> {
-        let mut written = Vec::new();
-        self.outbox
-            .add(&self.txn, to, m, &mut written)
-            .await
-            .transient()?;
-        if !written.is_empty()
-            && let Ok(mut w) = self.written.lock()
+        let queue = self.outbox.add(&self.txn, to, m).await.transient()?;
+        if let (Some(q), Ok(mut written)) = (queue, self.written.lock())
+            && !written.contains(&q)
         {
-            for q in written {
-                if !w.contains(&q) {
-                    w.push(q);
-                }
-            }
+            written.push(q);
         }
         Ok(())
     }
