@@ -344,10 +344,12 @@ async fn during_a_rotation_either_appsecret_is_accepted() {
     let ids = TestIds::new();
     let h = Harness::new(ids.clone(), settings(&ids, "http://127.0.0.1:9", &[])).await;
     const NEW: &str = "hn2026rotation01";
-    let with = |secret: &str, applyno: &str| {
-        gw_envelope::Sm4Key::from_appsecret(secret)
+    // A baohanapply for `applyno` encrypted with `secret`; the reply.
+    let apply = |address: String, secret: &'static str, applyno: &'static str| async move {
+        let body = gw_envelope::Sm4Key::from_appsecret(secret)
             .unwrap()
-            .encrypt_hex(&samples::baohanapply(applyno).to_string())
+            .encrypt_hex(&samples::baohanapply(applyno).to_string());
+        post_inbound(&address, "baohanapply", Some(APPKEY), body).await
     };
     let overlap = settings(
         &ids,
@@ -358,29 +360,11 @@ async fn during_a_rotation_either_appsecret_is_accepted() {
         ],
     );
     let app = spawn_ingress(overlap).await;
-    let old = post_inbound(
-        &app.address,
-        "baohanapply",
-        Some(APPKEY),
-        with(APPSECRET, "TB-ROT-1"),
-    )
-    .await;
+    let old = apply(app.address.clone(), APPSECRET, "TB-ROT-1").await;
     assert_eq!(old["code"], 200, "the previous key: {old}");
-    let new = post_inbound(
-        &app.address,
-        "baohanapply",
-        Some(APPKEY),
-        with(NEW, "TB-ROT-2"),
-    )
-    .await;
+    let new = apply(app.address.clone(), NEW, "TB-ROT-2").await;
     assert_eq!(new["code"], 200, "the new key: {new}");
-    let other = post_inbound(
-        &app.address,
-        "baohanapply",
-        Some(APPKEY),
-        with("someotherkey1234", "TB-ROT-3"),
-    )
-    .await;
+    let other = apply(app.address.clone(), "someotherkey1234", "TB-ROT-3").await;
     assert_eq!(other["msg"], "报文解密失败（密文格式或密钥不正确）");
     app.stop().await;
     // The overlap is over.
@@ -390,13 +374,7 @@ async fn during_a_rotation_either_appsecret_is_accepted() {
         &[("GW__COUNTERPARTS__HUNAN__APPSECRET", NEW)],
     );
     let app = spawn_ingress(after).await;
-    let old = post_inbound(
-        &app.address,
-        "baohanapply",
-        Some(APPKEY),
-        with(APPSECRET, "TB-ROT-4"),
-    )
-    .await;
+    let old = apply(app.address.clone(), APPSECRET, "TB-ROT-4").await;
     assert_eq!(old["msg"], "报文解密失败（密文格式或密钥不正确）");
     app.stop().await;
     for applyno in ["TB-ROT-1", "TB-ROT-2"] {

@@ -363,12 +363,19 @@ pub async fn run(a: Args) -> anyhow::Result<()> {
     result.and(verdict(&platform))
 }
 
-async fn steady(d: &Arc<Driver>, n: usize, concurrency: usize) -> anyhow::Result<()> {
+/// Runs `job(i)` for every `i` below `n`, `concurrency` at a time, each
+/// worker a task of its own (the stand-in's work spreads over the cores);
+/// the results in no particular order.
+async fn in_parallel<T, F, Fut>(n: usize, concurrency: usize, job: F) -> anyhow::Result<Vec<T>>
+where
+    T: Send + 'static,
+    F: Fn(usize) -> Fut + Clone + Send + 'static,
+    Fut: std::future::Future<Output = anyhow::Result<T>> + Send,
+{
     let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
-    let started = Instant::now();
     let workers: Vec<_> = (0..concurrency)
         .map(|_| {
-            let (d, next) = (d.clone(), next.clone());
+            let (job, next) = (job.clone(), next.clone());
             tokio::spawn(async move {
                 let mut done = Vec::new();
                 loop {
@@ -376,17 +383,30 @@ async fn steady(d: &Arc<Driver>, n: usize, concurrency: usize) -> anyhow::Result
                     if i >= n {
                         return Ok::<_, anyhow::Error>(done);
                     }
-                    done.push(d.lifecycle(i).await?);
+                    done.push(job(i).await?);
                 }
             })
         })
         .collect();
-    let mut hops: Vec<Latencies> = HOPS.iter().map(|_| Latencies::new()).collect();
+    let mut all = Vec::with_capacity(n);
     for w in workers {
-        for l in w.await?? {
-            for (h, t) in hops.iter_mut().zip(l) {
-                h.record(t);
-            }
+        all.extend(w.await??);
+    }
+    Ok(all)
+}
+
+async fn steady(d: &Arc<Driver>, n: usize, concurrency: usize) -> anyhow::Result<()> {
+    let started = Instant::now();
+    let d2 = d.clone();
+    let lifecycles = in_parallel(n, concurrency, move |i| {
+        let d = d2.clone();
+        async move { d.lifecycle(i).await }
+    })
+    .await?;
+    let mut hops: Vec<Latencies> = HOPS.iter().map(|_| Latencies::new()).collect();
+    for l in lifecycles {
+        for (h, t) in hops.iter_mut().zip(l) {
+            h.record(t);
         }
     }
     let took = started.elapsed();
@@ -407,28 +427,16 @@ async fn steady(d: &Arc<Driver>, n: usize, concurrency: usize) -> anyhow::Result
 
 async fn burst(d: &Arc<Driver>, n: usize, concurrency: usize) -> anyhow::Result<()> {
     // Issue n guarantees, `concurrency` at a time.
-    let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
-    let workers: Vec<_> = (0..concurrency)
-        .map(|_| {
-            let (d, next) = (d.clone(), next.clone());
-            tokio::spawn(async move {
-                let mut issued = Vec::new();
-                loop {
-                    let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                    if i >= n {
-                        return Ok::<_, anyhow::Error>(issued);
-                    }
-                    let applyno = format!("TB{}{i:06}", d.run);
-                    let (_, baohanno) = d.issue(&applyno).await?;
-                    issued.push((applyno, baohanno));
-                }
-            })
-        })
-        .collect();
-    let mut issued = Vec::new();
-    for w in workers {
-        issued.extend(w.await??);
-    }
+    let d2 = d.clone();
+    let issued = in_parallel(n, concurrency, move |i| {
+        let d = d2.clone();
+        async move {
+            let applyno = format!("TB{}{i:06}", d.run);
+            let (_, baohanno) = d.issue(&applyno).await?;
+            Ok((applyno, baohanno))
+        }
+    })
+    .await?;
     println!("{n} guarantees issued; now {n} revertapply at once");
     let started = Instant::now();
     let restores: Vec<_> = issued
