@@ -711,25 +711,7 @@ async fn postgres_relays_share_rows_and_a_dead_one_lets_go_at_once() {
 /// requeue the message it no longer holds.
 #[tokio::test]
 async fn embedded_leases_are_renewed_and_fence_their_holder() {
-    let dir = std::env::temp_dir().join(format!("gw-lease-{}", uuid::Uuid::new_v4().simple()));
-    let url = format!("sqlite://{}/bus.db?mode=rwc", dir.display());
-    std::fs::create_dir_all(&dir).unwrap();
-    let db = gw_storage::Db::connect(&gw_storage::DbOptions {
-        url,
-        max_connections: 1,
-        connect_timeout: Duration::from_secs(5),
-        schema: None,
-        migrate: true,
-        sqlite_full_sync: true,
-    })
-    .await
-    .unwrap();
-    let topology = gw_bus::Topology::new("t", [Duration::from_secs(1)]);
-    let t = gw_bus_sql::EmbeddedTransport::with_lease(
-        db.clone(),
-        &topology,
-        Duration::from_millis(600),
-    );
+    let (dir, db, t) = embedded_bus(Duration::from_millis(600)).await;
     use gw_bus::Transport;
     let m = Message::json("test.lease", 1, None, &json!({})).unwrap();
     t.publish(&gw_bus::Destination::Queue("q".into()), &m)
@@ -765,6 +747,137 @@ async fn embedded_leases_are_renewed_and_fence_their_holder() {
         Some("someone-else"),
         "and still the other's"
     );
+    db.close().await;
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+/// An embedded bus on a fresh SQLite file (its directory, the database,
+/// the transport), its leases of `lease`.
+async fn embedded_bus(
+    lease: Duration,
+) -> (
+    std::path::PathBuf,
+    gw_storage::Db,
+    gw_bus_sql::EmbeddedTransport,
+) {
+    let dir = std::env::temp_dir().join(format!("gw-bus-{}", uuid::Uuid::new_v4().simple()));
+    let url = format!("sqlite://{}/bus.db?mode=rwc", dir.display());
+    std::fs::create_dir_all(&dir).unwrap();
+    let db = gw_storage::Db::connect(&gw_storage::DbOptions {
+        url,
+        max_connections: 1,
+        connect_timeout: Duration::from_secs(5),
+        schema: None,
+        migrate: true,
+        sqlite_full_sync: true,
+    })
+    .await
+    .unwrap();
+    let topology = gw_bus::Topology::new("t", [Duration::from_secs(1)]);
+    let t = gw_bus_sql::EmbeddedTransport::with_lease(db.clone(), &topology, lease);
+    (dir, db, t)
+}
+
+/// The embedded bus claims a queue's messages in batches (oldest first,
+/// each leased once), dead-letters a row past the delivery limit instead of
+/// delivering it, gives back what a cancelled subscription had not handed
+/// out, and writes acks that arrive together in one statement, each told
+/// whether it still held its message.
+#[tokio::test]
+async fn embedded_bus_claims_in_batches_and_acks_together() {
+    use gw_bus::Transport;
+    use gw_storage::entities::bus_messages;
+    use gw_storage::sea_orm::{
+        ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Statement,
+    };
+    let (dir, db, t) = embedded_bus(Duration::from_secs(60)).await;
+    let q = gw_bus::Destination::Queue("q".into());
+    let mut ids = Vec::new();
+    for i in 0..12 {
+        let m = Message::json("test.batch", 1, None, &json!({ "i": i })).unwrap();
+        ids.push(m.id.clone());
+        t.publish(&q, &m).await.unwrap();
+    }
+    // One row has died with its consumers ten times already.
+    db.conn()
+        .execute_raw(Statement::from_string(
+            db.backend(),
+            format!(
+                "UPDATE bus_messages SET deliveries = 10 WHERE message_id = '{}'",
+                ids[1]
+            ),
+        ))
+        .await
+        .unwrap();
+
+    let mut sub = t.subscribe("q", 5).await.unwrap();
+    let mut got = Vec::new();
+    for _ in 0..4 {
+        got.push(sub.next().await.unwrap());
+    }
+    // The first claim took five rows; the poisoned one went to the dead
+    // letters, the other four are handed out in order.
+    let order: Vec<&str> = got.iter().map(|d| d.message().id.as_str()).collect();
+    assert_eq!(order, [&ids[0], &ids[2], &ids[3], &ids[4]]);
+    let rows = bus_messages::Entity::find().all(db.conn()).await.unwrap();
+    let leased = rows.iter().filter(|r| r.lease.is_some()).count();
+    assert_eq!(leased, 4, "only the batch is leased");
+    assert!(
+        rows.iter()
+            .filter(|r| r.lease.is_some())
+            .all(|r| r.deliveries == 1),
+        "each claimed once"
+    );
+    let dead: Vec<_> = rows.iter().filter(|r| r.queue == "q.dlq").collect();
+    assert_eq!(dead.len(), 1);
+    assert_eq!(dead[0].message_id, ids[1]);
+    assert!(
+        dead[0].headers["x-error"]
+            .as_str()
+            .unwrap()
+            .contains("delivery limit")
+    );
+
+    // The next claim takes the following five; cancelling gives back the
+    // four not handed out, at once.
+    let fifth = sub.next().await.unwrap();
+    assert_eq!(fifth.message().id, ids[5]);
+    sub.cancel().await.unwrap();
+    let held = bus_messages::Entity::find()
+        .filter(bus_messages::Column::Lease.is_not_null())
+        .all(db.conn())
+        .await
+        .unwrap();
+    assert_eq!(held.len(), 5, "the four handed out and the fifth");
+
+    // Five acks at once, one of them for a message another consumer took
+    // meanwhile: four rows go, the fifth is refused and stays.
+    db.conn()
+        .execute_raw(Statement::from_string(
+            db.backend(),
+            format!(
+                "UPDATE bus_messages SET lease = 'someone-else' WHERE message_id = '{}'",
+                ids[3]
+            ),
+        ))
+        .await
+        .unwrap();
+    got.push(fifth);
+    let acks = futures::future::join_all(got.iter().map(|d| d.ack())).await;
+    let refused: Vec<usize> = (0..acks.len()).filter(|&i| acks[i].is_err()).collect();
+    assert_eq!(refused, [2], "only the ack of the lost message: {acks:?}");
+    let left: Vec<String> = bus_messages::Entity::find()
+        .filter(bus_messages::Column::Queue.eq("q"))
+        .order_by_asc(bus_messages::Column::Id)
+        .all(db.conn())
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| r.message_id)
+        .collect();
+    let mut expected = vec![ids[3].clone()];
+    expected.extend(ids[6..].iter().cloned());
+    assert_eq!(left, expected);
     db.close().await;
     let _ = std::fs::remove_dir_all(dir);
 }

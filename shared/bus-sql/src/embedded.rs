@@ -22,10 +22,11 @@ use chrono::Utc;
 use gw_bus::{
     BusError, Delivery, Destination, Message, Subscription, Topology, Transport, headers,
 };
+use sea_orm::ExprTrait;
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder, Set,
-    TransactionTrait,
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter,
+    QueryOrder, QuerySelect, QueryTrait, Set, TransactionTrait,
 };
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
@@ -36,6 +37,10 @@ use gw_storage::entities::bus_messages;
 /// Queue of the event journal.
 pub const JOURNAL: &str = "events.journal";
 const JOURNAL_DAYS: i64 = 7;
+/// The most messages a subscription claims at once. The consumer hands
+/// them to its handlers as they free up, so a batch bigger than the free
+/// handlers only holds messages another consumer of the queue could take.
+const MAX_CLAIM: u16 = 8;
 
 struct Inner {
     db: Db,
@@ -50,6 +55,9 @@ struct Inner {
     lease: Duration,
     delivery_limit: i32,
     prefix: String,
+    /// Acks waiting to be written together, and the one writing them.
+    acks: std::sync::Mutex<Vec<PendingAck>>,
+    ack_writer: tokio::sync::Mutex<()>,
 }
 
 /// The bus in the database.
@@ -100,6 +108,8 @@ impl EmbeddedTransport {
                 lease,
                 delivery_limit: i32::try_from(topology.delivery_limit).unwrap_or(10),
                 prefix: topology.prefix().to_owned(),
+                acks: std::sync::Mutex::default(),
+                ack_writer: tokio::sync::Mutex::default(),
             }),
         }
     }
@@ -212,84 +222,160 @@ impl Inner {
             tracing::warn!(error = %e, "embedded bus: cannot purge the old journal rows");
         }
     }
-    /// Claims the oldest visible, unleased message of `queue`.
-    async fn claim(&self, queue: &str) -> Result<Option<bus_messages::Model>, BusError> {
+    /// Claims up to `max` of the oldest visible, unleased messages of
+    /// `queue`, oldest first, in one statement (one commit for the batch,
+    /// where a claim per message cost a read, a write and a sync of the
+    /// file each). A row past the delivery limit is dead-lettered instead.
+    async fn claim(&self, queue: &str, max: u64) -> Result<Vec<bus_messages::Model>, BusError> {
         loop {
             let now = Utc::now();
             let free = Condition::any()
                 .add(bus_messages::Column::LockedUntil.is_null())
                 .add(bus_messages::Column::LockedUntil.lt(now));
-            let Some(row) = bus_messages::Entity::find()
+            let oldest = bus_messages::Entity::find()
+                .select_only()
+                .column(bus_messages::Column::Id)
                 .filter(bus_messages::Column::Queue.eq(queue))
                 .filter(bus_messages::Column::VisibleAt.lte(now))
                 .filter(free.clone())
                 .order_by_asc(bus_messages::Column::Id)
-                .one(self.db.conn())
-                .await
-                .map_err(err)?
-            else {
-                return Ok(None);
-            };
+                .limit(std::cmp::max(max, 1))
+                .into_query();
             let until = now + chrono::Duration::from_std(self.lease).unwrap_or_default();
             let lease = uuid::Uuid::new_v4().simple().to_string();
-            let taken = bus_messages::Entity::update_many()
+            // `free` again outside the subquery: on a database with several
+            // writers, a row another consumer took meanwhile is left alone.
+            let mut rows = bus_messages::Entity::update_many()
                 .col_expr(bus_messages::Column::LockedUntil, Expr::value(until))
-                .col_expr(bus_messages::Column::Lease, Expr::value(lease.clone()))
+                .col_expr(bus_messages::Column::Lease, Expr::value(lease))
                 .col_expr(
                     bus_messages::Column::Deliveries,
-                    Expr::value(row.deliveries + 1),
+                    Expr::col(bus_messages::Column::Deliveries).add(1),
                 )
-                .filter(bus_messages::Column::Id.eq(row.id))
+                .filter(bus_messages::Column::Id.in_subquery(oldest))
                 .filter(free)
-                .exec(self.db.conn())
+                .exec_with_returning(self.db.conn())
                 .await
                 .map_err(err)?;
-            if taken.rows_affected != 1 {
-                continue; // another consumer was faster
+            if rows.is_empty() {
+                return Ok(rows);
             }
-            if row.deliveries + 1 > self.delivery_limit {
-                // A message whose consumer keeps dying: dead-letter it.
-                let mut headers: BTreeMap<String, String> =
-                    serde_json::from_value(row.headers.clone()).unwrap_or_default();
-                headers.insert(
-                    headers::ERROR.to_owned(),
-                    "the delivery limit was reached (its consumers kept failing or dying)"
-                        .to_owned(),
-                );
-                headers.insert(headers::FAILED_QUEUE.to_owned(), queue.to_owned());
-                headers.insert(headers::FAILED_AT.to_owned(), Utc::now().to_rfc3339());
-                headers.insert(headers::DEAD_LETTERED_BY.to_owned(), "broker".to_owned());
-                bus_messages::Entity::update_many()
-                    .col_expr(
-                        bus_messages::Column::Queue,
-                        Expr::value(format!("{queue}.dlq")),
-                    )
-                    .col_expr(
-                        bus_messages::Column::LockedUntil,
-                        Expr::value(Option::<chrono::DateTime<Utc>>::None),
-                    )
-                    .col_expr(
-                        bus_messages::Column::Headers,
-                        Expr::value(serde_json::to_value(&headers).unwrap_or_default()),
-                    )
-                    .col_expr(
-                        bus_messages::Column::Lease,
-                        Expr::value(Option::<String>::None),
-                    )
-                    .filter(bus_messages::Column::Id.eq(row.id))
-                    .exec(self.db.conn())
-                    .await
-                    .map_err(err)?;
-                continue;
+            rows.sort_by_key(|r| r.id);
+            let (poisoned, rows): (Vec<_>, Vec<_>) = rows
+                .into_iter()
+                .partition(|r| r.deliveries > self.delivery_limit);
+            for row in &poisoned {
+                self.dead_letter(queue, row).await?;
             }
-            return Ok(Some(bus_messages::Model {
-                deliveries: row.deliveries + 1,
-                locked_until: Some(until),
-                lease: Some(lease),
-                ..row
-            }));
+            if !rows.is_empty() || poisoned.is_empty() {
+                return Ok(rows);
+            }
+            // Only poisoned ones: look again for messages to deliver.
         }
     }
+
+    /// Moves a message whose consumer keeps failing or dying to `queue`'s
+    /// dead-letter queue, saying why.
+    async fn dead_letter(&self, queue: &str, row: &bus_messages::Model) -> Result<(), BusError> {
+        let mut headers: BTreeMap<String, String> =
+            serde_json::from_value(row.headers.clone()).unwrap_or_default();
+        headers.insert(
+            headers::ERROR.to_owned(),
+            "the delivery limit was reached (its consumers kept failing or dying)".to_owned(),
+        );
+        headers.insert(headers::FAILED_QUEUE.to_owned(), queue.to_owned());
+        headers.insert(headers::FAILED_AT.to_owned(), Utc::now().to_rfc3339());
+        headers.insert(headers::DEAD_LETTERED_BY.to_owned(), "broker".to_owned());
+        bus_messages::Entity::update_many()
+            .col_expr(
+                bus_messages::Column::Queue,
+                Expr::value(format!("{queue}.dlq")),
+            )
+            .col_expr(
+                bus_messages::Column::LockedUntil,
+                Expr::value(Option::<chrono::DateTime<Utc>>::None),
+            )
+            .col_expr(
+                bus_messages::Column::Headers,
+                Expr::value(serde_json::to_value(&headers).unwrap_or_default()),
+            )
+            .col_expr(
+                bus_messages::Column::Lease,
+                Expr::value(Option::<String>::None),
+            )
+            .filter(bus_messages::Column::Id.eq(row.id))
+            .exec(self.db.conn())
+            .await
+            .map_err(err)?;
+        Ok(())
+    }
+
+    /// Acks message `id` held with `lease`: deletes its row, together with
+    /// those of every other ack waiting meanwhile (one statement and one
+    /// sync of the file for all of them: on the one SQLite connection, acks
+    /// arrive in bursts while a write runs). Returns once the row is gone
+    /// (`true`) or found held by another lease (`false`).
+    async fn ack(&self, id: i64, lease: &str) -> Result<bool, BusError> {
+        let (done, result) = tokio::sync::oneshot::channel();
+        lock(&self.acks).push(PendingAck {
+            id,
+            lease: lease.to_owned(),
+            done,
+        });
+        {
+            // Whoever writes takes every ack waiting: by the time this one
+            // gets the writer, its ack is written, or is still waiting and
+            // is written now.
+            let _writer = self.ack_writer.lock().await;
+            let batch = std::mem::take(&mut *lock(&self.acks));
+            if !batch.is_empty() {
+                let mut mine = Condition::any();
+                for a in &batch {
+                    mine = mine.add(
+                        Condition::all()
+                            .add(bus_messages::Column::Id.eq(a.id))
+                            .add(bus_messages::Column::Lease.eq(a.lease.clone())),
+                    );
+                }
+                let mut delete = bus_messages::Entity::delete_many()
+                    .filter(mine)
+                    .into_query();
+                delete.returning_col(bus_messages::Column::Id);
+                let conn = self.db.conn();
+                let deleted = conn
+                    .query_all(&delete)
+                    .await
+                    .and_then(|rows| {
+                        rows.iter()
+                            .map(|r| r.try_get::<i64>("", "id"))
+                            .collect::<Result<std::collections::BTreeSet<i64>, _>>()
+                    })
+                    .map_err(err);
+                for a in batch {
+                    // The acker may be gone (its task cancelled): nothing to tell.
+                    let _ = a.done.send(match &deleted {
+                        Ok(ids) => Ok(ids.contains(&a.id)),
+                        Err(e) => Err(e.clone()),
+                    });
+                }
+            }
+        }
+        result
+            .await
+            .unwrap_or_else(|_| Err(BusError::Other("the ack was not written".into())))
+    }
+}
+
+/// An ack waiting to be written with others (see `Inner::ack`).
+struct PendingAck {
+    id: i64,
+    lease: String,
+    done: tokio::sync::oneshot::Sender<Result<bool, BusError>>,
+}
+
+/// A poisoned lock still holds a usable list (a plain `Vec` push or take).
+fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// The row of `m` in `queue`, visible after `delay`, carrying the routing
@@ -415,12 +501,7 @@ impl Delivery for EmbeddedDelivery {
     }
     async fn ack(&self) -> Result<(), BusError> {
         self.renewing.cancel();
-        let r = bus_messages::Entity::delete_many()
-            .filter(self.mine())
-            .exec(self.inner.db.conn())
-            .await
-            .map_err(err)?;
-        if r.rows_affected == 1 {
+        if self.inner.ack(self.id, &self.lease).await? {
             Ok(())
         } else {
             Err(BusError::Other(
@@ -452,6 +533,10 @@ struct EmbeddedSubscription {
     inner: Arc<Inner>,
     queue: String,
     wake: Arc<Notify>,
+    /// How many messages one claim takes (the consumer's prefetch).
+    batch: u64,
+    /// Claimed, their leases renewed, not yet handed out.
+    claimed: std::collections::VecDeque<EmbeddedDelivery>,
     cancelled: bool,
 }
 
@@ -462,15 +547,21 @@ impl Subscription for EmbeddedSubscription {
             if self.cancelled {
                 return None;
             }
+            if let Some(d) = self.claimed.pop_front() {
+                return Some(Box::new(d));
+            }
             // Register for wake-ups before looking, so a publish in between is not missed.
             let woken = self.wake.notified();
             tokio::pin!(woken);
             woken.as_mut().enable();
-            match self.inner.claim(&self.queue).await {
-                Ok(Some(row)) => {
-                    return Some(Box::new(EmbeddedDelivery::new(self.inner.clone(), row)));
+            match self.inner.claim(&self.queue, self.batch).await {
+                Ok(rows) if !rows.is_empty() => {
+                    self.claimed.extend(
+                        rows.into_iter()
+                            .map(|row| EmbeddedDelivery::new(self.inner.clone(), row)),
+                    );
                 }
-                Ok(None) => {
+                Ok(_) => {
                     // Rows made visible later (retry tiers) are found by the poll.
                     tokio::select! {
                         () = &mut woken => {}
@@ -485,9 +576,17 @@ impl Subscription for EmbeddedSubscription {
         }
     }
 
+    /// Gives back what was claimed and not handed out, so it is delivered
+    /// again at once rather than when its lease runs out.
     async fn cancel(&mut self) -> Result<(), BusError> {
         self.cancelled = true;
-        Ok(())
+        let mut given_back = Ok(());
+        for d in std::mem::take(&mut self.claimed) {
+            if let Err(e) = d.requeue().await {
+                given_back = Err(e);
+            }
+        }
+        given_back
     }
 }
 
@@ -554,20 +653,22 @@ impl Transport for EmbeddedTransport {
     async fn subscribe(
         &self,
         queue: &str,
-        _prefetch: u16,
+        prefetch: u16,
     ) -> Result<Box<dyn Subscription>, BusError> {
         let queue = self.logical(queue).to_owned();
         Ok(Box::new(EmbeddedSubscription {
             inner: self.inner.clone(),
             wake: self.inner.wake_of(&queue),
             queue,
+            batch: u64::from(prefetch.clamp(1, MAX_CLAIM)),
+            claimed: std::collections::VecDeque::new(),
             cancelled: false,
         }))
     }
 
     async fn get(&self, full_queue_name: &str) -> Result<Option<Box<dyn Delivery>>, BusError> {
         let queue = self.logical(full_queue_name);
-        Ok(self.inner.claim(queue).await?.map(|row| {
+        Ok(self.inner.claim(queue, 1).await?.pop().map(|row| {
             Box::new(EmbeddedDelivery::new(self.inner.clone(), row)) as Box<dyn Delivery>
         }))
     }
