@@ -878,6 +878,60 @@ async fn embedded_bus_claims_in_batches_and_acks_together() {
     let mut expected = vec![ids[3].clone()];
     expected.extend(ids[6..].iter().cloned());
     assert_eq!(left, expected);
+
+    // A handler's transaction settles its message: rolled back, the row
+    // stays; committed, it is gone and the consumer's ack after it is
+    // content. The receipt that allows it is never written to the bus.
+    use gw_storage::sea_orm::TransactionTrait;
+    let d = t.get("q").await.unwrap().expect("a message");
+    assert_eq!(d.message().id, ids[6]);
+    let receipt = d.message().header(headers::RECEIPT).expect("a receipt");
+    assert!(receipt.starts_with(&format!("{}:", left_row_id(&db, &ids[6]).await)));
+    let txn = db.conn().begin().await.unwrap();
+    assert!(t.settle(&txn, d.message()).await.unwrap());
+    txn.rollback().await.unwrap();
+    assert!(
+        left_row_id(&db, &ids[6]).await > 0,
+        "rolled back: still there"
+    );
+    let txn = db.conn().begin().await.unwrap();
+    assert!(t.settle(&txn, d.message()).await.unwrap());
+    txn.commit().await.unwrap();
+    assert_eq!(left_row_id(&db, &ids[6]).await, 0, "committed: gone");
+    d.ack()
+        .await
+        .expect("the ack of a settled message is content");
+    let plain = Message::json("test.batch", 1, None, &json!({})).unwrap();
+    assert!(
+        !t.settle(db.conn(), &plain).await.unwrap(),
+        "nothing to settle without a receipt"
+    );
+    t.publish(&gw_bus::Destination::Queue("r".into()), d.message())
+        .await
+        .unwrap();
+    let copy = bus_messages::Entity::find()
+        .filter(bus_messages::Column::Queue.eq("r"))
+        .one(db.conn())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        copy.headers.get(headers::RECEIPT).is_none(),
+        "{}",
+        copy.headers
+    );
     db.close().await;
     let _ = std::fs::remove_dir_all(dir);
+}
+
+/// The row id of message `id` on the embedded bus, 0 when it is gone.
+async fn left_row_id(db: &gw_storage::Db, id: &str) -> i64 {
+    use gw_storage::entities::bus_messages;
+    use gw_storage::sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+    bus_messages::Entity::find()
+        .filter(bus_messages::Column::MessageId.eq(id))
+        .one(db.conn())
+        .await
+        .unwrap()
+        .map_or(0, |r| r.id)
 }

@@ -46,7 +46,7 @@ impl Desk {
             self.evidence(r.counterpart, r.applyno, r.files, r.what)
                 .await?
         };
-        let tx = self.flow.begin_once(r.queue, &m.id).await?;
+        let tx = self.flow.begin_once(r.queue, m).await?;
         Ok(tx.map(|tx| (tx, evidence)))
     }
 

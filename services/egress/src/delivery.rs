@@ -338,7 +338,12 @@ impl NoticeHandler {
         tx.commit().await
     }
 
-    async fn claim(&self, cmd: &NoticeCommand, notice: &Notice) -> Result<Claim, Failure> {
+    async fn claim(
+        &self,
+        m: &Message,
+        cmd: &NoticeCommand,
+        notice: &Notice,
+    ) -> Result<Claim, Failure> {
         let tx = self.flow.begin().await?;
         notices::lock_chain(tx.conn(), &cmd.applyno)
             .await
@@ -374,6 +379,10 @@ impl NoticeHandler {
         } else {
             self.claim_open(&tx, &row).await?
         };
+        if matches!(claim, Claim::Done | Claim::Waiting) {
+            // Nothing to send now: this commit is the message's ack.
+            tx.settle(m).await?;
+        }
         tx.commit().await?;
         Ok(claim)
     }
@@ -414,6 +423,7 @@ impl NoticeHandler {
 
     async fn record(
         &self,
+        m: &Message,
         cmd: &NoticeCommand,
         attempt: i32,
         at: chrono::DateTime<Utc>,
@@ -486,6 +496,10 @@ impl NoticeHandler {
         }
         if let Some(key) = event {
             emit(&tx, key, &row, state, o.error.as_deref()).await?;
+        }
+        if o.delivered {
+            // Delivered: this commit is the message's ack.
+            tx.settle(m).await?;
         }
         tx.commit().await
     }
@@ -561,7 +575,7 @@ impl Consume<NoticeCommand> for NoticeHandler {
             self.record_invalid(&cmd, &why).await?;
             return Err(Failure::permanent(anyhow::anyhow!(why)));
         };
-        let attempt = match self.claim(&cmd, &notice).await? {
+        let attempt = match self.claim(m, &cmd, &notice).await? {
             Claim::Done => {
                 tracing::info!(notice_id = %cmd.notice_id, "already settled");
                 return Ok(());
@@ -579,7 +593,7 @@ impl Consume<NoticeCommand> for NoticeHandler {
         let plaintext = notice.to_json().to_string();
         let outcome = self.sender.send(&cp, cmd.interface, &plaintext).await;
         let last = !outcome.delivered && m.attempt >= self.max_attempts;
-        self.record(&cmd, attempt, at, &outcome, last).await?;
+        self.record(m, &cmd, attempt, at, &outcome, last).await?;
         tracing::info!(
             notice_id = %cmd.notice_id,
             interface = %cmd.interface,

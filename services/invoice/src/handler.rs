@@ -398,7 +398,7 @@ impl Consume<InboundEnvelope<InvoiceApply>> for Invoicing {
             })?;
         // Planned (and the PDF drawn) before the transaction.
         let plan = self.plan(&app, req).await?;
-        let Some(tx) = self.flow.begin_once(queues::INVOICEAPPLY, &m.id).await? else {
+        let Some(tx) = self.flow.begin_once(queues::INVOICEAPPLY, m).await? else {
             return Ok(());
         };
         // A concurrent message of the same applicationno got here first.
@@ -449,7 +449,7 @@ impl Consume<InvoiceIssued> for Invoicing {
             Some(b64) => Some(self.upload(&app, decode_pdf(b64)?).await?),
             None => None,
         };
-        let Some(tx) = self.flow.begin_once(queues::INVOICES_ISSUED, &m.id).await? else {
+        let Some(tx) = self.flow.begin_once(queues::INVOICES_ISSUED, m).await? else {
             return Ok(());
         };
         let token = match file {

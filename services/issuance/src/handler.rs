@@ -239,7 +239,7 @@ impl Issuance {
 /// Issues the cipher guarantee of a paid application.
 #[async_trait]
 impl Consume<IssueCommand> for Issuance {
-    async fn consume(&self, _m: &Message, cmd: IssueCommand) -> Result<(), Failure> {
+    async fn consume(&self, m: &Message, cmd: IssueCommand) -> Result<(), Failure> {
         let applyno = &cmd.applyno;
         let app = gw_storage::applications::find(self.flow.db().conn(), applyno)
             .await
@@ -273,6 +273,7 @@ impl Consume<IssueCommand> for Issuance {
         let mut t = moved(Tx::step(Some(app), Event::Issue))?;
         self.record_cipher(&tx, &mut t, cipher).await?;
         tx.save(t).await?;
+        tx.settle(m).await?;
         tx.commit().await?;
         tracing::info!(%applyno, %baohanno, "guarantee issued");
         Ok(())
@@ -500,7 +501,7 @@ impl Consume<InboundEnvelope<RevertApply>> for Issuance {
                 )));
             }
         };
-        let Some(tx) = self.flow.begin_once(REVERT_CONSUMER, &m.id).await? else {
+        let Some(tx) = self.flow.begin_once(REVERT_CONSUMER, m).await? else {
             return Ok(());
         };
         let g = &r.guarantee;

@@ -154,8 +154,10 @@ impl Payments {
 /// One payment confirmation. Exactly once per `paynumber`.
 #[async_trait]
 impl Consume<PaymentConfirmation> for Payments {
-    async fn consume(&self, _m: &Message, p: PaymentConfirmation) -> Result<(), Failure> {
+    async fn consume(&self, m: &Message, p: PaymentConfirmation) -> Result<(), Failure> {
         let tx = self.flow.begin().await?;
+        // Every failure below comes before the commit: the commit is the ack.
+        tx.settle(m).await?;
         let Some(app) = tx.application(&p.applyno).await? else {
             // The application may still be on its way through underwriting.
             return Err(Failure::transient(anyhow::anyhow!(

@@ -130,6 +130,33 @@ impl EmbeddedTransport {
         Ok(queue)
     }
 
+    /// Acks `m`, a message this bus delivered, as part of the caller's
+    /// transaction: its row goes exactly when the transaction commits,
+    /// which saves the ack's own write and sync of the file. For handlers
+    /// whose commit means the message is done (the consumer's ack after
+    /// it then finds the row gone, and is content). Whether a row was
+    /// deleted: `false` for a message without a receipt (not delivered by
+    /// this bus) or whose lease another consumer holds now.
+    pub async fn settle<C: sea_orm::ConnectionTrait>(
+        &self,
+        conn: &C,
+        m: &Message,
+    ) -> Result<bool, sea_orm::DbErr> {
+        let Some((id, lease)) = m
+            .header(headers::RECEIPT)
+            .and_then(|r| r.split_once(':'))
+            .and_then(|(id, lease)| Some((id.parse::<i64>().ok()?, lease)))
+        else {
+            return Ok(false);
+        };
+        let r = bus_messages::Entity::delete_many()
+            .filter(bus_messages::Column::Id.eq(id))
+            .filter(bus_messages::Column::Lease.eq(lease))
+            .exec(conn)
+            .await?;
+        Ok(r.rows_affected == 1)
+    }
+
     /// Wakes the consumers of `queue` (after a commit that wrote to it).
     pub fn wake(&self, queue: &str) {
         self.inner.wake(queue);
@@ -329,32 +356,11 @@ impl Inner {
             let _writer = self.ack_writer.lock().await;
             let batch = std::mem::take(&mut *lock(&self.acks));
             if !batch.is_empty() {
-                let mut mine = Condition::any();
-                for a in &batch {
-                    mine = mine.add(
-                        Condition::all()
-                            .add(bus_messages::Column::Id.eq(a.id))
-                            .add(bus_messages::Column::Lease.eq(a.lease.clone())),
-                    );
-                }
-                let mut delete = bus_messages::Entity::delete_many()
-                    .filter(mine)
-                    .into_query();
-                delete.returning_col(bus_messages::Column::Id);
-                let conn = self.db.conn();
-                let deleted = conn
-                    .query_all(&delete)
-                    .await
-                    .and_then(|rows| {
-                        rows.iter()
-                            .map(|r| r.try_get::<i64>("", "id"))
-                            .collect::<Result<std::collections::BTreeSet<i64>, _>>()
-                    })
-                    .map_err(err);
+                let held = self.delete_acked(&batch).await;
                 for a in batch {
                     // The acker may be gone (its task cancelled): nothing to tell.
-                    let _ = a.done.send(match &deleted {
-                        Ok(ids) => Ok(ids.contains(&a.id)),
+                    let _ = a.done.send(match &held {
+                        Ok(held) => Ok(!held.contains(&a.id)),
                         Err(e) => Err(e.clone()),
                     });
                 }
@@ -364,6 +370,57 @@ impl Inner {
             .await
             .unwrap_or_else(|_| Err(BusError::Other("the ack was not written".into())))
     }
+}
+
+impl Inner {
+    /// Deletes the rows of `batch` still held by their leases. Returns the
+    /// ids of those another consumer holds now; a row already gone was
+    /// settled by its handler's transaction ([`EmbeddedTransport::settle`]).
+    async fn delete_acked(
+        &self,
+        batch: &[PendingAck],
+    ) -> Result<std::collections::BTreeSet<i64>, BusError> {
+        let mut mine = Condition::any();
+        for a in batch {
+            mine = mine.add(
+                Condition::all()
+                    .add(bus_messages::Column::Id.eq(a.id))
+                    .add(bus_messages::Column::Lease.eq(a.lease.clone())),
+            );
+        }
+        let mut delete = bus_messages::Entity::delete_many()
+            .filter(mine)
+            .into_query();
+        delete.returning_col(bus_messages::Column::Id);
+        let conn = self.db.conn();
+        let deleted = conn
+            .query_all(&delete)
+            .await
+            .and_then(|rows| ids(&rows))
+            .map_err(err)?;
+        let rest: Vec<i64> = batch
+            .iter()
+            .map(|a| a.id)
+            .filter(|id| !deleted.contains(id))
+            .collect();
+        if rest.is_empty() {
+            return Ok(Default::default());
+        }
+        let still = bus_messages::Entity::find()
+            .select_only()
+            .column(bus_messages::Column::Id)
+            .filter(bus_messages::Column::Id.is_in(rest))
+            .into_query();
+        conn.query_all(&still)
+            .await
+            .and_then(|rows| ids(&rows))
+            .map_err(err)
+    }
+}
+
+/// The `id` column of `rows`.
+fn ids(rows: &[sea_orm::QueryResult]) -> Result<std::collections::BTreeSet<i64>, sea_orm::DbErr> {
+    rows.iter().map(|r| r.try_get::<i64>("", "id")).collect()
 }
 
 /// An ack waiting to be written with others (see `Inner::ack`).
@@ -383,8 +440,11 @@ fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 fn row(queue: &str, m: &Message, key: Option<&str>, delay: Duration) -> bus_messages::ActiveModel {
     let now = Utc::now();
     let mut headers = serde_json::to_value(&m.headers).unwrap_or_default();
-    if let (Some(key), Some(h)) = (key, headers.as_object_mut()) {
-        h.insert("routing-key".to_owned(), key.into());
+    if let Some(h) = headers.as_object_mut() {
+        h.remove(headers::RECEIPT);
+        if let Some(key) = key {
+            h.insert("routing-key".to_owned(), key.into());
+        }
     }
     let visible = now + chrono::Duration::from_std(delay).unwrap_or_default();
     bus_messages::ActiveModel {
@@ -406,6 +466,12 @@ fn row(queue: &str, m: &Message, key: Option<&str>, delay: Duration) -> bus_mess
 }
 
 fn to_message(row: &bus_messages::Model) -> Message {
+    let mut headers: BTreeMap<String, String> =
+        serde_json::from_value(row.headers.clone()).unwrap_or_default();
+    headers.remove(headers::RECEIPT);
+    if let Some(lease) = &row.lease {
+        headers.insert(headers::RECEIPT.to_owned(), format!("{}:{lease}", row.id));
+    }
     Message {
         id: row.message_id.clone(),
         kind: row.kind.clone(),
@@ -413,7 +479,7 @@ fn to_message(row: &bus_messages::Model) -> Message {
         correlation_id: row.correlation_id.clone(),
         attempt: u32::try_from(row.attempt).unwrap_or(1),
         timestamp: row.created_at,
-        headers: serde_json::from_value(row.headers.clone()).unwrap_or_default(),
+        headers,
         payload: row.payload.clone(),
     }
 }

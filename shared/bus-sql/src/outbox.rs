@@ -218,6 +218,21 @@ impl Outbox {
         }
     }
 
+    /// Acks `message` as part of the caller's transaction where the bus can
+    /// (the embedded bus, whose rows are in this database: see
+    /// [`crate::EmbeddedTransport::settle`]); on RabbitMQ nothing, the
+    /// consumer acks after the commit.
+    pub async fn settle<C: ConnectionTrait>(
+        &self,
+        conn: &C,
+        message: &Message,
+    ) -> Result<(), DbErr> {
+        match self {
+            Outbox::Relayed(_) => Ok(()),
+            Outbox::Embedded { transport, .. } => transport.settle(conn, message).await.map(|_| ()),
+        }
+    }
+
     /// After the commit: wakes the relay, or the consumers of the queues
     /// written to (and purges the event journal's old rows when due).
     pub async fn committed(&self, written: &[String]) {

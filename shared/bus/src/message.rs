@@ -17,6 +17,10 @@ pub mod headers {
     pub const FAILED_AT: &str = "x-failed-at";
     /// `broker` when the broker dead-lettered it (the delivery limit), not a consumer.
     pub const DEAD_LETTERED_BY: &str = "x-dead-lettered-by";
+    /// On a message the embedded bus delivers: its row and lease, with
+    /// which a handler's transaction can settle it (never written to the
+    /// bus: a copy published again leaves without it).
+    pub const RECEIPT: &str = "x-embedded-receipt";
     /// Every header dead-lettering adds: a replayed message leaves without them.
     pub const DEATH: [&str; 4] = [ERROR, FAILED_QUEUE, FAILED_AT, DEAD_LETTERED_BY];
     pub const TRACEPARENT: &str = "traceparent";

@@ -27,7 +27,7 @@ mod once;
 pub use failure::{DbResultExt, db_failure};
 pub use once::{ConsumeOnce, once};
 
-use gw_bus::Failure;
+use gw_bus::{Failure, Message};
 use gw_bus_sql::Outbox;
 use gw_contract::events::EventPayload;
 use gw_contract::{ApplicationEvent, Contract, EventKey, NoticeCommand};
@@ -116,15 +116,15 @@ impl Workflow {
         })
     }
 
-    /// Starts a transaction for message `message_id` of `consumer`, or
-    /// `None` when it was handled before (the inbox row is part of the
-    /// transaction, so the message counts as handled only if it commits).
-    pub async fn begin_once(
-        &self,
-        consumer: &str,
-        message_id: &str,
-    ) -> Result<Option<Tx>, Failure> {
+    /// Starts a transaction for message `m` of `consumer`, or `None` when
+    /// it was handled before (the inbox row is part of the transaction, so
+    /// the message counts as handled only if it commits). The transaction
+    /// also settles `m` ([`Tx::settle`]): once its inbox row is written, a
+    /// delivery again changes nothing, so its commit may as well be the ack.
+    pub async fn begin_once(&self, consumer: &str, m: &Message) -> Result<Option<Tx>, Failure> {
+        let message_id = m.id.as_str();
         let tx = self.begin().await?;
+        tx.settle(m).await?;
         if inbox::first_time(&tx.txn, consumer, message_id)
             .await
             .transient()?
@@ -349,6 +349,16 @@ impl Tx {
     pub async fn emit<E: EventPayload>(&self, key: EventKey, payload: &E) -> Result<(), Failure> {
         let (to, m) = gw_contract::events::message(key, payload).map_err(Failure::permanent)?;
         self.add(&to, &m).await
+    }
+
+    /// Acks `m` in this transaction where the bus allows it (the embedded
+    /// bus, in the same database): the message is gone exactly when the
+    /// transaction commits, one write and one sync of the file fewer per
+    /// message. Only where a commit means the message is done: the handler
+    /// returns `Ok` after it, or a delivery again would change nothing.
+    /// On RabbitMQ nothing: the consumer acks after the commit.
+    pub async fn settle(&self, m: &Message) -> Result<(), Failure> {
+        self.outbox.settle(&self.txn, m).await.transient()
     }
 
     async fn add(&self, to: &gw_bus::Destination, m: &gw_bus::Message) -> Result<(), Failure> {

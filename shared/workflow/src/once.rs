@@ -25,7 +25,7 @@ struct Once<H> {
 #[async_trait]
 impl<C: Contract, H: ConsumeOnce<C>> Consume<C> for Once<H> {
     async fn consume(&self, m: &Message, payload: C) -> Result<(), Failure> {
-        match self.flow.begin_once(C::QUEUE, &m.id).await? {
+        match self.flow.begin_once(C::QUEUE, m).await? {
             Some(tx) => self.inner.consume(tx, payload).await,
             None => Ok(()),
         }
