@@ -31,9 +31,16 @@ pub struct Args {
     /// Whole lifecycles to run.
     #[arg(long, default_value_t = 300)]
     lifecycles: usize,
-    /// Lifecycles at once (bidders).
+    /// Lifecycles at once.
     #[arg(long, default_value_t = 32)]
     concurrency: usize,
+    /// Bidders (credit codes) the lifecycles take turns at; default: as
+    /// many as `--concurrency`, a bidder per lifecycle in flight. A
+    /// bidder's applications are underwritten one at a time (its open
+    /// exposure is checked under a lock of its own): `--bidders 1` measures
+    /// one bidder applying for everything.
+    #[arg(long)]
+    bidders: Option<usize>,
     /// Instead: issue this many guarantees, then restore them all at once.
     #[arg(long)]
     restore_burst: Option<usize>,
@@ -87,6 +94,7 @@ struct Driver {
     client: reqwest::Client,
     run: String,
     patience: Duration,
+    bidders: usize,
 }
 
 impl Driver {
@@ -125,10 +133,12 @@ impl Driver {
 
     /// Up to the guarantee: (apply→processnotice, pay→paynotice,
     /// paynotice→baohannotice) and the baohanno.
-    async fn issue(&self, applyno: &str) -> anyhow::Result<([Duration; 3], String)> {
+    async fn issue(&self, n: usize, applyno: &str) -> anyhow::Result<([Duration; 3], String)> {
         let t0 = Instant::now();
-        self.call("baohanapply", &gw_tests::samples::baohanapply(applyno))
-            .await?;
+        let mut apply = gw_tests::samples::baohanapply(applyno);
+        let bidder = u32::try_from(n % self.bidders.max(1)).unwrap_or(0);
+        apply["biddercode"] = json!(gw_tests::samples::credit_code(bidder));
+        self.call("baohanapply", &apply).await?;
         self.notice(applyno, "processnotice").await?;
         let processed = t0.elapsed();
         let reply = self.call("payapply", &json!({"applyno": applyno})).await?;
@@ -170,7 +180,7 @@ impl Driver {
 
     async fn lifecycle(&self, n: usize) -> anyhow::Result<[Duration; 4]> {
         let applyno = format!("TB{}{n:06}", self.run);
-        let ([a, b, c], baohanno) = self.issue(&applyno).await?;
+        let ([a, b, c], baohanno) = self.issue(n, &applyno).await?;
         let d = self.restore(&applyno, &baohanno).await?;
         Ok([a, b, c, d])
     }
@@ -257,6 +267,7 @@ async fn against_url(a: Args, url: String) -> anyhow::Result<()> {
             .build()?,
         run: gw_tests::TestIds::new().prefix[1..7].to_owned(),
         patience: Duration::from_secs(120),
+        bidders: a.bidders.unwrap_or(a.concurrency),
     });
     let result = match a.restore_burst {
         Some(n) => burst(&driver, n, a.concurrency).await,
@@ -310,6 +321,7 @@ pub async fn run(a: Args) -> anyhow::Result<()> {
             .build()?,
         run: ids.prefix[1..7].to_owned(),
         patience: Duration::from_secs(120),
+        bidders: a.bidders.unwrap_or(a.concurrency),
     });
     let tick = clock_ticks();
     let cpu = |c: &Cluster| -> Vec<(String, f64)> {
@@ -411,7 +423,8 @@ async fn steady(d: &Arc<Driver>, n: usize, concurrency: usize) -> anyhow::Result
     }
     let took = started.elapsed();
     println!(
-        "{n} lifecycles, {concurrency} at once, in {:.1} s: {:.1} lifecycles/s",
+        "{n} lifecycles, {concurrency} at once, {} bidders, in {:.1} s: {:.1} lifecycles/s",
+        d.bidders,
         took.as_secs_f64(),
         n as f64 / took.as_secs_f64()
     );
@@ -432,7 +445,7 @@ async fn burst(d: &Arc<Driver>, n: usize, concurrency: usize) -> anyhow::Result<
         let d = d2.clone();
         async move {
             let applyno = format!("TB{}{i:06}", d.run);
-            let (_, baohanno) = d.issue(&applyno).await?;
+            let (_, baohanno) = d.issue(i, &applyno).await?;
             Ok((applyno, baohanno))
         }
     })
