@@ -723,14 +723,7 @@ async fn embedded_leases_are_renewed_and_fence_their_holder() {
     assert!(t.get("q").await.unwrap().is_none(), "renewed while in hand");
 
     // Another consumer takes it over (as after a lease that ran out).
-    use gw_storage::sea_orm::{ConnectionTrait, Statement};
-    db.conn()
-        .execute_raw(Statement::from_string(
-            db.backend(),
-            "UPDATE bus_messages SET lease = 'someone-else'",
-        ))
-        .await
-        .unwrap();
+    sql(&db, "UPDATE bus_messages SET lease = 'someone-else'").await;
     assert!(
         held.ack().await.is_err(),
         "an ack without the lease is refused"
@@ -787,9 +780,7 @@ async fn embedded_bus(
 async fn embedded_bus_claims_in_batches_and_acks_together() {
     use gw_bus::Transport;
     use gw_storage::entities::bus_messages;
-    use gw_storage::sea_orm::{
-        ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Statement,
-    };
+    use gw_storage::sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
     let (dir, db, t) = embedded_bus(Duration::from_secs(60)).await;
     let q = gw_bus::Destination::Queue("q".into());
     let mut ids = Vec::new();
@@ -799,16 +790,14 @@ async fn embedded_bus_claims_in_batches_and_acks_together() {
         t.publish(&q, &m).await.unwrap();
     }
     // One row has died with its consumers ten times already.
-    db.conn()
-        .execute_raw(Statement::from_string(
-            db.backend(),
-            format!(
-                "UPDATE bus_messages SET deliveries = 10 WHERE message_id = '{}'",
-                ids[1]
-            ),
-        ))
-        .await
-        .unwrap();
+    sql(
+        &db,
+        &format!(
+            "UPDATE bus_messages SET deliveries = 10 WHERE message_id = '{}'",
+            ids[1]
+        ),
+    )
+    .await;
 
     let mut sub = t.subscribe("q", 5).await.unwrap();
     let mut got = Vec::new();
@@ -852,16 +841,14 @@ async fn embedded_bus_claims_in_batches_and_acks_together() {
 
     // Five acks at once, one of them for a message another consumer took
     // meanwhile: four rows go, the fifth is refused and stays.
-    db.conn()
-        .execute_raw(Statement::from_string(
-            db.backend(),
-            format!(
-                "UPDATE bus_messages SET lease = 'someone-else' WHERE message_id = '{}'",
-                ids[3]
-            ),
-        ))
-        .await
-        .unwrap();
+    sql(
+        &db,
+        &format!(
+            "UPDATE bus_messages SET lease = 'someone-else' WHERE message_id = '{}'",
+            ids[3]
+        ),
+    )
+    .await;
     got.push(fifth);
     let acks = futures::future::join_all(got.iter().map(|d| d.ack())).await;
     let refused: Vec<usize> = (0..acks.len()).filter(|&i| acks[i].is_err()).collect();
@@ -934,4 +921,13 @@ async fn left_row_id(db: &gw_storage::Db, id: &str) -> i64 {
         .await
         .unwrap()
         .map_or(0, |r| r.id)
+}
+
+/// Runs one statement on `db` (a test's way to stage a row).
+async fn sql(db: &gw_storage::Db, statement: &str) {
+    use gw_storage::sea_orm::{ConnectionTrait, Statement};
+    db.conn()
+        .execute_raw(Statement::from_string(db.backend(), statement))
+        .await
+        .unwrap();
 }
