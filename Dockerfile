@@ -31,6 +31,12 @@ RUN apt-get update && apt-get install -y --no-install-recommends ca-certificates
  && groupadd --system --gid 10001 gateway \
  && useradd --system --uid 10001 --gid 10001 --no-create-home gateway
 COPY --from=build /out/ /usr/local/bin/
+# glibc's malloc keeps an arena per thread that allocates (up to 8 per core),
+# and what a burst allocated stays resident in them: with 2 arenas the
+# issuance service held 48 MB after 300 lifecycles instead of 65, the
+# embedded gateway 49 MB instead of 53-57, at the same throughput
+# (`bench lifecycle --env MALLOC_ARENA_MAX=2`).
+ENV MALLOC_ARENA_MAX=2
 # Numeric, so Kubernetes can check runAsNonRoot without a passwd lookup.
 USER 10001:10001
 # The font is compiled into the binaries; nothing else is needed at run time.

@@ -54,6 +54,12 @@ pub struct Args {
     /// (repeatable): e.g. `GW__DATABASE__SQLITE_SYNCHRONOUS=normal`.
     #[arg(long = "set", value_name = "GW__KEY=VALUE")]
     settings: Vec<String>,
+    /// Another environment variable for every gateway process, as
+    /// `NAME=value` (repeatable): e.g. `TOKIO_WORKER_THREADS=1` or
+    /// `MALLOC_ARENA_MAX=2`, to measure the runtime's or the allocator's
+    /// share.
+    #[arg(long = "env", value_name = "NAME=VALUE")]
+    environment: Vec<String>,
     /// Instead of starting a deployment: drive the gateway whose public
     /// (ingress) address this is, e.g. `http://10.0.0.5:8080`. It must have
     /// a counterpart with `--appkey`/`--appsecret` whose `notice_base_url`
@@ -297,6 +303,12 @@ pub async fn run(a: Args) -> anyhow::Result<()> {
             k.starts_with("GW__"),
             "--set {kv}: the key starts with GW__"
         );
+        env.insert(k.to_owned(), v.to_owned());
+    }
+    for kv in &a.environment {
+        let (k, v) = kv
+            .split_once('=')
+            .with_context(|| format!("--env {kv}: NAME=value"))?;
         env.insert(k.to_owned(), v.to_owned());
     }
     let dir = std::env::temp_dir().join(format!("gw-bench-{}", ids.prefix));

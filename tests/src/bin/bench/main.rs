@@ -40,7 +40,7 @@ enum Command {
     Issuance(issuance::Args),
     /// Whole lifecycles against either deployment run as processes:
     /// lifecycles/s, every hop's p50/p99, CPU per lifecycle; or a restore burst.
-    Lifecycle(lifecycle::Args),
+    Lifecycle(Box<lifecycle::Args>),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -61,6 +61,6 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Egress(a) => egress::run(a).await,
         Command::Ingress(a) => ingress::run(a).await,
         Command::Issuance(a) => issuance::run(a),
-        Command::Lifecycle(a) => lifecycle::run(a).await,
+        Command::Lifecycle(a) => lifecycle::run(*a).await,
     }
 }
