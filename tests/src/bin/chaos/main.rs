@@ -241,13 +241,23 @@ async fn run_fault(fault: Fault, a: &Args, baseline: Option<f64>) -> anyhow::Res
         },
     };
     cluster.stop(Duration::from_secs(15)).await;
-    if !fault.embedded() {
-        bus.transport().delete(bus.topology()).await.ok();
-        db.drop_schema().await.ok();
+    if row.ok {
+        if !fault.embedded() {
+            bus.transport().delete(bus.topology()).await.ok();
+            db.drop_schema().await.ok();
+        }
+        let _ = std::fs::remove_dir_all(&dir);
+    } else {
+        // What failed stays to be read: every process's log, and the
+        // database schema and queues (prefix) of the run.
+        eprintln!(
+            "   kept for inspection: logs in {}, schema and queue prefix {}",
+            dir.display(),
+            ids.prefix
+        );
     }
     bus.close().await;
     db.close().await;
-    let _ = std::fs::remove_dir_all(&dir);
     Ok((row, rate))
 }
 
