@@ -754,18 +754,8 @@ async fn embedded_bus(
     gw_bus_sql::EmbeddedTransport,
 ) {
     let dir = std::env::temp_dir().join(format!("gw-bus-{}", uuid::Uuid::new_v4().simple()));
-    let url = format!("sqlite://{}/bus.db?mode=rwc", dir.display());
     std::fs::create_dir_all(&dir).unwrap();
-    let db = gw_storage::Db::connect(&gw_storage::DbOptions {
-        url,
-        max_connections: 1,
-        connect_timeout: Duration::from_secs(5),
-        schema: None,
-        migrate: true,
-        sqlite_full_sync: true,
-    })
-    .await
-    .unwrap();
+    let db = gw_tests::sqlite_db(&dir.join("bus.db"), 1).await;
     let topology = gw_bus::Topology::new("t", [Duration::from_secs(1)]);
     let t = gw_bus_sql::EmbeddedTransport::with_lease(db.clone(), &topology, lease);
     (dir, db, t)

@@ -104,16 +104,7 @@ async fn postgres_and_sqlite_behave_alike() {
 
     let dir = std::env::temp_dir().join(format!("gw-{}", ids.prefix));
     std::fs::create_dir_all(&dir).unwrap();
-    let sqlite = Db::connect(&DbOptions {
-        url: format!("sqlite://{}?mode=rwc", dir.join("gw.db").display()),
-        max_connections: 4,
-        connect_timeout: Duration::from_secs(5),
-        schema: None,
-        migrate: true,
-        sqlite_full_sync: true,
-    })
-    .await
-    .unwrap();
+    let sqlite = gw_tests::sqlite_db(&dir.join("gw.db"), 4).await;
     exercise(&sqlite, &h).await;
     sqlite.close().await;
     std::fs::remove_dir_all(&dir).unwrap();

@@ -651,3 +651,18 @@ pub async fn download(url: &str) -> Vec<u8> {
         .decrypt_bytes(&bytes)
         .unwrap()
 }
+
+/// A SQLite database at `file` (created, migrated, commits synced), with a
+/// pool of `max_connections`.
+pub async fn sqlite_db(file: &std::path::Path, max_connections: u32) -> gw_storage::Db {
+    gw_storage::Db::connect(&gw_storage::DbOptions {
+        url: format!("sqlite://{}?mode=rwc", file.display()),
+        max_connections,
+        connect_timeout: std::time::Duration::from_secs(5),
+        schema: None,
+        migrate: true,
+        sqlite_full_sync: true,
+    })
+    .await
+    .expect("a SQLite database in the temporary directory")
+}

@@ -370,9 +370,7 @@ impl Inner {
             .await
             .unwrap_or_else(|_| Err(BusError::Other("the ack was not written".into())))
     }
-}
 
-impl Inner {
     /// Deletes the rows of `batch` still held by their leases. Returns the
     /// ids of those another consumer holds now; a row already gone was
     /// settled by its handler's transaction ([`EmbeddedTransport::settle`]).

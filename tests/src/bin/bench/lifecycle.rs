@@ -104,6 +104,33 @@ struct Driver {
 }
 
 impl Driver {
+    /// The platform stand-in's driver of `a`'s lifecycles against the
+    /// gateway at `ingress` (its cashier at `cashier`), as `appkey`.
+    fn new(
+        a: &Args,
+        ingress: String,
+        cashier: String,
+        appkey: String,
+        key: gw_envelope::Sm4Key,
+        platform: &Arc<Platform>,
+        run: String,
+    ) -> anyhow::Result<Arc<Self>> {
+        Ok(Arc::new(Driver {
+            ingress,
+            cashier,
+            appkey,
+            key,
+            platform: platform.clone(),
+            client: reqwest::Client::builder()
+                .pool_max_idle_per_host(a.concurrency * 2)
+                .timeout(Duration::from_secs(30))
+                .build()?,
+            run,
+            patience: Duration::from_secs(120),
+            bidders: a.bidders.unwrap_or(a.concurrency),
+        }))
+    }
+
     async fn call(&self, name: &str, body: &Value) -> anyhow::Result<Value> {
         loop {
             let r: Value = self
@@ -260,21 +287,11 @@ async fn against_url(a: Args, url: String) -> anyhow::Result<()> {
         "the platform stand-in listens on {}: the gateway's counterpart {} must send its notices there",
         platform.base_url, a.appkey
     );
-    let driver = Arc::new(Driver {
-        cashier: a.cashier_url.clone().unwrap_or_else(|| url.clone()),
-        ingress: url,
-        appkey: a.appkey.clone(),
-        key: gw_envelope::Sm4Key::from_appsecret(&a.appsecret)
-            .map_err(|e| anyhow::anyhow!("--appsecret: {e}"))?,
-        platform: platform.clone(),
-        client: reqwest::Client::builder()
-            .pool_max_idle_per_host(a.concurrency * 2)
-            .timeout(Duration::from_secs(30))
-            .build()?,
-        run: gw_tests::TestIds::new().prefix[1..7].to_owned(),
-        patience: Duration::from_secs(120),
-        bidders: a.bidders.unwrap_or(a.concurrency),
-    });
+    let key = gw_envelope::Sm4Key::from_appsecret(&a.appsecret)
+        .map_err(|e| anyhow::anyhow!("--appsecret: {e}"))?;
+    let cashier = a.cashier_url.clone().unwrap_or_else(|| url.clone());
+    let run = gw_tests::TestIds::new().prefix[1..7].to_owned();
+    let driver = Driver::new(&a, url, cashier, a.appkey.clone(), key, &platform, run)?;
     let result = match a.restore_burst {
         Some(n) => burst(&driver, n, a.concurrency).await,
         None => steady(&driver, a.lifecycles, a.concurrency).await,
@@ -320,21 +337,17 @@ pub async fn run(a: Args) -> anyhow::Result<()> {
         other => anyhow::bail!("--deployment {other}: services or embedded"),
     };
     c.start(Duration::from_secs(120)).await?;
-    let driver = Arc::new(Driver {
-        ingress: c.ingress.clone(),
-        cashier: c.cashier.clone(),
-        appkey: gw_tests::APPKEY.to_owned(),
-        key: gw_envelope::Sm4Key::from_appsecret(gw_tests::APPSECRET)
-            .map_err(|e| anyhow::anyhow!("the tests' appsecret: {e}"))?,
-        platform: platform.clone(),
-        client: reqwest::Client::builder()
-            .pool_max_idle_per_host(a.concurrency * 2)
-            .timeout(Duration::from_secs(30))
-            .build()?,
-        run: ids.prefix[1..7].to_owned(),
-        patience: Duration::from_secs(120),
-        bidders: a.bidders.unwrap_or(a.concurrency),
-    });
+    let key = gw_envelope::Sm4Key::from_appsecret(gw_tests::APPSECRET)
+        .map_err(|e| anyhow::anyhow!("the tests' appsecret: {e}"))?;
+    let driver = Driver::new(
+        &a,
+        c.ingress.clone(),
+        c.cashier.clone(),
+        gw_tests::APPKEY.to_owned(),
+        key,
+        &platform,
+        ids.prefix[1..7].to_owned(),
+    )?;
     let tick = clock_ticks();
     let cpu = |c: &Cluster| -> Vec<(String, f64)> {
         c.procs
