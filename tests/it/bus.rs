@@ -328,3 +328,91 @@ async fn an_unroutable_publish_is_an_error_and_the_trace_travels() {
     );
     h.cleanup().await;
 }
+
+/// Records the ids of the messages it handles.
+#[derive(Default)]
+struct Records {
+    ids: std::sync::Mutex<Vec<String>>,
+}
+
+#[async_trait]
+impl Handler for Records {
+    async fn handle(&self, m: &Message) -> Result<(), Failure> {
+        self.ids.lock().unwrap().push(m.id.clone());
+        Ok(())
+    }
+}
+
+/// lapin's own recovery can hang for good (amqp-rs/lapin#450; seen here as a
+/// service whose channel said "Reconnecting" for minutes after the broker's
+/// connections were cut). The case made on purpose: the broker's address
+/// swallows the recovery's handshake, then comes back. The transport gives up
+/// on that connection after `recovery_deadline`, opens a new one, and its
+/// consumers carry on there.
+#[tokio::test]
+async fn a_connection_stuck_in_recovery_is_replaced_and_consumers_carry_on() {
+    let h = harness().await;
+    let proxy = gw_tests::proxy::TcpProxy::start("127.0.0.1:5672").await;
+    let options = gw_bus::amqp::AmqpOptions {
+        url: amqp_url().replace("127.0.0.1:5672", &format!("127.0.0.1:{}", proxy.port)),
+        connection_name: "stuck-recovery".into(),
+        connect_timeout: Duration::from_secs(5),
+        recovery_deadline: Duration::from_secs(3),
+    };
+    let topology = h.bus.topology().clone();
+    let transport = gw_bus::amqp::AmqpTransport::connect(&options, topology.clone())
+        .await
+        .unwrap();
+    let bus = gw_bus::Bus::new(Arc::new(transport), topology, Duration::from_secs(5));
+    let handler = Arc::new(Records::default());
+    let stop = CancellationToken::new();
+    let task = tokio::spawn(consumer::run(
+        bus.clone(),
+        consumer_settings(queues::INVOICEAPPLY),
+        handler.clone(),
+        stop.clone(),
+        gw_bus::Supervision::of_bus(&bus),
+    ));
+    let handled = |id: String| {
+        let handler = handler.clone();
+        async move {
+            let deadline = Instant::now() + Duration::from_secs(45);
+            while Instant::now() < deadline {
+                if handler.ids.lock().unwrap().contains(&id) {
+                    return true;
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            false
+        }
+    };
+    let before = Message::json("test.before", 1, None, &serde_json::json!({})).unwrap();
+    bus.send(queues::INVOICEAPPLY, &before).await.unwrap();
+    assert!(handled(before.id.clone()).await, "consumed before the cut");
+
+    proxy.black_hole();
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert!(bus.check().await.is_err(), "the connection is down");
+    proxy.start_again();
+
+    let after = Message::json("test.after", 1, None, &serde_json::json!({})).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(45);
+    let mut sent = false;
+    while Instant::now() < deadline {
+        if bus.send(queues::INVOICEAPPLY, &after).await.is_ok() {
+            sent = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    assert!(sent, "publishing works again within 45 s");
+    assert!(bus.check().await.is_ok(), "healthy again");
+    assert!(
+        handled(after.id.clone()).await,
+        "the consumer took a message published after the recovery"
+    );
+    stop.cancel();
+    let _ = tokio::time::timeout(Duration::from_secs(10), task).await;
+    bus.close().await;
+    h.cleanup().await;
+}

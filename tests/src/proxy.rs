@@ -1,5 +1,7 @@
 //! A TCP proxy that a test can switch off (refusing new connections and
-//! cutting open ones, as a stopped broker does) and on again.
+//! cutting open ones, as a stopped broker does) and on again, or turn into a
+//! black hole (accepting connections and never answering, as a hung broker or
+//! a dropped route does).
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -10,6 +12,7 @@ use tokio::net::{TcpListener, TcpStream};
 pub struct TcpProxy {
     pub port: u16,
     on: Arc<Mutex<bool>>,
+    black_hole: Arc<Mutex<bool>>,
     links: Arc<Mutex<Vec<tokio::task::AbortHandle>>>,
 }
 
@@ -22,6 +25,7 @@ impl TcpProxy {
         let proxy = Self {
             port,
             on: Arc::new(Mutex::new(true)),
+            black_hole: Arc::new(Mutex::new(false)),
             links: Arc::new(Mutex::new(Vec::new())),
         };
         let p = proxy.clone();
@@ -54,6 +58,15 @@ impl TcpProxy {
                     if !*p.on.lock().unwrap() {
                         continue;
                     }
+                    if *p.black_hole.lock().unwrap() {
+                        // Held open, read and never answered; the socket
+                        // stays a black hole after the proxy forwards again.
+                        tokio::spawn(async move {
+                            let mut sink = tokio::io::sink();
+                            let _ = tokio::io::copy(&mut inbound, &mut sink).await;
+                        });
+                        continue;
+                    }
                     let upstream = upstream.clone();
                     let link = tokio::spawn(async move {
                         if let Ok(mut out) = TcpStream::connect(&upstream).await {
@@ -77,7 +90,19 @@ impl TcpProxy {
         }
     }
 
+    /// Cuts the open connections and from now on accepts new ones without
+    /// ever answering them, until [`TcpProxy::start_again`]; a connection
+    /// accepted meanwhile stays unanswered for good.
+    pub fn black_hole(&self) {
+        let mut links = self.links.lock().unwrap();
+        *self.black_hole.lock().unwrap() = true;
+        for l in links.drain(..) {
+            l.abort();
+        }
+    }
+
     pub fn start_again(&self) {
+        *self.black_hole.lock().unwrap() = false;
         *self.on.lock().unwrap() = true;
     }
 }

@@ -8,9 +8,15 @@
 //!   without limit); consumers are replayed by lapin after recovery. While it
 //!   recovers, publishing fails at once, so callers answer "busy" instead of
 //!   hanging.
+//! * lapin's recovery can hang for good (amqp-rs/lapin#450: a reconnect
+//!   whose handshake is never answered is waited on forever). A watchdog
+//!   gives a connection that is still recovering after `recovery_deadline`
+//!   up, opens a new one and swaps it in; every subscription on the old one
+//!   ends, and the consumer loop subscribes again on the new one.
 
 use std::collections::BTreeMap;
-use std::time::Duration;
+use std::sync::{Arc, PoisonError, RwLock};
+use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use futures::StreamExt;
@@ -37,6 +43,9 @@ pub struct AmqpOptions {
     pub connection_name: String,
     /// How long start-up waits for the broker.
     pub connect_timeout: Duration,
+    /// How long the connection may stay in recovery before the watchdog
+    /// replaces it with a new one.
+    pub recovery_deadline: Duration,
 }
 
 impl std::fmt::Debug for AmqpOptions {
@@ -44,15 +53,134 @@ impl std::fmt::Debug for AmqpOptions {
         f.debug_struct("AmqpOptions")
             .field("connection_name", &self.connection_name)
             .field("connect_timeout", &self.connect_timeout)
+            .field("recovery_deadline", &self.recovery_deadline)
             .finish_non_exhaustive()
     }
 }
 
-/// RabbitMQ through one auto-recovering connection.
+/// RabbitMQ through one auto-recovering connection, replaced by a new one
+/// when its recovery hangs.
 pub struct AmqpTransport {
+    shared: Arc<Shared>,
+    topology: Topology,
+    watchdog: tokio::task::AbortHandle,
+}
+
+/// One connection and its confirm channel.
+struct Link {
     connection: Connection,
     publisher: Channel,
-    topology: Topology,
+}
+
+impl Link {
+    fn connected(&self) -> bool {
+        self.connection.status().connected() && self.publisher.status().connected()
+    }
+}
+
+/// What the transport and its watchdog share.
+struct Shared {
+    options: AmqpOptions,
+    link: RwLock<Arc<Link>>,
+    /// Counts the replacements; a subscription ends when it moves.
+    replaced: tokio::sync::watch::Sender<u64>,
+}
+
+impl Shared {
+    fn link(&self) -> Arc<Link> {
+        self.link
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Every second: a connection that has not been connected for
+    /// `recovery_deadline` is replaced by a new one, if one can be opened
+    /// (tried again every second until it can).
+    async fn watch(self: Arc<Self>) {
+        let mut down_since: Option<Instant> = None;
+        let mut tick = tokio::time::interval(Duration::from_secs(1));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            if self.link().connected() {
+                down_since = None;
+                continue;
+            }
+            let since = *down_since.get_or_insert_with(Instant::now);
+            if since.elapsed() < self.options.recovery_deadline {
+                continue;
+            }
+            let connection = self.options.connection_name.as_str();
+            let fresh =
+                tokio::time::timeout(self.options.connect_timeout, open(&self.options)).await;
+            match fresh {
+                Ok(Ok(fresh)) => {
+                    let old = std::mem::replace(
+                        &mut *self.link.write().unwrap_or_else(PoisonError::into_inner),
+                        Arc::new(fresh),
+                    );
+                    self.replaced.send_modify(|n| *n += 1);
+                    tracing::warn!(
+                        connection,
+                        recovering_for_s = since.elapsed().as_secs(),
+                        "the broker connection did not recover; replaced it with a new one"
+                    );
+                    down_since = None;
+                    // Closing a connection stuck in recovery can itself wait
+                    // forever; dropping the last handle lets lapin close it.
+                    tokio::spawn(async move {
+                        let _ = tokio::time::timeout(
+                            Duration::from_secs(5),
+                            old.connection.close(200, ss("replaced")),
+                        )
+                        .await;
+                    });
+                }
+                Ok(Err(e)) => tracing::warn!(
+                    connection,
+                    recovering_for_s = since.elapsed().as_secs(),
+                    error = %e,
+                    "the broker connection is still recovering and a new one cannot be opened yet"
+                ),
+                Err(_) => tracing::warn!(
+                    connection,
+                    recovering_for_s = since.elapsed().as_secs(),
+                    "the broker connection is still recovering and a new one was not opened within amqp.connect_timeout"
+                ),
+            }
+        }
+    }
+}
+
+/// Opens a connection that recovers by itself and its confirm channel.
+async fn open(options: &AmqpOptions) -> Result<Link, BusError> {
+    let props = ConnectionProperties::default()
+        .with_connection_name(options.connection_name.clone().into())
+        .enable_auto_recover()
+        .configure_backoff(|b| {
+            b.with_min_delay(Duration::from_millis(100))
+                .with_max_delay(Duration::from_secs(3))
+                .without_max_times()
+        });
+    let connection = Connection::connect(&options.url, props)
+        .await
+        .map_err(unavailable)?;
+    let publisher = connection.create_channel().await.map_err(unavailable)?;
+    publisher
+        .confirm_select(ConfirmSelectOptions::default())
+        .await
+        .map_err(unavailable)?;
+    Ok(Link {
+        connection,
+        publisher,
+    })
+}
+
+impl Drop for AmqpTransport {
+    fn drop(&mut self) {
+        self.watchdog.abort();
+    }
 }
 
 fn unavailable(e: lapin::Error) -> BusError {
@@ -96,38 +224,27 @@ async fn diagnose(url: &str, waited: Duration) -> String {
 }
 
 impl AmqpTransport {
-    /// Connects (retrying until `connect_timeout`) and opens the confirm channel.
+    /// Connects (waiting up to `connect_timeout`), opens the confirm channel
+    /// and starts the watchdog that replaces a connection whose recovery hangs.
     pub async fn connect(options: &AmqpOptions, topology: Topology) -> Result<Self, BusError> {
-        let props = ConnectionProperties::default()
-            .with_connection_name(options.connection_name.clone().into())
-            .enable_auto_recover()
-            .configure_backoff(|b| {
-                b.with_min_delay(Duration::from_millis(100))
-                    .with_max_delay(Duration::from_secs(3))
-                    .without_max_times()
-            });
-        let connection = tokio::time::timeout(
-            options.connect_timeout,
-            Connection::connect(&options.url, props),
-        )
-        .await;
-        let connection = match connection {
-            Ok(c) => c.map_err(unavailable)?,
+        let link = match tokio::time::timeout(options.connect_timeout, open(options)).await {
+            Ok(link) => link?,
             Err(_) => {
                 return Err(BusError::Unavailable(
                     diagnose(&options.url, options.connect_timeout).await,
                 ));
             }
         };
-        let publisher = connection.create_channel().await.map_err(unavailable)?;
-        publisher
-            .confirm_select(ConfirmSelectOptions::default())
-            .await
-            .map_err(unavailable)?;
+        let shared = Arc::new(Shared {
+            options: options.clone(),
+            link: RwLock::new(Arc::new(link)),
+            replaced: tokio::sync::watch::channel(0).0,
+        });
+        let watchdog = tokio::spawn(shared.clone().watch()).abort_handle();
         Ok(Self {
-            connection,
-            publisher,
+            shared,
             topology,
+            watchdog,
         })
     }
 
@@ -139,7 +256,9 @@ impl AmqpTransport {
         message: &Message,
     ) -> Result<lapin::PublisherConfirm, BusError> {
         let (exchange, key) = self.route(to);
-        self.publisher
+        self.shared
+            .link()
+            .publisher
             .basic_publish(
                 ss(exchange),
                 ss(key),
@@ -377,13 +496,31 @@ struct AmqpSubscription {
     consumer: lapin::Consumer,
     tag: String,
     queue: String,
+    /// Moves when the watchdog replaces the connection: the subscription
+    /// ends then and the consumer loop subscribes again on the new one.
+    replaced: tokio::sync::watch::Receiver<u64>,
+}
+
+/// Resolves when the watchdog replaces the connection (never once the
+/// transport is gone: nothing will replace it then).
+async fn replacement(replaced: &mut tokio::sync::watch::Receiver<u64>) {
+    if replaced.changed().await.is_err() {
+        std::future::pending::<()>().await;
+    }
 }
 
 #[async_trait]
 impl Subscription for AmqpSubscription {
     async fn next(&mut self) -> Option<Box<dyn Delivery>> {
         loop {
-            match self.consumer.next().await {
+            let next = tokio::select! {
+                next = self.consumer.next() => next,
+                () = replacement(&mut self.replaced) => {
+                    tracing::warn!(queue = %self.queue, "the connection was replaced; subscribing again");
+                    return None;
+                }
+            };
+            match next {
                 None => return None,
                 Some(Ok(d)) => {
                     return Some(Box::new(AmqpDelivery {
@@ -394,7 +531,14 @@ impl Subscription for AmqpSubscription {
                 }
                 Some(Err(e)) => {
                     tracing::warn!(queue = %self.queue, error = %e, "consumer interrupted; waiting for the connection to recover");
-                    if let Err(e) = self.channel.wait_for_recovery(e).await {
+                    let recovered = tokio::select! {
+                        r = self.channel.wait_for_recovery(e) => r,
+                        () = replacement(&mut self.replaced) => {
+                            tracing::warn!(queue = %self.queue, "the connection was replaced; subscribing again");
+                            return None;
+                        }
+                    };
+                    if let Err(e) = recovered {
                         tracing::error!(queue = %self.queue, error = %e, "consumer cannot recover");
                         return None;
                     }
@@ -439,6 +583,8 @@ impl Transport for AmqpTransport {
 
     async fn declare(&self, t: &Topology) -> Result<(), BusError> {
         let ch = self
+            .shared
+            .link()
             .connection
             .create_channel()
             .await
@@ -593,7 +739,10 @@ impl Transport for AmqpTransport {
         queue: &str,
         prefetch: u16,
     ) -> Result<Box<dyn Subscription>, BusError> {
+        let replaced = self.shared.replaced.subscribe();
         let channel = self
+            .shared
+            .link()
             .connection
             .create_channel()
             .await
@@ -622,11 +771,14 @@ impl Transport for AmqpTransport {
             consumer,
             tag,
             queue: full,
+            replaced,
         }))
     }
 
     async fn get(&self, full_queue_name: &str) -> Result<Option<Box<dyn Delivery>>, BusError> {
         let got = self
+            .shared
+            .link()
             .publisher
             .basic_get(ss(full_queue_name), BasicGetOptions::default())
             .await
@@ -642,7 +794,7 @@ impl Transport for AmqpTransport {
     }
 
     async fn check(&self) -> Result<(), BusError> {
-        if self.connection.status().connected() && self.publisher.status().connected() {
+        if self.shared.link().connected() {
             Ok(())
         } else {
             Err(BusError::Unavailable("the connection is recovering".into()))
@@ -651,6 +803,8 @@ impl Transport for AmqpTransport {
 
     async fn delete(&self, t: &Topology) -> Result<(), BusError> {
         let ch = self
+            .shared
+            .link()
             .connection
             .create_channel()
             .await
@@ -682,7 +836,9 @@ impl Transport for AmqpTransport {
     }
 
     async fn close(&self) {
-        let _ = self.publisher.close(200, ss("bye")).await;
-        let _ = self.connection.close(200, ss("bye")).await;
+        self.watchdog.abort();
+        let link = self.shared.link();
+        let _ = link.publisher.close(200, ss("bye")).await;
+        let _ = link.connection.close(200, ss("bye")).await;
     }
 }

@@ -19,6 +19,10 @@ pub struct AmqpSettings {
     /// How long start-up waits for the broker.
     #[serde(with = "humantime_serde")]
     pub connect_timeout: Duration,
+    /// How long the connection may stay in recovery before it is given up
+    /// and replaced by a new one (lapin's own recovery can hang for good).
+    #[serde(with = "humantime_serde")]
+    pub recovery_deadline: Duration,
     /// How long to wait for the broker's confirm before answering 500.
     #[serde(with = "humantime_serde")]
     pub publish_timeout: Duration,
@@ -67,6 +71,9 @@ impl AmqpSettings {
         }
         if self.prefetch == 0 {
             p.push("amqp.prefetch", "must be at least 1");
+        }
+        if self.recovery_deadline < Duration::from_secs(1) {
+            p.push("amqp.recovery_deadline", "must be at least 1s");
         }
         if self.publish_timeout.is_zero() {
             p.push("amqp.publish_timeout", "must be positive");

@@ -208,6 +208,7 @@ url = "amqp://guest:guest@127.0.0.1:5672/%2f"
 prefix = "gw"
 prefetch = 32
 connect_timeout = "30s"
+recovery_deadline = "15s"
 publish_timeout = "5s"
 retry_tiers = ["5s", "30s", "2m", "10m"]
 max_attempts = 8

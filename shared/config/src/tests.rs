@@ -720,3 +720,17 @@ fn sqlite_commits_wait_for_the_disk_unless_told_otherwise() {
         .to_string();
     assert!(err.contains("sqlite_synchronous"), "{err}");
 }
+
+#[test]
+fn the_recovery_deadline_defaults_to_15s_and_must_be_at_least_a_second() {
+    let f = file(HUNAN);
+    let s = Settings::load_from(Some(f.path()), env(&[])).unwrap();
+    assert_eq!(s.amqp.recovery_deadline, std::time::Duration::from_secs(15));
+    let err = Settings::load_from(
+        Some(f.path()),
+        env(&[("GW__AMQP__RECOVERY_DEADLINE", "500ms")]),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains("amqp.recovery_deadline"), "{err}");
+}

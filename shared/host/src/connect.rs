@@ -46,6 +46,7 @@ pub async fn connect_bus(settings: &Settings, service: &str) -> anyhow::Result<B
         url: settings.amqp.url.expose_secret().to_owned(),
         connection_name: format!("{service}@{}", settings.amqp.prefix),
         connect_timeout: settings.amqp.connect_timeout,
+        recovery_deadline: settings.amqp.recovery_deadline,
     };
     Bus::connect_amqp(&options, topology(settings), settings.amqp.publish_timeout)
         .await

@@ -80,6 +80,7 @@ async fn once(classic: bool) -> anyhow::Result<Sample> {
         url: gw_tests::amqp_url(),
         connection_name: "broker-churn".into(),
         connect_timeout: Duration::from_secs(10),
+        recovery_deadline: Duration::from_secs(15),
     };
     let topology = gw_host::topology(&settings);
     let transport = gw_bus::amqp::AmqpTransport::connect(&options, topology.clone()).await?;
