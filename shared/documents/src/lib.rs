@@ -25,6 +25,8 @@ use krilla::text::{Font, TextDirection};
 
 pub use capital::to_capital;
 
+mod qr;
+
 static FONT_BYTES: &[u8] = include_bytes!("../assets/fonts/wqy-microhei.ttc");
 
 pub const PAGE_W: f32 = 595.0;
@@ -190,12 +192,12 @@ impl Canvas<'_, '_> {
 
     /// The QR code of `url`, `size` points wide, top-left at (x, y).
     pub fn qr(&mut self, url: &str, x: f32, y: f32, size: f32) -> anyhow::Result<()> {
-        let code = qrcode::QrCode::with_error_correction_level(url.as_bytes(), qrcode::EcLevel::M)
+        let code = qr::encode(url.as_bytes(), qrcode::EcLevel::M)
             .context("the verification URL does not fit a QR code")?;
-        let n = code.width();
+        let n = code.width;
         let quiet = 2usize;
         let module = size / (n + 2 * quiet) as f32;
-        let colors = code.to_colors();
+        let colors = code.dark;
         let mut pb = PathBuilder::new();
         // One rectangle per run of dark modules in a row, not one per
         // module: the same picture in about a third of the path (less to
@@ -203,12 +205,12 @@ impl Canvas<'_, '_> {
         for (row, modules) in colors.chunks(n).enumerate() {
             let mut col = 0;
             while col < modules.len() {
-                if modules[col] != qrcode::Color::Dark {
+                if !modules[col] {
                     col += 1;
                     continue;
                 }
                 let start = col;
-                while col < modules.len() && modules[col] == qrcode::Color::Dark {
+                while col < modules.len() && modules[col] {
                     col += 1;
                 }
                 if let Some(r) = Rect::from_xywh(
