@@ -238,8 +238,20 @@ enum Claim {
     /// Another delivery holds it, or a cancel is pending; try again after
     /// this long (not an attempt).
     Busy(Duration, &'static str),
-    /// Send it now; this is attempt number `attempt` of the notice.
-    Send { attempt: i32 },
+    /// Send it now.
+    Send(Box<Sending>),
+}
+
+/// A notice claimed for sending: what recording its attempt needs, read
+/// once by the claim instead of again after the call.
+struct Sending {
+    /// Which attempt of the notice this is.
+    attempt: i32,
+    /// The notice as claimed (its id, creation and identity do not change).
+    row: NoticeRow,
+    /// When the platform's `baohanapply` arrived, for the apply-to-notice
+    /// histogram.
+    applied_at: Option<chrono::DateTime<Utc>>,
 }
 
 /// The consumer of `egress.notices`.
@@ -355,8 +367,9 @@ impl NoticeHandler {
                 insert(&tx, cmd, &body, &masked, NoticeState::Pending, None).await?
             }
         };
-        let cancelled =
-            !gw_lifecycle::accepts_notices(tx.application(&cmd.applyno).await?.map(|a| a.state));
+        let app = tx.application(&cmd.applyno).await?;
+        let applied_at = app.as_ref().map(|a| a.created_at);
+        let cancelled = !gw_lifecycle::accepts_notices(app.map(|a| a.state));
         let cancel_pending = gw_storage::cancels::find(tx.conn(), &cmd.applyno)
             .await
             .transient()?
@@ -377,7 +390,7 @@ impl NoticeHandler {
                 .transient()?;
             Claim::Done
         } else {
-            self.claim_open(&tx, &row).await?
+            self.claim_open(&tx, row, applied_at).await?
         };
         if matches!(claim, Claim::Done | Claim::Waiting) {
             // Nothing to send now: this commit is the message's ack.
@@ -388,7 +401,12 @@ impl NoticeHandler {
     }
 
     /// The claim of a notice still on its way: busy, parked, or sent now.
-    async fn claim_open(&self, tx: &Tx, row: &NoticeRow) -> Result<Claim, Failure> {
+    async fn claim_open(
+        &self,
+        tx: &Tx,
+        row: NoticeRow,
+        applied_at: Option<chrono::DateTime<Utc>>,
+    ) -> Result<Claim, Failure> {
         if let Some(until) = row.sending_until
             && until > Utc::now()
         {
@@ -415,17 +433,24 @@ impl NoticeHandler {
         }
         let until = Utc::now()
             + chrono::Duration::from_std(self.lease).unwrap_or(chrono::Duration::seconds(30));
-        let attempt = notices::start_sending(tx.conn(), row, until)
+        let attempt = notices::start_sending(tx.conn(), &row, until)
             .await
             .transient()?;
-        Ok(Claim::Send { attempt })
+        Ok(Claim::Send(Box::new(Sending {
+            attempt,
+            row: NoticeRow {
+                attempts: attempt,
+                ..row
+            },
+            applied_at,
+        })))
     }
 
     async fn record(
         &self,
         m: &Message,
         cmd: &NoticeCommand,
-        attempt: i32,
+        sending: &Sending,
         at: chrono::DateTime<Utc>,
         o: &AttemptOutcome,
         last: bool,
@@ -438,7 +463,7 @@ impl NoticeHandler {
             tx.conn(),
             NewAttempt {
                 notice_id: &cmd.notice_id,
-                attempt,
+                attempt: sending.attempt,
                 at,
                 http_status: o.http_status,
                 reply_code: o.reply_code.as_deref(),
@@ -450,12 +475,7 @@ impl NoticeHandler {
         )
         .await
         .transient()?;
-        let row = notices::find(tx.conn(), &cmd.notice_id)
-            .await
-            .transient()?
-            .ok_or_else(|| {
-                Failure::transient(anyhow::anyhow!("notice {} vanished", cmd.notice_id))
-            })?;
+        let row = &sending.row;
         let (state, event) = if o.delivered {
             (NoticeState::Delivered, Some(EventKey::NoticeDelivered))
         } else if last {
@@ -476,9 +496,9 @@ impl NoticeHandler {
             let waited = (Utc::now() - row.created_at).to_std().unwrap_or_default();
             metrics::histogram!("gw_notice_delivery_seconds", "interface" => interface)
                 .record(waited.as_secs_f64());
-            if let Some(app) = tx.application(&cmd.applyno).await? {
+            if let Some(applied_at) = sending.applied_at {
                 // From the platform's baohanapply to this notice's receipt.
-                let since = (Utc::now() - app.created_at).to_std().unwrap_or_default();
+                let since = (Utc::now() - applied_at).to_std().unwrap_or_default();
                 metrics::histogram!("gw_apply_to_notice_seconds", "interface" => interface)
                     .record(since.as_secs_f64());
             }
@@ -495,7 +515,7 @@ impl NoticeHandler {
             }
         }
         if let Some(key) = event {
-            emit(&tx, key, &row, state, o.error.as_deref()).await?;
+            emit(&tx, key, row, state, o.error.as_deref()).await?;
         }
         if o.delivered {
             // Delivered: this commit is the message's ack.
@@ -575,7 +595,7 @@ impl Consume<NoticeCommand> for NoticeHandler {
             self.record_invalid(&cmd, &why).await?;
             return Err(Failure::permanent(anyhow::anyhow!(why)));
         };
-        let attempt = match self.claim(m, &cmd, &notice).await? {
+        let sending = match self.claim(m, &cmd, &notice).await? {
             Claim::Done => {
                 tracing::info!(notice_id = %cmd.notice_id, "already settled");
                 return Ok(());
@@ -587,17 +607,17 @@ impl Consume<NoticeCommand> for NoticeHandler {
             Claim::Busy(wait, why) => {
                 return Err(Failure::Busy(wait, anyhow::anyhow!(why)));
             }
-            Claim::Send { attempt } => attempt,
+            Claim::Send(sending) => sending,
         };
         let at = Utc::now();
         let plaintext = notice.to_json().to_string();
         let outcome = self.sender.send(&cp, cmd.interface, &plaintext).await;
         let last = !outcome.delivered && m.attempt >= self.max_attempts;
-        self.record(m, &cmd, attempt, at, &outcome, last).await?;
+        self.record(m, &cmd, &sending, at, &outcome, last).await?;
         tracing::info!(
             notice_id = %cmd.notice_id,
             interface = %cmd.interface,
-            attempt,
+            attempt = sending.attempt,
             delivered = outcome.delivered,
             http_status = outcome.http_status,
             reply_code = outcome.reply_code.as_deref().unwrap_or(""),
