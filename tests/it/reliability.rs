@@ -897,7 +897,18 @@ async fn embedded_bus_claims_in_batches_and_acks_together() {
         "{}",
         copy.headers
     );
+
+    // Told that the settling transaction committed, the bus answers the
+    // consumer's ack without a statement: it succeeds on a closed database.
+    let d = t.get("q").await.unwrap().expect("a message");
+    let txn = db.conn().begin().await.unwrap();
+    assert!(t.settle(&txn, d.message()).await.unwrap());
+    txn.commit().await.unwrap();
+    t.settled(d.message());
     db.close().await;
+    d.ack()
+        .await
+        .expect("the ack of a message settled and committed needs no database");
     let _ = std::fs::remove_dir_all(dir);
 }
 

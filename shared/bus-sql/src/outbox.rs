@@ -155,13 +155,14 @@ impl std::fmt::Debug for RelayWaker {
 pub enum Outbox {
     /// Rows of `outbox`, published by the relay this wakes.
     Relayed(RelayWaker),
-    /// Rows of the embedded bus itself.
+    /// Rows of the embedded bus itself. The relay is not woken after a
+    /// commit: nothing a handler writes is in the outbox table here, and a
+    /// wake-up cost a transaction on the one SQLite connection for every
+    /// commit (about 13 a lifecycle). The rare rows another path writes
+    /// there (a report's event) leave at the relay's next poll.
     Embedded {
         bus: Bus,
         transport: crate::EmbeddedTransport,
-        /// Still woken after a commit: rows some other path wrote to the
-        /// outbox table (reports) go through the relay.
-        relay: RelayWaker,
     },
 }
 
@@ -194,7 +195,6 @@ impl Outbox {
             Some(t) => Outbox::Embedded {
                 bus: bus.clone(),
                 transport: t.clone(),
-                relay: relay.waker(),
             },
             None => Outbox::Relayed(relay.waker()),
         }
@@ -222,29 +222,33 @@ impl Outbox {
     /// (the embedded bus, whose rows are in this database: see
     /// [`crate::EmbeddedTransport::settle`]); on RabbitMQ nothing, the
     /// consumer acks after the commit.
+    /// Whether the row was deleted: then, once the transaction has
+    /// committed, [`Outbox::committed`] is told, and the consumer's ack
+    /// writes nothing.
     pub async fn settle<C: ConnectionTrait>(
         &self,
         conn: &C,
         message: &Message,
-    ) -> Result<(), DbErr> {
+    ) -> Result<bool, DbErr> {
         match self {
-            Outbox::Relayed(_) => Ok(()),
-            Outbox::Embedded { transport, .. } => transport.settle(conn, message).await.map(|_| ()),
+            Outbox::Relayed(_) => Ok(false),
+            Outbox::Embedded { transport, .. } => transport.settle(conn, message).await,
         }
     }
 
     /// After the commit: wakes the relay, or the consumers of the queues
-    /// written to (and purges the event journal's old rows when due).
-    pub async fn committed(&self, written: &[String]) {
+    /// written to, notes the message the transaction settled (and purges
+    /// the event journal's old rows when due).
+    pub async fn committed(&self, written: &[String], settled: Option<&Message>) {
         match self {
             Outbox::Relayed(relay) => relay.wake(),
-            Outbox::Embedded {
-                transport, relay, ..
-            } => {
+            Outbox::Embedded { transport, .. } => {
+                if let Some(m) = settled {
+                    transport.settled(m);
+                }
                 for q in written {
                     transport.wake(q);
                 }
-                relay.wake();
                 if written.iter().any(|q| q == crate::embedded::JOURNAL) {
                     transport.purge_journal().await;
                 }

@@ -111,6 +111,7 @@ impl Workflow {
             txn: self.db.conn().begin().await.transient()?,
             outbox: self.outbox.clone(),
             written: std::sync::Mutex::default(),
+            settled: std::sync::Mutex::default(),
             _slot: permit,
             span,
         })
@@ -201,6 +202,9 @@ pub struct Tx {
     outbox: Outbox,
     /// The embedded bus's queues written to, woken after the commit.
     written: std::sync::Mutex<Vec<String>>,
+    /// The message this transaction deleted from the embedded bus, told to
+    /// the bus after the commit ([`Tx::settle`]).
+    settled: std::sync::Mutex<Option<Message>>,
     /// Held until the transaction ends.
     _slot: OwnedSemaphorePermit,
     /// The transaction's span; ends with it.
@@ -358,7 +362,12 @@ impl Tx {
     /// returns `Ok` after it, or a delivery again would change nothing.
     /// On RabbitMQ nothing: the consumer acks after the commit.
     pub async fn settle(&self, m: &Message) -> Result<(), Failure> {
-        self.outbox.settle(&self.txn, m).await.transient()
+        if self.outbox.settle(&self.txn, m).await.transient()?
+            && let Ok(mut settled) = self.settled.lock()
+        {
+            *settled = Some(m.clone());
+        }
+        Ok(())
     }
 
     async fn add(&self, to: &gw_bus::Destination, m: &gw_bus::Message) -> Result<(), Failure> {
@@ -511,7 +520,8 @@ impl Tx {
         }
         span.record("outcome", "committed");
         let written = self.written.lock().map(|w| w.clone()).unwrap_or_default();
-        self.outbox.committed(&written).await;
+        let settled = self.settled.lock().ok().and_then(|mut s| s.take());
+        self.outbox.committed(&written, settled.as_ref()).await;
         Ok(())
     }
 }
