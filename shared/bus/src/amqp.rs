@@ -96,19 +96,24 @@ impl Shared {
 
     /// Every second: a connection that has not been connected for
     /// `recovery_deadline` is replaced by a new one, if one can be opened
-    /// (tried again every second until it can).
+    /// (tried again after 1 s, 2 s, 4 s ... up to 30 s while it cannot: a
+    /// long outage logs a line every half minute, not every second).
     async fn watch(self: Arc<Self>) {
+        const MAX_PAUSE: Duration = Duration::from_secs(30);
         let mut down_since: Option<Instant> = None;
+        let mut pause = Duration::from_secs(1);
+        let mut next_try = Instant::now();
         let mut tick = tokio::time::interval(Duration::from_secs(1));
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tick.tick().await;
             if self.link().connected() {
                 down_since = None;
+                pause = Duration::from_secs(1);
                 continue;
             }
             let since = *down_since.get_or_insert_with(Instant::now);
-            if since.elapsed() < self.options.recovery_deadline {
+            if since.elapsed() < self.options.recovery_deadline || Instant::now() < next_try {
                 continue;
             }
             let connection = self.options.connection_name.as_str();
@@ -127,6 +132,7 @@ impl Shared {
                         "the broker connection did not recover; replaced it with a new one"
                     );
                     down_since = None;
+                    pause = Duration::from_secs(1);
                     // Closing a connection stuck in recovery can itself wait
                     // forever; dropping the last handle lets lapin close it.
                     tokio::spawn(async move {
@@ -137,17 +143,27 @@ impl Shared {
                         .await;
                     });
                 }
-                Ok(Err(e)) => tracing::warn!(
-                    connection,
-                    recovering_for_s = since.elapsed().as_secs(),
-                    error = %e,
-                    "the broker connection is still recovering and a new one cannot be opened yet"
-                ),
-                Err(_) => tracing::warn!(
-                    connection,
-                    recovering_for_s = since.elapsed().as_secs(),
-                    "the broker connection is still recovering and a new one was not opened within amqp.connect_timeout"
-                ),
+                Ok(Err(e)) => {
+                    tracing::warn!(
+                        connection,
+                        recovering_for_s = since.elapsed().as_secs(),
+                        next_try_in_s = pause.as_secs(),
+                        error = %e,
+                        "the broker connection is still recovering and a new one cannot be opened yet"
+                    );
+                    next_try = Instant::now() + pause;
+                    pause = (pause * 2).min(MAX_PAUSE);
+                }
+                Err(_) => {
+                    tracing::warn!(
+                        connection,
+                        recovering_for_s = since.elapsed().as_secs(),
+                        next_try_in_s = pause.as_secs(),
+                        "the broker connection is still recovering and a new one was not opened within amqp.connect_timeout"
+                    );
+                    next_try = Instant::now() + pause;
+                    pause = (pause * 2).min(MAX_PAUSE);
+                }
             }
         }
     }
