@@ -63,7 +63,16 @@ struct Inner {
     /// consumer's ack is then answered without a statement (it cost a
     /// DELETE that found nothing and a SELECT to tell gone from held, on the
     /// one SQLite connection, for most messages of a lifecycle).
-    settled: std::sync::Mutex<std::collections::HashSet<(i64, String)>>,
+    settled: std::sync::Mutex<std::collections::HashSet<Settled>>,
+}
+
+/// A message a transaction deleted from the bus ([`EmbeddedTransport::settle`]):
+/// its row id and the lease its delivery held. Once the transaction has
+/// committed, [`EmbeddedTransport::settled`] tells the bus.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Settled {
+    id: i64,
+    lease: String,
 }
 
 /// The bus in the database.
@@ -141,31 +150,29 @@ impl EmbeddedTransport {
     /// transaction: its row goes exactly when the transaction commits,
     /// which saves the ack's own write and sync of the file. For handlers
     /// whose commit means the message is done (the consumer's ack after
-    /// it then finds the row gone, and is content). Whether a row was
-    /// deleted: `false` for a message without a receipt (not delivered by
+    /// it then finds the row gone, and is content). The row deleted, if
+    /// one was: none for a message without a receipt (not delivered by
     /// this bus) or whose lease another consumer holds now.
     pub async fn settle<C: sea_orm::ConnectionTrait>(
         &self,
         conn: &C,
         m: &Message,
-    ) -> Result<bool, sea_orm::DbErr> {
-        let Some((id, lease)) = receipt(m) else {
-            return Ok(false);
+    ) -> Result<Option<Settled>, sea_orm::DbErr> {
+        let Some(settled) = receipt(m) else {
+            return Ok(None);
         };
         let r = bus_messages::Entity::delete_many()
-            .filter(bus_messages::Column::Id.eq(id))
-            .filter(bus_messages::Column::Lease.eq(lease))
+            .filter(bus_messages::Column::Id.eq(settled.id))
+            .filter(bus_messages::Column::Lease.eq(settled.lease.as_str()))
             .exec(conn)
             .await?;
-        Ok(r.rows_affected == 1)
+        Ok((r.rows_affected == 1).then_some(settled))
     }
 
-    /// Says that the transaction that settled `m` ([`Self::settle`]) has
-    /// committed: the consumer's ack of `m` then writes nothing.
-    pub fn settled(&self, m: &Message) {
-        if let Some((id, lease)) = receipt(m) {
-            lock(&self.inner.settled).insert((id, lease.to_owned()));
-        }
+    /// Says that the transaction of [`Self::settle`] has committed: the
+    /// consumer's ack of that message then writes nothing.
+    pub fn settled(&self, settled: Settled) {
+        lock(&self.inner.settled).insert(settled);
     }
 
     /// Wakes the consumers of `queue` (after a commit that wrote to it).
@@ -428,9 +435,12 @@ impl Inner {
 }
 
 /// The row id and lease of the receipt a delivered message carries.
-fn receipt(m: &Message) -> Option<(i64, &str)> {
+fn receipt(m: &Message) -> Option<Settled> {
     let (id, lease) = m.header(headers::RECEIPT)?.split_once(':')?;
-    Some((id.parse().ok()?, lease))
+    Some(Settled {
+        id: id.parse().ok()?,
+        lease: lease.to_owned(),
+    })
 }
 
 /// The `id` column of `rows`.
@@ -511,6 +521,14 @@ struct EmbeddedDelivery {
 }
 
 impl EmbeddedDelivery {
+    /// What marks this delivery settled by its handler's transaction.
+    fn receipt(&self) -> Settled {
+        Settled {
+            id: self.id,
+            lease: self.lease.clone(),
+        }
+    }
+
     /// A delivery of a claimed row, its lease renewed until it is settled.
     fn new(inner: Arc<Inner>, row: bus_messages::Model) -> Self {
         let renewing = CancellationToken::new();
@@ -542,7 +560,7 @@ impl EmbeddedDelivery {
 impl Drop for EmbeddedDelivery {
     fn drop(&mut self) {
         self.renewing.cancel();
-        lock(&self.inner.settled).remove(&(self.id, std::mem::take(&mut self.lease)));
+        lock(&self.inner.settled).remove(&self.receipt());
     }
 }
 
@@ -583,7 +601,7 @@ impl Delivery for EmbeddedDelivery {
     }
     async fn ack(&self) -> Result<(), BusError> {
         self.renewing.cancel();
-        if lock(&self.inner.settled).remove(&(self.id, self.lease.clone())) {
+        if lock(&self.inner.settled).remove(&self.receipt()) {
             // Deleted by its handler's committed transaction.
             return Ok(());
         }
@@ -597,7 +615,6 @@ impl Delivery for EmbeddedDelivery {
     }
     async fn requeue(&self) -> Result<(), BusError> {
         self.renewing.cancel();
-        lock(&self.inner.settled).remove(&(self.id, self.lease.clone()));
         bus_messages::Entity::update_many()
             .col_expr(
                 bus_messages::Column::LockedUntil,

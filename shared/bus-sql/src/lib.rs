@@ -15,5 +15,5 @@
 pub mod embedded;
 pub mod outbox;
 
-pub use embedded::EmbeddedTransport;
+pub use embedded::{EmbeddedTransport, Settled};
 pub use outbox::{Outbox, Relay, RelayWaker};

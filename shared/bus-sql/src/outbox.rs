@@ -221,17 +221,16 @@ impl Outbox {
     /// Acks `message` as part of the caller's transaction where the bus can
     /// (the embedded bus, whose rows are in this database: see
     /// [`crate::EmbeddedTransport::settle`]); on RabbitMQ nothing, the
-    /// consumer acks after the commit.
-    /// Whether the row was deleted: then, once the transaction has
-    /// committed, [`Outbox::committed`] is told, and the consumer's ack
+    /// consumer acks after the commit. What was deleted goes to
+    /// [`Outbox::committed`] after the commit, so that the consumer's ack
     /// writes nothing.
     pub async fn settle<C: ConnectionTrait>(
         &self,
         conn: &C,
         message: &Message,
-    ) -> Result<bool, DbErr> {
+    ) -> Result<Option<crate::Settled>, DbErr> {
         match self {
-            Outbox::Relayed(_) => Ok(false),
+            Outbox::Relayed(_) => Ok(None),
             Outbox::Embedded { transport, .. } => transport.settle(conn, message).await,
         }
     }
@@ -239,12 +238,12 @@ impl Outbox {
     /// After the commit: wakes the relay, or the consumers of the queues
     /// written to, notes the message the transaction settled (and purges
     /// the event journal's old rows when due).
-    pub async fn committed(&self, written: &[String], settled: Option<&Message>) {
+    pub async fn committed(&self, written: &[String], settled: Option<crate::Settled>) {
         match self {
             Outbox::Relayed(relay) => relay.wake(),
             Outbox::Embedded { transport, .. } => {
-                if let Some(m) = settled {
-                    transport.settled(m);
+                if let Some(s) = settled {
+                    transport.settled(s);
                 }
                 for q in written {
                     transport.wake(q);

@@ -143,23 +143,17 @@ impl Shared {
                         .await;
                     });
                 }
-                Ok(Err(e)) => {
+                failed => {
+                    let error = match failed {
+                        Ok(Err(e)) => e.to_string(),
+                        _ => "not open within amqp.connect_timeout".to_owned(),
+                    };
                     tracing::warn!(
                         connection,
                         recovering_for_s = since.elapsed().as_secs(),
                         next_try_in_s = pause.as_secs(),
-                        error = %e,
+                        error,
                         "the broker connection is still recovering and a new one cannot be opened yet"
-                    );
-                    next_try = Instant::now() + pause;
-                    pause = (pause * 2).min(MAX_PAUSE);
-                }
-                Err(_) => {
-                    tracing::warn!(
-                        connection,
-                        recovering_for_s = since.elapsed().as_secs(),
-                        next_try_in_s = pause.as_secs(),
-                        "the broker connection is still recovering and a new one was not opened within amqp.connect_timeout"
                     );
                     next_try = Instant::now() + pause;
                     pause = (pause * 2).min(MAX_PAUSE);
@@ -264,17 +258,16 @@ impl AmqpTransport {
         })
     }
 
-    /// Sends one message's frames on the confirm channel; the returned
+    /// Sends one message's frames on `link`'s confirm channel; the returned
     /// future resolves with the broker's confirm.
     async fn send(
         &self,
+        link: &Link,
         to: &Destination,
         message: &Message,
     ) -> Result<lapin::PublisherConfirm, BusError> {
         let (exchange, key) = self.route(to);
-        self.shared
-            .link()
-            .publisher
+        link.publisher
             .basic_publish(
                 ss(exchange),
                 ss(key),
@@ -518,11 +511,12 @@ struct AmqpSubscription {
 }
 
 /// Resolves when the watchdog replaces the connection (never once the
-/// transport is gone: nothing will replace it then).
-async fn replacement(replaced: &mut tokio::sync::watch::Receiver<u64>) {
+/// transport is gone: nothing will replace it then), saying so.
+async fn replacement(replaced: &mut tokio::sync::watch::Receiver<u64>, queue: &str) {
     if replaced.changed().await.is_err() {
         std::future::pending::<()>().await;
     }
+    tracing::warn!(queue, "the connection was replaced; subscribing again");
 }
 
 #[async_trait]
@@ -531,10 +525,7 @@ impl Subscription for AmqpSubscription {
         loop {
             let next = tokio::select! {
                 next = self.consumer.next() => next,
-                () = replacement(&mut self.replaced) => {
-                    tracing::warn!(queue = %self.queue, "the connection was replaced; subscribing again");
-                    return None;
-                }
+                () = replacement(&mut self.replaced, &self.queue) => return None,
             };
             match next {
                 None => return None,
@@ -549,10 +540,7 @@ impl Subscription for AmqpSubscription {
                     tracing::warn!(queue = %self.queue, error = %e, "consumer interrupted; waiting for the connection to recover");
                     let recovered = tokio::select! {
                         r = self.channel.wait_for_recovery(e) => r,
-                        () = replacement(&mut self.replaced) => {
-                            tracing::warn!(queue = %self.queue, "the connection was replaced; subscribing again");
-                            return None;
-                        }
+                        () = replacement(&mut self.replaced, &self.queue) => return None,
                     };
                     if let Err(e) = recovered {
                         tracing::error!(queue = %self.queue, error = %e, "consumer cannot recover");
@@ -724,18 +712,20 @@ impl Transport for AmqpTransport {
     }
 
     async fn publish(&self, to: &Destination, message: &Message) -> Result<(), BusError> {
-        let confirm = self.send(to, message).await?;
+        let confirm = self.send(&self.shared.link(), to, message).await?;
         settle(to, confirm.await.map_err(unavailable)?)
     }
 
     /// The frames of every message go out first, in order, on the one
     /// confirm channel; then the confirms are awaited together. The broker
     /// confirms a batch with few disk syncs instead of one round trip and
-    /// one sync per message, and routes the messages in the order sent.
+    /// one sync per message, and routes the messages in the order sent
+    /// (all on one connection, even if the watchdog replaces it meanwhile).
     async fn publish_many(&self, batch: &[(Destination, Message)]) -> Vec<Result<(), BusError>> {
+        let link = self.shared.link();
         let mut pending = Vec::with_capacity(batch.len());
         for (to, m) in batch {
-            pending.push(self.send(to, m).await);
+            pending.push(self.send(&link, to, m).await);
         }
         let mut out = Vec::with_capacity(batch.len());
         for ((to, _), sent) in batch.iter().zip(pending) {

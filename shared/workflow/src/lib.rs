@@ -204,7 +204,7 @@ pub struct Tx {
     written: std::sync::Mutex<Vec<String>>,
     /// The message this transaction deleted from the embedded bus, told to
     /// the bus after the commit ([`Tx::settle`]).
-    settled: std::sync::Mutex<Option<Message>>,
+    settled: std::sync::Mutex<Option<gw_bus_sql::Settled>>,
     /// Held until the transaction ends.
     _slot: OwnedSemaphorePermit,
     /// The transaction's span; ends with it.
@@ -362,10 +362,9 @@ impl Tx {
     /// returns `Ok` after it, or a delivery again would change nothing.
     /// On RabbitMQ nothing: the consumer acks after the commit.
     pub async fn settle(&self, m: &Message) -> Result<(), Failure> {
-        if self.outbox.settle(&self.txn, m).await.transient()?
-            && let Ok(mut settled) = self.settled.lock()
-        {
-            *settled = Some(m.clone());
+        let settled = self.outbox.settle(&self.txn, m).await.transient()?;
+        if let (Some(s), Ok(mut slot)) = (settled, self.settled.lock()) {
+            *slot = Some(s);
         }
         Ok(())
     }
@@ -521,7 +520,7 @@ impl Tx {
         span.record("outcome", "committed");
         let written = self.written.lock().map(|w| w.clone()).unwrap_or_default();
         let settled = self.settled.lock().ok().and_then(|mut s| s.take());
-        self.outbox.committed(&written, settled.as_ref()).await;
+        self.outbox.committed(&written, settled).await;
         Ok(())
     }
 }
