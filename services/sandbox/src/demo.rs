@@ -390,7 +390,13 @@ impl Demo {
             )?;
             let cancel = samples::request(Interface::CancelApply, &a);
             s.step("cancelapply", self.call("cancelapply", &cancel).await)?;
-            let pay = self.client.call("payapply", &json!({"applyno": a})).await;
+            // Called again while unanswered, as every call of the platform
+            // is: the gateway may be restarting (the stories run against a
+            // gateway killed and restarted in the process tests).
+            let pay = self
+                .client
+                .call_until_answered("payapply", &json!({"applyno": a}), self.patience)
+                .await;
             s.step(
                 "payapply refused (申请已取消)",
                 match pay {
