@@ -396,7 +396,11 @@ pub async fn run(a: Args) -> anyhow::Result<()> {
         bus.close().await;
         db.close().await;
     }
-    let _ = std::fs::remove_dir_all(&dir);
+    if result.is_ok() {
+        let _ = std::fs::remove_dir_all(&dir);
+    } else {
+        eprintln!("the gateway's logs are kept in {}", dir.display());
+    }
     result.and(verdict(&platform))
 }
 
