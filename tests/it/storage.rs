@@ -459,3 +459,56 @@ async fn a_postgres_dump_restores_into_a_working_deployment() {
     assert_eq!(r["genuine"], true, "{r}");
     d2.stop().await;
 }
+
+/// On PostgreSQL a file's bytes are stored as they are (`STORAGE EXTERNAL`):
+/// a PDF is deflated already, and trying to compress it again cost the
+/// database CPU on every file for nothing. Even bytes that would compress
+/// well are kept at their full size, and read back the same.
+#[tokio::test]
+async fn postgres_stores_file_bytes_without_compressing_them() {
+    use gw_files::{FileKind, FileStore, NewFile};
+    use gw_storage::sea_orm::{ConnectionTrait, Statement};
+    let ids = TestIds::new();
+    let h = Harness::new(ids.clone(), settings(&ids, "http://127.0.0.1:9", &[])).await;
+    let one = |sql: String| {
+        let conn = h.db.conn().clone();
+        async move {
+            let stmt = Statement::from_string(conn.get_database_backend(), sql);
+            let row = conn.query_one_raw(stmt).await.unwrap().unwrap();
+            row.try_get_by_index::<String>(0).unwrap()
+        }
+    };
+    assert_eq!(
+        one("SELECT attstorage::text FROM pg_attribute \
+             WHERE attrelid = 'files'::regclass AND attname = 'bytes'"
+            .into())
+        .await,
+        "e"
+    );
+    let store = gw_files::DbFileStore::new(h.db.clone());
+    let bytes = b"%PDF-1.7 compressible ".repeat(2000);
+    let staged = store
+        .upload(
+            NewFile {
+                kind: FileKind::Guarantee,
+                applyno: Some("TB-EXTERNAL".into()),
+                counterpart: COUNTERPART.into(),
+                content_type: "application/pdf".into(),
+            },
+            bytes.clone(),
+        )
+        .await
+        .unwrap();
+    let txn = h.db.conn().begin().await.unwrap();
+    let stored = store.record(&txn, staged).await.unwrap();
+    txn.commit().await.unwrap();
+    let size = one(format!(
+        "SELECT pg_column_size(bytes)::text FROM files WHERE token = '{}'",
+        stored.token
+    ))
+    .await;
+    assert_eq!(size, bytes.len().to_string(), "stored at full size");
+    let (_, back) = store.get(&stored.token).await.unwrap().unwrap();
+    assert_eq!(back, bytes);
+    h.cleanup().await;
+}

@@ -15,6 +15,7 @@ mod m0006_reliability;
 mod m0007_operations;
 mod m0008_reports;
 mod m0009_console;
+mod m0010_files_uncompressed;
 
 pub struct Migrator;
 
@@ -31,6 +32,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0007_operations::Migration),
             Box::new(m0008_reports::Migration),
             Box::new(m0009_console::Migration),
+            Box::new(m0010_files_uncompressed::Migration),
         ]
     }
 }
