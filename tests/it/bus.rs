@@ -358,6 +358,7 @@ async fn a_connection_stuck_in_recovery_is_replaced_and_consumers_carry_on() {
         connection_name: "stuck-recovery".into(),
         connect_timeout: Duration::from_secs(5),
         recovery_deadline: Duration::from_secs(3),
+        frame_max: 16384,
     };
     let topology = h.bus.topology().clone();
     let transport = gw_bus::amqp::AmqpTransport::connect(&options, topology.clone())
@@ -413,6 +414,60 @@ async fn a_connection_stuck_in_recovery_is_replaced_and_consumers_carry_on() {
     );
     stop.cancel();
     let _ = tokio::time::timeout(Duration::from_secs(10), task).await;
+    bus.close().await;
+    h.cleanup().await;
+}
+
+/// The connection asks the broker for `amqp.frame_max` instead of taking
+/// RabbitMQ's 128 KiB (lapin keeps 32 frames of zeroed buffer each way per
+/// connection: 8 MB resident at 128 KiB), as the broker itself reports; a
+/// message several frames long still arrives whole.
+#[tokio::test]
+async fn the_connection_asks_for_its_frame_max_and_larger_messages_arrive_whole() {
+    let h = harness().await;
+    let name = format!("frame-max-{}", h.ids.prefix);
+    let options = gw_bus::amqp::AmqpOptions {
+        url: amqp_url(),
+        connection_name: name.clone(),
+        connect_timeout: Duration::from_secs(5),
+        recovery_deadline: Duration::from_secs(15),
+        frame_max: 8192,
+    };
+    let topology = h.bus.topology().clone();
+    let transport = gw_bus::amqp::AmqpTransport::connect(&options, topology.clone())
+        .await
+        .unwrap();
+    let listed = std::process::Command::new("rabbitmqctl")
+        .args([
+            "-q",
+            "list_connections",
+            "--no-table-headers",
+            "client_properties",
+            "frame_max",
+        ])
+        .output()
+        .expect("rabbitmqctl (RabbitMQ's own tool) lists the broker's connections");
+    let listed = String::from_utf8_lossy(&listed.stdout);
+    // A line per connection: its client properties (with the connection's
+    // name), a tab, its frame_max.
+    let frame_max = listed
+        .lines()
+        .find(|l| l.contains(name.as_str()))
+        .and_then(|l| l.rsplit('\t').next())
+        .map(str::trim);
+    assert_eq!(frame_max, Some("8192"), "{listed}");
+
+    let bus = gw_bus::Bus::new(Arc::new(transport), topology, Duration::from_secs(5));
+    let text = "保函".repeat(7000);
+    let big = Message::json("test.big", 1, None, &serde_json::json!({ "text": text })).unwrap();
+    assert!(big.payload.len() > 5 * 8192, "{} bytes", big.payload.len());
+    bus.send(queues::INVOICEAPPLY, &big).await.unwrap();
+    let got = h
+        .wait_take(queues::INVOICEAPPLY, Duration::from_secs(5))
+        .await
+        .unwrap();
+    assert_eq!(got.id, big.id);
+    assert_eq!(got.payload, big.payload);
     bus.close().await;
     h.cleanup().await;
 }

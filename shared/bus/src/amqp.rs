@@ -27,6 +27,7 @@ use lapin::options::{
     ExchangeDeleteOptions, QueueBindOptions, QueueDeclareOptions, QueueDeleteOptions,
 };
 use lapin::types::{AMQPValue, FieldTable, LongString, ShortString};
+use lapin::uri::AMQPUri;
 use lapin::{BasicProperties, Channel, Connection, ConnectionProperties, ExchangeKind};
 
 use crate::Message;
@@ -46,6 +47,9 @@ pub struct AmqpOptions {
     /// How long the connection may stay in recovery before the watchdog
     /// replaces it with a new one.
     pub recovery_deadline: Duration,
+    /// The largest frame asked of the broker (`amqp.frame_max`); a lower
+    /// `frame_max` in the URL wins.
+    pub frame_max: u32,
 }
 
 impl std::fmt::Debug for AmqpOptions {
@@ -54,6 +58,7 @@ impl std::fmt::Debug for AmqpOptions {
             .field("connection_name", &self.connection_name)
             .field("connect_timeout", &self.connect_timeout)
             .field("recovery_deadline", &self.recovery_deadline)
+            .field("frame_max", &self.frame_max)
             .finish_non_exhaustive()
     }
 }
@@ -173,7 +178,17 @@ async fn open(options: &AmqpOptions) -> Result<Link, BusError> {
                 .with_max_delay(Duration::from_secs(3))
                 .without_max_times()
         });
-    let connection = Connection::connect(&options.url, props)
+    // The parser's message quotes the URL, which holds the password.
+    let mut uri: AMQPUri = options
+        .url
+        .parse()
+        .map_err(|_| BusError::Unavailable("amqp.url is not an AMQP URL".into()))?;
+    uri.query.frame_max = Some(
+        uri.query
+            .frame_max
+            .map_or(options.frame_max, |f| f.min(options.frame_max)),
+    );
+    let connection = Connection::connect_uri(uri, props)
         .await
         .map_err(unavailable)?;
     let publisher = connection.create_channel().await.map_err(unavailable)?;

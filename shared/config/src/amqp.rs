@@ -7,6 +7,11 @@ use serde::Deserialize;
 
 use crate::{EMBEDDED_BUS, Problems, duration};
 
+/// AMQP's smallest `frame_max`.
+const FRAME_MIN: u32 = 4096;
+/// A sanity bound: larger frames only cost memory here.
+const FRAME_LIMIT: u32 = 1 << 20;
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AmqpSettings {
@@ -23,6 +28,12 @@ pub struct AmqpSettings {
     /// and replaced by a new one (lapin's own recovery can hang for good).
     #[serde(with = "humantime_serde")]
     pub recovery_deadline: Duration,
+    /// The largest AMQP frame this side asks for, in bytes (the broker's
+    /// own limit wins if lower). lapin keeps 32 frames of buffer each way
+    /// per connection, filled with zeros: at RabbitMQ's 128 KiB that was
+    /// 8 MB resident per service; our messages are a few KB, and a larger
+    /// one is split into several body frames.
+    pub frame_max: u32,
     /// How long to wait for the broker's confirm before answering 500.
     #[serde(with = "humantime_serde")]
     pub publish_timeout: Duration,
@@ -71,6 +82,12 @@ impl AmqpSettings {
         }
         if self.prefetch == 0 {
             p.push("amqp.prefetch", "must be at least 1");
+        }
+        if !(FRAME_MIN..=FRAME_LIMIT).contains(&self.frame_max) {
+            p.push(
+                "amqp.frame_max",
+                "must be between 4096 (AMQP's smallest frame) and 1048576 bytes",
+            );
         }
         if self.recovery_deadline < Duration::from_secs(1) {
             p.push("amqp.recovery_deadline", "must be at least 1s");

@@ -209,6 +209,7 @@ prefix = "gw"
 prefetch = 32
 connect_timeout = "30s"
 recovery_deadline = "15s"
+frame_max = 16384
 publish_timeout = "5s"
 retry_tiers = ["5s", "30s", "2m", "10m"]
 max_attempts = 8

@@ -722,6 +722,23 @@ fn sqlite_commits_wait_for_the_disk_unless_told_otherwise() {
 }
 
 #[test]
+fn the_amqp_frame_max_defaults_to_16_kib_and_stays_within_amqp_bounds() {
+    let f = file(HUNAN);
+    let s = Settings::load_from(Some(f.path()), env(&[])).unwrap();
+    assert_eq!(s.amqp.frame_max, 16384);
+    for ok in ["4096", "131072"] {
+        let s = Settings::load_from(Some(f.path()), env(&[("GW__AMQP__FRAME_MAX", ok)])).unwrap();
+        assert_eq!(s.amqp.frame_max.to_string(), ok);
+    }
+    for bad in ["4095", "2000000"] {
+        let err = Settings::load_from(Some(f.path()), env(&[("GW__AMQP__FRAME_MAX", bad)]))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("amqp.frame_max"), "{bad}: {err}");
+    }
+}
+
+#[test]
 fn the_recovery_deadline_defaults_to_15s_and_must_be_at_least_a_second() {
     let f = file(HUNAN);
     let s = Settings::load_from(Some(f.path()), env(&[])).unwrap();

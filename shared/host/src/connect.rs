@@ -47,6 +47,7 @@ pub async fn connect_bus(settings: &Settings, service: &str) -> anyhow::Result<B
         connection_name: format!("{service}@{}", settings.amqp.prefix),
         connect_timeout: settings.amqp.connect_timeout,
         recovery_deadline: settings.amqp.recovery_deadline,
+        frame_max: settings.amqp.frame_max,
     };
     Bus::connect_amqp(&options, topology(settings), settings.amqp.publish_timeout)
         .await

@@ -81,6 +81,7 @@ async fn once(classic: bool) -> anyhow::Result<Sample> {
         connection_name: "broker-churn".into(),
         connect_timeout: Duration::from_secs(10),
         recovery_deadline: Duration::from_secs(15),
+        frame_max: 16384,
     };
     let topology = gw_host::topology(&settings);
     let transport = gw_bus::amqp::AmqpTransport::connect(&options, topology.clone()).await?;
