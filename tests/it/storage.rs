@@ -495,7 +495,7 @@ async fn postgres_stores_file_bytes_without_compressing_them() {
                 counterpart: COUNTERPART.into(),
                 content_type: "application/pdf".into(),
             },
-            bytes.clone(),
+            bytes.clone().into(),
         )
         .await
         .unwrap();

@@ -565,7 +565,7 @@ pub async fn store_file(
         counterpart: COUNTERPART.into(),
         content_type: "application/pdf".into(),
     };
-    let staged = store.upload(file, bytes).await.unwrap();
+    let staged = store.upload(file, bytes.into()).await.unwrap();
     let txn = db.conn().begin().await.unwrap();
     let stored = store.record(&txn, staged).await.unwrap();
     txn.commit().await.unwrap();

@@ -363,7 +363,7 @@ impl Invoicing {
             counterpart: app.counterpart.to_string(),
             content_type: "application/pdf".into(),
         };
-        self.store.upload(file, pdf).await.transient()
+        self.store.upload(file, pdf.into()).await.transient()
     }
 }
 

@@ -103,18 +103,21 @@ impl Issuance {
     async fn render(&self, doc: GuaranteeDoc, file: NewFile) -> Result<Signed, Failure> {
         let signer = self.signer.clone();
         let kind = file.kind.as_str();
-        let (bytes, sm3, signature) = tokio::task::spawn_blocking(move || {
+        let (content, signature) = tokio::task::spawn_blocking(move || {
             let started = std::time::Instant::now();
             let bytes = pdf::render(&doc)?;
             metrics::histogram!("gw_pdf_render_seconds", "kind" => kind)
                 .record(started.elapsed().as_secs_f64());
-            let digest = gw_envelope::sign::sm3_digest(&bytes);
-            Ok::<_, anyhow::Error>((bytes, hex::encode(digest), signer.sign(&digest)))
+            // Hashed once: the signature and the file's row share the digest.
+            let content = gw_files::Content::new(bytes);
+            let signature = signer.sign(content.digest());
+            Ok::<_, anyhow::Error>((content, signature))
         })
         .await
         .map_err(|e| Failure::transient(anyhow::anyhow!("render task: {e}")))?
         .map_err(Failure::Permanent)?;
-        let file = self.store.upload(file, bytes).await.transient()?;
+        let sm3 = hex::encode(content.digest());
+        let file = self.store.upload(file, content).await.transient()?;
         Ok(Signed {
             file,
             sm3,

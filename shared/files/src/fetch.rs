@@ -127,7 +127,7 @@ impl Fetcher {
             content_type: "application/octet-stream".into(),
         };
         let staged = store
-            .upload(file, bytes)
+            .upload(file, bytes.into())
             .await
             .map_err(|e| FetchError::Store(e.to_string()))?;
         let txn = db

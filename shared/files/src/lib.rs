@@ -56,6 +56,38 @@ pub struct NewFile {
     pub content_type: String,
 }
 
+/// A file's bytes and their SM3 digest, computed once, where the bytes are
+/// made: issuance signs the same digest the file's row records, so a
+/// guarantee is hashed once (hashing a PDF takes about a quarter of a
+/// millisecond).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Content {
+    bytes: Vec<u8>,
+    sm3: [u8; 32],
+}
+
+impl Content {
+    pub fn new(bytes: Vec<u8>) -> Self {
+        let sm3 = gw_envelope::sign::sm3_digest(&bytes);
+        Self { bytes, sm3 }
+    }
+
+    /// SM3 of the bytes.
+    pub fn digest(&self) -> &[u8; 32] {
+        &self.sm3
+    }
+
+    pub fn bytes(&self) -> &[u8] {
+        &self.bytes
+    }
+}
+
+impl From<Vec<u8>> for Content {
+    fn from(bytes: Vec<u8>) -> Self {
+        Self::new(bytes)
+    }
+}
+
 /// A stored file.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredFile {
@@ -100,7 +132,7 @@ impl Staged {
 #[async_trait]
 pub trait FileStore: Send + Sync {
     /// Step 1, outside any transaction.
-    async fn upload(&self, file: NewFile, bytes: Vec<u8>) -> Result<Staged, FileError>;
+    async fn upload(&self, file: NewFile, content: Content) -> Result<Staged, FileError>;
     /// Step 2, in the caller's transaction: the row (with the bytes, for
     /// the database store).
     async fn record(
@@ -129,17 +161,18 @@ pub fn is_token(s: &str) -> bool {
             .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
-fn row(file: NewFile, token: &str, bytes: &[u8], storage: &str, keep: Option<Vec<u8>>) -> FileRow {
+/// The row of `content` (its bytes not yet in it).
+fn row(file: NewFile, token: &str, content: &Content, storage: &str) -> FileRow {
     FileRow {
         token: token.to_owned(),
         kind: file.kind.as_str().to_owned(),
         applyno: file.applyno,
         counterpart: file.counterpart,
         content_type: file.content_type,
-        size_bytes: i64::try_from(bytes.len()).unwrap_or(i64::MAX),
-        sm3: gw_envelope::sign::sm3_hex(bytes),
+        size_bytes: i64::try_from(content.bytes.len()).unwrap_or(i64::MAX),
+        sm3: hex::encode(content.sm3),
         storage: storage.to_owned(),
-        bytes: keep,
+        bytes: None,
         created_at: chrono::Utc::now(),
     }
 }
@@ -166,12 +199,12 @@ impl DbFileStore {
 
 #[async_trait]
 impl FileStore for DbFileStore {
-    async fn upload(&self, file: NewFile, bytes: Vec<u8>) -> Result<Staged, FileError> {
+    async fn upload(&self, file: NewFile, content: Content) -> Result<Staged, FileError> {
         let token = new_token();
-        let r = row(file, &token, &bytes, "database", None);
+        let r = row(file, &token, &content, "database");
         Ok(Staged {
             row: FileRow {
-                bytes: Some(bytes),
+                bytes: Some(content.bytes),
                 ..r
             },
         })
@@ -214,12 +247,12 @@ impl S3FileStore {
 
 #[async_trait]
 impl FileStore for S3FileStore {
-    async fn upload(&self, file: NewFile, bytes: Vec<u8>) -> Result<Staged, FileError> {
+    async fn upload(&self, file: NewFile, content: Content) -> Result<Staged, FileError> {
         let token = new_token();
-        let r = row(file, &token, &bytes, "s3", None);
+        let r = row(file, &token, &content, "s3");
         // The object first: once the row commits, the file is downloadable.
         self.store
-            .put(&self.path(&token), bytes.into())
+            .put(&self.path(&token), content.bytes.into())
             .await
             .map_err(|e| FileError::Object(e.to_string()))?;
         Ok(Staged { row: r })
@@ -280,6 +313,26 @@ pub fn from_settings(settings: &FilesSettings, db: Db) -> Result<Arc<dyn FileSto
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn content_carries_the_sm3_of_its_bytes_and_the_row_records_it() {
+        // GB/T 32905 example 1.
+        let c = Content::new(b"abc".to_vec());
+        assert_eq!(
+            hex::encode(c.digest()),
+            "66c7f0f462eeedd9d1f2d46bdc10e4e24167c4875cf2f7a2297da02b8f4ba8e0"
+        );
+        assert_eq!(c.bytes(), b"abc");
+        let file = NewFile {
+            kind: FileKind::Guarantee,
+            applyno: None,
+            counterpart: "hunan".into(),
+            content_type: "application/pdf".into(),
+        };
+        let r = row(file, &new_token(), &c, "database");
+        assert_eq!(r.sm3, hex::encode(c.digest()));
+        assert_eq!(r.size_bytes, 3);
+    }
 
     #[test]
     fn tokens_are_256_random_bits_in_hex() {

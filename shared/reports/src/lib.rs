@@ -163,7 +163,11 @@ pub async fn generate(
     let mut staged = Vec::with_capacity(rendered.len());
     for (format, bytes) in &rendered {
         let content_type = content_type(format).unwrap_or("application/octet-stream");
-        staged.push(files.upload(file(content_type), bytes.clone()).await?);
+        staged.push(
+            files
+                .upload(file(content_type), bytes.clone().into())
+                .await?,
+        );
     }
     let tx = db.conn().begin().await?;
     // Replicas writing the same report take turns; the later one replaces.
