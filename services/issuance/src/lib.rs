@@ -40,7 +40,7 @@ impl Build for Issuance {
         let settings = &ctx.settings;
         let signer = signing::Signer::load(settings, &ctx.db).await?;
         let store = gw_files::from_settings(&settings.files, ctx.db.clone())?;
-        // Parse the font once now, so a broken build fails at start-up.
+        // A name the font cannot print would fail every guarantee: say so now.
         pdf::self_check(&settings.institution.name, &settings.institution.code)?;
         let reporter = reports::Reporter {
             db: ctx.db.clone(),

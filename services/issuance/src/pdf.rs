@@ -8,6 +8,7 @@
 //! the verification code, a QR code of the verification URL and a drawn red
 //! seal with the issuer's name around it.
 
+use anyhow::Context;
 use gw_documents::{MARGIN, PAGE_H, PAGE_W};
 use gw_protocol::{Amount, WireTime};
 
@@ -42,21 +43,13 @@ pub struct GuaranteeDoc {
     pub project: Option<Project>,
 }
 
-/// Renders a throw-away guarantee: the font and the PDF writer work.
+/// Checks at start-up that a guarantee of this institution can be
+/// printed: the embedded font has every character of its name and code and
+/// of the fixed clause (a PDF/A refuses a missing glyph).
 pub fn self_check(issuer: &str, issuer_code: &str) -> anyhow::Result<()> {
-    render(&GuaranteeDoc {
-        baohanno: "BH0".into(),
-        applicant: "自检".into(),
-        applicant_code: "0".into(),
-        amount: Amount::ZERO,
-        issuer: issuer.to_owned(),
-        issuer_code: issuer_code.to_owned(),
-        issued_at: WireTime::now(),
-        verify_code: "0".into(),
-        verify_url: "http://127.0.0.1/verify".into(),
-        project: None,
-    })
-    .map(|_| ())
+    let fixed = clause(&Amount::ZERO, &gw_documents::to_capital(&Amount::ZERO));
+    gw_documents::check_font(&format!("{issuer}{issuer_code}{fixed}"))
+        .context("institution.name or institution.code cannot be printed on a guarantee")
 }
 
 /// The pay-on-first-demand clause (见索即付).
@@ -187,6 +180,19 @@ mod tests {
         assert!(pdf.len() > 1000);
         // The font is subset: far smaller than the 5 MB collection.
         assert!(pdf.len() < 600_000, "{} bytes", pdf.len());
+    }
+
+    #[test]
+    fn the_start_up_check_passes_a_printable_institution_and_names_what_is_not() {
+        self_check("湖南某某融资担保有限公司", "91430100MA4L0000X9").unwrap();
+        let e = format!(
+            "{:#}",
+            self_check("湖南\u{1F3E6}融资担保有限公司", "91430100MA4L0000X9").unwrap_err()
+        );
+        assert!(
+            e.contains("institution.name") && e.contains('\u{1F3E6}'),
+            "{e}"
+        );
     }
 
     /// The QR code printed on a guarantee, rasterised as a reader would

@@ -34,16 +34,50 @@ pub const PAGE_H: f32 = 842.0;
 pub const MARGIN: f32 = 64.0;
 const SEAL_RED: (u8, u8, u8) = (200, 16, 32);
 
-/// The font, parsed once.
-fn font() -> anyhow::Result<&'static (Font, ttf_parser::Face<'static>)> {
-    static FONT: OnceLock<Option<(Font, ttf_parser::Face<'static>)>> = OnceLock::new();
-    FONT.get_or_init(|| {
-        let font = Font::new(krilla::Data::from(FONT_BYTES), 0)?;
-        let face = ttf_parser::Face::parse(FONT_BYTES, 0).ok()?;
-        Some((font, face))
-    })
-    .as_ref()
-    .ok_or_else(|| anyhow::anyhow!("the embedded font cannot be read"))
+/// The font's tables for layout and coverage (widths, character map),
+/// parsed once.
+fn face() -> anyhow::Result<&'static ttf_parser::Face<'static>> {
+    static FACE: OnceLock<Option<ttf_parser::Face<'static>>> = OnceLock::new();
+    FACE.get_or_init(|| ttf_parser::Face::parse(FONT_BYTES, 0).ok())
+        .as_ref()
+        .ok_or_else(|| anyhow::anyhow!("the embedded font cannot be read"))
+}
+
+/// The font for the PDF writer, with its layout tables; made once, at the
+/// first document (not by [`check_font`]).
+fn font() -> anyhow::Result<(&'static Font, &'static ttf_parser::Face<'static>)> {
+    static FONT: OnceLock<Option<Font>> = OnceLock::new();
+    let face = face()?;
+    FONT.get_or_init(|| Font::new(krilla::Data::from(FONT_BYTES), 0))
+        .as_ref()
+        .map(|font| (font, face))
+        .ok_or_else(|| anyhow::anyhow!("the embedded font cannot be read"))
+}
+
+/// Checks that the embedded font can be read and has a glyph for every
+/// character of `text`, without drawing anything. A PDF/A refuses a missing
+/// glyph, so a document holding such a character could not be issued; this
+/// says so at start-up, naming the characters, for text known then (the
+/// institution's name on every seal). It reads the font's tables and
+/// character map only (not even the PDF writer's font): rendering a whole
+/// page to check the same kept about 6 MB of the font and the PDF writer
+/// resident in an idle service.
+pub fn check_font(text: &str) -> anyhow::Result<()> {
+    let face = face()?;
+    let mut missing: Vec<char> = text
+        .chars()
+        .filter(|c| !c.is_control() && face.glyph_index(*c).is_none())
+        .collect();
+    missing.sort_unstable();
+    missing.dedup();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    let list: Vec<String> = missing
+        .iter()
+        .map(|c| format!("U+{:04X} '{c}'", u32::from(*c)))
+        .collect();
+    anyhow::bail!("the embedded font has no glyph for {}", list.join(", "))
 }
 
 /// A page being drawn.
@@ -377,6 +411,23 @@ mod tests {
         assert!(
             lines.iter().any(|l| l.contains("123456789.00")),
             "the number stays whole"
+        );
+    }
+
+    #[test]
+    fn the_font_check_passes_text_the_font_covers() {
+        check_font("湖南某某融资担保有限公司 91430100MA4L0000X9（见索即付）").unwrap();
+    }
+
+    #[test]
+    fn the_font_check_names_the_characters_the_font_lacks() {
+        // U+1F600 (an emoji) and U+E000 (private use) are in no CJK font.
+        let e = check_font("湖南\u{1F600}担保\u{E000}\u{1F600}")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.ends_with("no glyph for U+E000 '\u{E000}', U+1F600 '\u{1F600}'"),
+            "{e}"
         );
     }
 
