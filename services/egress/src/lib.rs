@@ -108,9 +108,10 @@ async fn download(State(st): State<FilesState>, Path(token): Path<String>) -> Re
         tracing::error!(counterpart = %row.counterpart, "a stored file belongs to an unconfigured counterpart");
         return not_found();
     };
-    // SM4 over megabytes is CPU work: keep it off the async threads.
+    // SM4 over megabytes is CPU work: off the async threads, a core's
+    // worth at a time.
     let key = cp.key.clone();
-    let encrypted = match tokio::task::spawn_blocking(move || key.encrypt_bytes(&bytes)).await {
+    let encrypted = match gw_files::cpu::run(move || key.encrypt_bytes(&bytes)).await {
         Ok(e) => e,
         Err(e) => {
             tracing::error!(error = %e, "encryption task failed");

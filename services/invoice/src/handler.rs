@@ -173,9 +173,9 @@ impl Invoicing {
             .transient()?;
         let number = format!("{year}{n:08}");
         let doc = self.document(req, &number, at);
-        let pdf = tokio::task::spawn_blocking(move || document::render(&doc))
+        let pdf = gw_files::cpu::run(move || document::render(&doc))
             .await
-            .map_err(|e| Failure::transient(anyhow::anyhow!("render task: {e}")))?
+            .map_err(|e| Failure::transient(anyhow::anyhow!("render: {e}")))?
             .map_err(Failure::Permanent)?;
         let file = self.upload(app, pdf).await?;
         Ok(Plan::Issue {

@@ -98,12 +98,13 @@ impl Issuance {
         )
     }
 
-    /// Renders and signs off the async threads (PDF work is CPU-bound), then
-    /// uploads the file (before any transaction: an upload can be slow).
+    /// Renders and signs off the async threads, a core's worth at a time
+    /// (PDF work is CPU-bound), then uploads the file (before any
+    /// transaction: an upload can be slow).
     async fn render(&self, doc: GuaranteeDoc, file: NewFile) -> Result<Signed, Failure> {
         let signer = self.signer.clone();
         let kind = file.kind.as_str();
-        let (content, signature) = tokio::task::spawn_blocking(move || {
+        let (content, signature) = gw_files::cpu::run(move || {
             let started = std::time::Instant::now();
             let bytes = pdf::render(&doc)?;
             metrics::histogram!("gw_pdf_render_seconds", "kind" => kind)
@@ -114,7 +115,7 @@ impl Issuance {
             Ok::<_, anyhow::Error>((content, signature))
         })
         .await
-        .map_err(|e| Failure::transient(anyhow::anyhow!("render task: {e}")))?
+        .map_err(|e| Failure::transient(anyhow::anyhow!("render: {e}")))?
         .map_err(Failure::Permanent)?;
         let sm3 = hex::encode(content.digest());
         let file = self.store.upload(file, content).await.transient()?;

@@ -92,7 +92,7 @@ impl Fetcher {
             .await?;
         // The current key, then the previous one during a rotation.
         let keys: Vec<_> = cp.read_keys().cloned().collect();
-        tokio::task::spawn_blocking(move || {
+        crate::cpu::run(move || {
             let mut last = None;
             for key in &keys {
                 match key.decrypt_bytes(&encrypted) {

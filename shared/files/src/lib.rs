@@ -7,7 +7,10 @@
 //!   token (256 random bits) and never by a path.
 //! * [`fetch::Fetcher`]: downloads a platform's file (`filelist[].fileurl`)
 //!   from the counterpart's configured hosts only, decrypts and stores it.
+//! * [`cpu::run`]: CPU-bound work on files (rendering, signing, SM4), at
+//!   most a core's worth at once per core.
 
+pub mod cpu;
 pub mod fetch;
 
 use std::sync::Arc;
