@@ -293,7 +293,11 @@ pub fn service_exe() -> anyhow::Result<PathBuf> {
     let me = std::env::current_exe()?;
     let exe = me.with_file_name("gw-service-proc");
     let release = me.components().any(|c| c.as_os_str() == "release");
-    let mut cmd = std::process::Command::new(env!("CARGO"));
+    // The cargo that runs us, else the one on PATH (rustup's proxy): the
+    // toolchain's own cargo, run directly (`env!("CARGO")`), lets the rustc
+    // it starts pick a toolchain from a dependency's rust-toolchain file.
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let mut cmd = std::process::Command::new(cargo);
     cmd.args(["build", "-q", "-p", "gw-tests", "--bin", "gw-service-proc"]);
     if release {
         cmd.arg("--release");
