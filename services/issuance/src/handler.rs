@@ -117,11 +117,10 @@ impl Issuance {
         .await
         .map_err(|e| Failure::transient(anyhow::anyhow!("render: {e}")))?
         .map_err(Failure::Permanent)?;
-        let sm3 = hex::encode(content.digest());
         let file = self.store.upload(file, content).await.transient()?;
         Ok(Signed {
+            sm3: file.sm3().to_owned(),
             file,
-            sm3,
             signature,
         })
     }

@@ -121,6 +121,11 @@ impl Staged {
     pub fn token(&self) -> &str {
         &self.row.token
     }
+
+    /// The SM3 the row records, in hex.
+    pub fn sm3(&self) -> &str {
+        &self.row.sm3
+    }
 }
 
 /// Where issued files live.

@@ -81,7 +81,7 @@ async fn once(classic: bool) -> anyhow::Result<Sample> {
         connection_name: "broker-churn".into(),
         connect_timeout: Duration::from_secs(10),
         recovery_deadline: Duration::from_secs(15),
-        frame_max: 16384,
+        frame_max: settings.amqp.frame_max,
     };
     let topology = gw_host::topology(&settings);
     let transport = gw_bus::amqp::AmqpTransport::connect(&options, topology.clone()).await?;
