@@ -231,6 +231,12 @@ async fn run_fault(fault: Fault, a: &Args, baseline: Option<f64>) -> anyhow::Res
                 load.stats.busy.load(std::sync::atomic::Ordering::Relaxed),
                 if found.holds() { "ok" } else { "FAILED" }
             )];
+            if found.republished > 0 {
+                n.push(format!(
+                    "{} money events published again under their own id (a lost confirm; one event each)",
+                    found.republished
+                ));
+            }
             if !stuck.is_empty() {
                 n.push(format!("not completed, by step: {stuck:?}"));
             }
