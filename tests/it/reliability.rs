@@ -596,6 +596,72 @@ async fn an_outbox_row_that_keeps_failing_is_parked_and_the_rest_go() {
     h.cleanup().await;
 }
 
+/// A running relay publishes on a wake-up, not at its idle poll: after a
+/// full batch it goes on at once (250 rows leave on one wake-up), and after
+/// a partial one it waits for the next commit's wake-up, which sends the
+/// next row at once.
+#[tokio::test]
+async fn a_running_relay_publishes_on_wake_ups_whole_and_at_once() {
+    use gw_storage::sea_orm::TransactionTrait;
+    let ids = TestIds::new();
+    let h = Harness::new(ids.clone(), settings(&ids, "http://127.0.0.1:9", &[])).await;
+    let write = |n: usize| {
+        let db = h.db.clone();
+        async move {
+            let txn = db.conn().begin().await.unwrap();
+            let mut sent = Vec::new();
+            for i in 0..n {
+                let m = Message::json("test.wake", 1, Some("TB-WK"), &json!({"n": i})).unwrap();
+                gw_bus_sql::outbox::add(
+                    &txn,
+                    &gw_bus::Destination::Queue(queues::INVOICEAPPLY.into()),
+                    &m,
+                )
+                .await
+                .unwrap();
+                sent.push(m.id);
+            }
+            txn.commit().await.unwrap();
+            sent
+        }
+    };
+    // An idle poll this test never reaches: only wake-ups publish.
+    let relay = gw_bus_sql::Relay::new(h.db.clone(), h.bus.clone()).idle(Duration::from_secs(3600));
+    let waker = relay.waker();
+    let stop = CancellationToken::new();
+    let task = tokio::spawn(relay.run(stop.clone()));
+    // Its first look finds nothing; then it waits.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let take_all = |sent: Vec<String>| {
+        let h = &h;
+        async move {
+            let mut got = Vec::new();
+            while got.len() < sent.len() {
+                let m = h
+                    .wait_take(queues::INVOICEAPPLY, Duration::from_secs(5))
+                    .await
+                    .expect("published on the wake-up, not at the idle poll");
+                got.push(m.id);
+            }
+            assert_eq!(got, sent, "each once, in order");
+        }
+    };
+    // More than a batch, one wake-up.
+    let sent = write(250).await;
+    waker.wake();
+    take_all(sent).await;
+    // Then one row at a time, each with its commit's wake-up.
+    for _ in 0..3 {
+        let sent = write(1).await;
+        waker.wake();
+        take_all(sent).await;
+    }
+    assert!(h.take(queues::INVOICEAPPLY).await.is_none(), "nothing more");
+    stop.cancel();
+    task.await.unwrap();
+    h.cleanup().await;
+}
+
 /// On PostgreSQL a relay's batch is the row locks of its transaction:
 /// another relay skips the rows while they are being published, and a
 /// relay that dies (its transaction never commits) lets go of them at once,
