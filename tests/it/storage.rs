@@ -512,3 +512,43 @@ async fn postgres_stores_file_bytes_without_compressing_them() {
     assert_eq!(back, bytes);
     h.cleanup().await;
 }
+
+/// A notice chain's lock (PostgreSQL) holds until its transaction ends,
+/// whether the chain's row is new or already there: a second delivery of
+/// the same application waits, another application's does not.
+#[tokio::test]
+async fn a_notice_chain_lock_holds_until_its_transaction_ends() {
+    use gw_storage::notices;
+    let ids = TestIds::new();
+    let h = Harness::new(ids.clone(), settings(&ids, "http://127.0.0.1:9", &[])).await;
+    let (a, b) = (applyno("TBCHAINLOCKA01"), applyno("TBCHAINLOCKB01"));
+    for round in ["a new chain", "an existing chain"] {
+        let first = h.db.conn().begin().await.unwrap();
+        notices::lock_chain(&first, &a).await.unwrap();
+        let second = tokio::spawn({
+            let (db, a) = (h.db.clone(), a.clone());
+            async move {
+                let tx = db.conn().begin().await.unwrap();
+                notices::lock_chain(&tx, &a).await.unwrap();
+                tx.commit().await.unwrap();
+            }
+        });
+        let other = h.db.conn().begin().await.unwrap();
+        tokio::time::timeout(Duration::from_secs(2), notices::lock_chain(&other, &b))
+            .await
+            .unwrap_or_else(|_| panic!("{round}: another application waited"))
+            .unwrap();
+        other.commit().await.unwrap();
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        assert!(
+            !second.is_finished(),
+            "{round}: the second took the lock the first holds"
+        );
+        first.commit().await.unwrap();
+        tokio::time::timeout(Duration::from_secs(5), second)
+            .await
+            .unwrap_or_else(|_| panic!("{round}: the second still waits after the first ended"))
+            .unwrap();
+    }
+    h.cleanup().await;
+}

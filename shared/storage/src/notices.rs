@@ -20,24 +20,27 @@ pub use notices::Model as NoticeRow;
 /// Concurrent deliveries of the same application's notices (on any replica)
 /// serialise here; other applications are not affected.
 pub async fn lock_chain<C: ConnectionTrait>(conn: &C, applyno: &ApplyNo) -> Result<(), DbErr> {
-    notice_chains::Entity::insert(notice_chains::ActiveModel {
+    let row = notice_chains::ActiveModel {
         applyno: Set(applyno.to_string()),
-    })
-    .on_conflict(
+    };
+    let on_conflict = if conn.get_database_backend() == sea_orm::DbBackend::Sqlite {
+        // The insert takes the database's one write lock, held until the
+        // transaction ends: SQLite has no row locks to take as well.
         OnConflict::column(notice_chains::Column::Applyno)
             .do_nothing()
-            .to_owned(),
-    )
-    .exec_without_returning(conn)
-    .await?;
-    if conn.get_database_backend() == sea_orm::DbBackend::Sqlite {
-        // The insert took the database's one write lock, held until the
-        // transaction ends: SQLite has no row locks to take as well.
-        return Ok(());
-    }
-    notice_chains::Entity::find_by_id(applyno.to_string())
-        .lock_exclusive()
-        .one(conn)
+            .to_owned()
+    } else {
+        // An upsert whose conflict updates the row locks it as `SELECT ...
+        // FOR UPDATE` would (a second transaction waits for the first to
+        // end), in one statement instead of an insert and a select. The
+        // value does not change, so the update stays on its page.
+        OnConflict::column(notice_chains::Column::Applyno)
+            .update_column(notice_chains::Column::Applyno)
+            .to_owned()
+    };
+    notice_chains::Entity::insert(row)
+        .on_conflict(on_conflict)
+        .exec_without_returning(conn)
         .await?;
     Ok(())
 }
