@@ -596,35 +596,36 @@ async fn an_outbox_row_that_keeps_failing_is_parked_and_the_rest_go() {
     h.cleanup().await;
 }
 
+/// Writes `n` outbox rows for the `invoiceapply` queue in one committed
+/// transaction; their message ids, in order.
+async fn write_invoiceapply_rows(db: &gw_storage::Db, n: usize) -> Vec<String> {
+    use gw_storage::sea_orm::TransactionTrait;
+    let txn = db.conn().begin().await.unwrap();
+    let mut sent = Vec::new();
+    for i in 0..n {
+        let m = Message::json("test.relay", 1, Some("TB-RL"), &json!({"n": i})).unwrap();
+        gw_bus_sql::outbox::add(
+            &txn,
+            &gw_bus::Destination::Queue(queues::INVOICEAPPLY.into()),
+            &m,
+        )
+        .await
+        .unwrap();
+        sent.push(m.id);
+    }
+    txn.commit().await.unwrap();
+    sent
+}
+
 /// A running relay publishes on a wake-up, not at its idle poll: after a
 /// full batch it goes on at once (250 rows leave on one wake-up), and after
 /// a partial one it waits for the next commit's wake-up, which sends the
 /// next row at once.
 #[tokio::test]
 async fn a_running_relay_publishes_on_wake_ups_whole_and_at_once() {
-    use gw_storage::sea_orm::TransactionTrait;
     let ids = TestIds::new();
     let h = Harness::new(ids.clone(), settings(&ids, "http://127.0.0.1:9", &[])).await;
-    let write = |n: usize| {
-        let db = h.db.clone();
-        async move {
-            let txn = db.conn().begin().await.unwrap();
-            let mut sent = Vec::new();
-            for i in 0..n {
-                let m = Message::json("test.wake", 1, Some("TB-WK"), &json!({"n": i})).unwrap();
-                gw_bus_sql::outbox::add(
-                    &txn,
-                    &gw_bus::Destination::Queue(queues::INVOICEAPPLY.into()),
-                    &m,
-                )
-                .await
-                .unwrap();
-                sent.push(m.id);
-            }
-            txn.commit().await.unwrap();
-            sent
-        }
-    };
+    let write = |n: usize| write_invoiceapply_rows(&h.db, n);
     // An idle poll this test never reaches: only wake-ups publish.
     let relay = gw_bus_sql::Relay::new(h.db.clone(), h.bus.clone()).idle(Duration::from_secs(3600));
     let waker = relay.waker();
@@ -675,26 +676,7 @@ async fn postgres_relays_share_rows_and_a_dead_one_lets_go_at_once() {
     };
     let ids = TestIds::new();
     let h = Harness::new(ids.clone(), settings(&ids, "http://127.0.0.1:9", &[])).await;
-    let write = |n: usize| {
-        let db = h.db.clone();
-        async move {
-            let txn = db.conn().begin().await.unwrap();
-            let mut sent = Vec::new();
-            for i in 0..n {
-                let m = Message::json("test.relay", 1, Some("TB-RL"), &json!({"n": i})).unwrap();
-                gw_bus_sql::outbox::add(
-                    &txn,
-                    &gw_bus::Destination::Queue(queues::INVOICEAPPLY.into()),
-                    &m,
-                )
-                .await
-                .unwrap();
-                sent.push(m.id);
-            }
-            txn.commit().await.unwrap();
-            sent
-        }
-    };
+    let write = |n: usize| write_invoiceapply_rows(&h.db, n);
 
     // A relay that took three rows and died before committing.
     let sent = write(3).await;
