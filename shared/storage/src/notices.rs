@@ -23,21 +23,18 @@ pub async fn lock_chain<C: ConnectionTrait>(conn: &C, applyno: &ApplyNo) -> Resu
     let row = notice_chains::ActiveModel {
         applyno: Set(applyno.to_string()),
     };
-    let on_conflict = if conn.get_database_backend() == sea_orm::DbBackend::Sqlite {
+    let mut on_conflict = OnConflict::column(notice_chains::Column::Applyno);
+    if conn.get_database_backend() == sea_orm::DbBackend::Sqlite {
         // The insert takes the database's one write lock, held until the
         // transaction ends: SQLite has no row locks to take as well.
-        OnConflict::column(notice_chains::Column::Applyno)
-            .do_nothing()
-            .to_owned()
+        on_conflict.do_nothing();
     } else {
         // An upsert whose conflict updates the row locks it as `SELECT ...
         // FOR UPDATE` would (a second transaction waits for the first to
         // end), in one statement instead of an insert and a select. The
-        // value does not change, so the update stays on its page.
-        OnConflict::column(notice_chains::Column::Applyno)
-            .update_column(notice_chains::Column::Applyno)
-            .to_owned()
-    };
+        // value does not change, so the update stays on its page (HOT).
+        on_conflict.update_column(notice_chains::Column::Applyno);
+    }
     notice_chains::Entity::insert(row)
         .on_conflict(on_conflict)
         .exec_without_returning(conn)
