@@ -552,3 +552,251 @@ async fn a_notice_chain_lock_holds_until_its_transaction_ends() {
     }
     h.cleanup().await;
 }
+
+/// An application in `state`, arrived at `at`, as underwriting would leave it.
+async fn seed_application(
+    db: &Db,
+    applyno: &str,
+    state: gw_lifecycle::State,
+    at: chrono::DateTime<chrono::Utc>,
+) {
+    use gw_storage::entities::applications;
+    use gw_storage::sea_orm::{ActiveModelTrait, Set};
+    applications::ActiveModel {
+        applyno: Set(gw_tests::applyno(applyno)),
+        counterpart: Set(counterpart()),
+        state: Set(state),
+        version: Set(1),
+        biddername: Set("湖南建工集团有限公司".into()),
+        biddercode: Set(samples::BIDDER_CODE.into()),
+        bzjamount_cents: Set(20_000_000),
+        jbrname: Set("张三".into()),
+        jbrphone: Set("13800138000".into()),
+        content_hash: Set("x".into()),
+        rate: Set(None),
+        cost_cents: Set(None),
+        remark: Set(None),
+        cashier_token: Set(None),
+        paid_at: Set(None),
+        baohanno: Set(None),
+        last_notice_id: Set(None),
+        claimed_cents: Set(0),
+        claim_pending_cents: Set(0),
+        created_at: Set(at),
+        updated_at: Set(at),
+    }
+    .insert(db.conn())
+    .await
+    .unwrap();
+}
+
+/// What [`gw_storage::notices::start_if_clear`] decides, on one backend.
+async fn quick_claims(db: &Db) {
+    use gw_lifecycle::{NoticeState, Resolution, State};
+    use gw_storage::notices::{self, NewNotice};
+    let c = db.conn();
+    let now = chrono::Utc::now();
+    let until = now + chrono::Duration::seconds(30);
+    let add = |id: &'static str, app: &'static str, after: Option<&'static str>| async move {
+        notices::insert_if_absent(
+            c,
+            NewNotice {
+                id,
+                applyno: &applyno(app),
+                counterpart: &counterpart(),
+                interface: "processnotice",
+                after_id: after,
+                body: r#"{"first":true}"#,
+                body_masked: "{}",
+                state: NoticeState::Pending,
+                last_error: None,
+            },
+        )
+        .await
+        .unwrap();
+    };
+    let start = |id: &'static str, at: chrono::DateTime<chrono::Utc>| async move {
+        notices::start_if_clear(c, id, until, at).await.unwrap()
+    };
+
+    // Nothing in its way: sending, with its lease and the attempt counted.
+    add("q-a", "TB-QA", None).await;
+    let s = start("q-a", now).await.expect("a free notice is claimed");
+    assert_eq!(s.row.state, NoticeState::Sending);
+    assert_eq!(s.row.attempts, 1);
+    assert_eq!(s.row.body, r#"{"first":true}"#);
+    assert!(
+        s.row
+            .sending_until
+            .is_some_and(|u| (u - until).num_milliseconds().abs() < 5)
+    );
+    assert!(s.applied_at.is_none(), "no application row");
+    // Its command again: recorded once, its state kept.
+    notices::insert_if_absent(
+        c,
+        NewNotice {
+            id: "q-a",
+            applyno: &applyno("TB-QA"),
+            counterpart: &counterpart(),
+            interface: "processnotice",
+            after_id: None,
+            body: r#"{"first":false}"#,
+            body_masked: "{}",
+            state: NoticeState::Pending,
+            last_error: None,
+        },
+    )
+    .await
+    .unwrap();
+    let row = notices::find(c, "q-a").await.unwrap().unwrap();
+    assert_eq!(
+        (row.state, row.body.as_str()),
+        (NoticeState::Sending, r#"{"first":true}"#)
+    );
+    // Another call holds it until its lease ends.
+    assert!(start("q-a", now).await.is_none(), "the lease holds");
+    let again = start("q-a", until + chrono::Duration::seconds(1)).await;
+    assert_eq!(again.expect("a lapsed lease").row.attempts, 2);
+
+    // Behind a notice not yet delivered: not here (the locked claim parks it).
+    add("q-b", "TB-QA", Some("q-a")).await;
+    assert!(
+        start("q-b", now).await.is_none(),
+        "its predecessor is sending"
+    );
+    notices::set_state(c, "q-a", NoticeState::Retrying, Some("HTTP 503"))
+        .await
+        .unwrap();
+    assert!(
+        start("q-b", now).await.is_none(),
+        "its predecessor is retrying"
+    );
+    notices::set_state(c, "q-a", NoticeState::Dead, Some("spent"))
+        .await
+        .unwrap();
+    assert!(start("q-b", now).await.is_none(), "its predecessor is dead");
+    notices::set_state(c, "q-a", NoticeState::Delivered, None)
+        .await
+        .unwrap();
+    assert!(
+        start("q-b", now).await.is_some(),
+        "its predecessor is delivered"
+    );
+    add("q-c", "TB-QA", Some("q-x")).await;
+    notices::insert(
+        c,
+        NewNotice {
+            id: "q-x",
+            applyno: &applyno("TB-QA"),
+            counterpart: &counterpart(),
+            interface: "paynotice",
+            after_id: None,
+            body: "{}",
+            body_masked: "{}",
+            state: NoticeState::Suppressed,
+            last_error: None,
+        },
+    )
+    .await
+    .unwrap();
+    assert!(
+        start("q-c", now).await.is_some(),
+        "its predecessor is suppressed"
+    );
+
+    // Settled: never again.
+    for state in [
+        NoticeState::Delivered,
+        NoticeState::Suppressed,
+        NoticeState::Dead,
+    ] {
+        notices::set_state(c, "q-c", state, None).await.unwrap();
+        assert!(start("q-c", now).await.is_none(), "{state}");
+    }
+
+    // Its application: when it arrived; a cancelled one takes no notice.
+    let arrived = now - chrono::Duration::minutes(3);
+    seed_application(db, "TB-QAPP", State::Approved, arrived).await;
+    add("q-d", "TB-QAPP", None).await;
+    let s = start("q-d", now)
+        .await
+        .expect("an approved application's notice");
+    let applied = s.applied_at.expect("the application's arrival");
+    assert!(
+        (applied - arrived).num_milliseconds().abs() < 5,
+        "{applied} vs {arrived}"
+    );
+    seed_application(db, "TB-QCAN", State::Cancelled, arrived).await;
+    add("q-e", "TB-QCAN", None).await;
+    assert!(start("q-e", now).await.is_none(), "a cancelled application");
+
+    // A cancel not yet decided holds it; a refused one does not.
+    seed_application(db, "TB-QPEND", State::Approved, arrived).await;
+    gw_storage::cancels::request(c, &applyno("TB-QPEND"), &counterpart(), "1")
+        .await
+        .unwrap();
+    add("q-f", "TB-QPEND", None).await;
+    assert!(start("q-f", now).await.is_none(), "a cancel is pending");
+    gw_storage::cancels::resolve(c, &applyno("TB-QPEND"), Resolution::Refused)
+        .await
+        .unwrap();
+    assert!(start("q-f", now).await.is_some(), "the cancel was refused");
+
+    // An unknown notice: nothing.
+    assert!(start("q-none", now).await.is_none());
+}
+
+/// The quick claim of a notice sends only when nothing stands in its way,
+/// alike on PostgreSQL and SQLite, and on PostgreSQL it does not wait for
+/// the chain lock another transaction holds (the careful claim and the
+/// record of the notice before it do).
+#[tokio::test]
+async fn a_notice_is_claimed_without_the_chain_lock_only_when_nothing_stands_in_its_way() {
+    use gw_storage::notices;
+    let ids = TestIds::new();
+    let h = Harness::new(ids.clone(), settings(&ids, "http://127.0.0.1:9", &[])).await;
+    quick_claims(&h.db).await;
+
+    let dir = std::env::temp_dir().join(format!("gw-{}", ids.prefix));
+    std::fs::create_dir_all(&dir).unwrap();
+    let sqlite = gw_tests::sqlite_db(&dir.join("gw.db"), 4).await;
+    quick_claims(&sqlite).await;
+    sqlite.close().await;
+    std::fs::remove_dir_all(&dir).unwrap();
+
+    let app = applyno("TB-QLOCK");
+    let held = h.db.conn().begin().await.unwrap();
+    notices::lock_chain(&held, &app).await.unwrap();
+    notices::insert_if_absent(
+        h.db.conn(),
+        notices::NewNotice {
+            id: "q-lock",
+            applyno: &app,
+            counterpart: &counterpart(),
+            interface: "processnotice",
+            after_id: None,
+            body: "{}",
+            body_masked: "{}",
+            state: gw_lifecycle::NoticeState::Pending,
+            last_error: None,
+        },
+    )
+    .await
+    .unwrap();
+    let now = chrono::Utc::now();
+    let started = tokio::time::timeout(
+        Duration::from_secs(2),
+        notices::start_if_clear(
+            h.db.conn(),
+            "q-lock",
+            now + chrono::Duration::seconds(30),
+            now,
+        ),
+    )
+    .await
+    .expect("the quick claim waited for the chain lock")
+    .unwrap();
+    assert!(started.is_some());
+    held.commit().await.unwrap();
+    h.cleanup().await;
+}

@@ -2,11 +2,15 @@
 //!
 //! For one notice command, in three steps:
 //!
-//! 1. **Claim** (one transaction, holding the application's chain lock):
-//!    record the notice if new; stop if it is already delivered, suppressed
-//!    or held by another replica's HTTP call (then retry after the lease);
-//!    park it as `waiting` if the notice before it in its chain is not yet
-//!    delivered; otherwise mark it `sending` with a lease.
+//! 1. **Claim**: record the notice if new and, in the same transaction,
+//!    mark it `sending` with a lease in one conditional update if nothing
+//!    stands in its way (the notice before it delivered, no other call
+//!    holding it, no cancel). The path of almost every notice. Otherwise,
+//!    in a transaction holding the application's chain lock: stop if it is
+//!    already delivered, suppressed or held by another replica's HTTP call
+//!    (then retry after the lease); park it as `waiting` if the notice
+//!    before it in its chain is not yet delivered; otherwise mark it
+//!    `sending`.
 //! 2. **Send**: encrypt with the counterpart's key, sign, POST. No lock is
 //!    held during the call.
 //! 3. **Record** (one transaction): the attempt row; on success the notice is
@@ -287,18 +291,30 @@ async fn insert(
     error: Option<&str>,
 ) -> Result<NoticeRow, Failure> {
     let (body, masked) = (body.to_string(), masked.to_string());
-    let new = NewNotice {
+    notices::insert(tx.conn(), new_notice(cmd, &body, &masked, state, error))
+        .await
+        .transient()
+}
+
+/// The row of `cmd`'s notice, with its body and the body masked for operators.
+fn new_notice<'a>(
+    cmd: &'a NoticeCommand,
+    body: &'a str,
+    masked: &'a str,
+    state: NoticeState,
+    error: Option<&'a str>,
+) -> NewNotice<'a> {
+    NewNotice {
         id: &cmd.notice_id,
         applyno: &cmd.applyno,
         counterpart: &cmd.counterpart,
         interface: cmd.interface.name(),
         after_id: cmd.after.as_deref(),
-        body: &body,
-        body_masked: &masked,
+        body,
+        body_masked: masked,
         state,
         last_error: error,
-    };
-    notices::insert(tx.conn(), new).await.transient()
+    }
 }
 
 /// The `notice.*` event of `row`, now in `state`.
@@ -350,7 +366,62 @@ impl NoticeHandler {
         tx.commit().await
     }
 
+    /// The claim: the quick one if nothing stands in the notice's way,
+    /// else the careful one under the chain lock.
     async fn claim(
+        &self,
+        m: &Message,
+        cmd: &NoticeCommand,
+        notice: &Notice,
+    ) -> Result<Claim, Failure> {
+        match self.claim_clear(cmd, notice).await? {
+            Some(sending) => Ok(Claim::Send(Box::new(sending))),
+            None => self.claim_locked(m, cmd, notice).await,
+        }
+    }
+
+    /// Records the notice if new and marks it as sending if nothing stands
+    /// in its way ([`notices::start_if_clear`]): one transaction of an
+    /// insert and an update. `None` if something does; what is recorded is
+    /// committed all the same, and the careful claim (in a transaction of
+    /// its own, which takes the chain lock before any row of the notices)
+    /// finds out what.
+    async fn claim_clear(
+        &self,
+        cmd: &NoticeCommand,
+        notice: &Notice,
+    ) -> Result<Option<Sending>, Failure> {
+        let tx = self.flow.begin().await?;
+        let (body, masked) = (
+            notice.to_json().to_string(),
+            notice.masked_json().to_string(),
+        );
+        notices::insert_if_absent(
+            tx.conn(),
+            new_notice(cmd, &body, &masked, NoticeState::Pending, None),
+        )
+        .await
+        .transient()?;
+        let started =
+            notices::start_if_clear(tx.conn(), &cmd.notice_id, self.lease_until(), Utc::now())
+                .await
+                .transient()?;
+        tx.commit().await?;
+        Ok(started.map(|s| Sending {
+            attempt: s.row.attempts,
+            row: s.row,
+            applied_at: s.applied_at,
+        }))
+    }
+
+    /// When a claim made now stops holding the notice against other
+    /// deliveries.
+    fn lease_until(&self) -> chrono::DateTime<Utc> {
+        Utc::now() + chrono::Duration::from_std(self.lease).unwrap_or(chrono::Duration::seconds(30))
+    }
+
+    /// The claim under the chain lock: done, busy, parked, or sent now.
+    async fn claim_locked(
         &self,
         m: &Message,
         cmd: &NoticeCommand,
@@ -431,9 +502,7 @@ impl NoticeHandler {
                 .transient()?;
             return Ok(Claim::Waiting);
         }
-        let until = Utc::now()
-            + chrono::Duration::from_std(self.lease).unwrap_or(chrono::Duration::seconds(30));
-        let attempt = notices::start_sending(tx.conn(), &row, until)
+        let attempt = notices::start_sending(tx.conn(), &row, self.lease_until())
             .await
             .transient()?;
         Ok(Claim::Send(Box::new(Sending {

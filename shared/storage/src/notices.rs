@@ -82,6 +82,110 @@ pub async fn insert<C: ConnectionTrait>(conn: &C, n: NewNotice<'_>) -> Result<No
     .await
 }
 
+/// Records the notice unless a row of its id exists (a delivery of its
+/// command again); no lock is taken on an existing row.
+pub async fn insert_if_absent<C: ConnectionTrait>(conn: &C, n: NewNotice<'_>) -> Result<(), DbErr> {
+    let now = Utc::now();
+    notices::Entity::insert(notices::ActiveModel {
+        id: Set(n.id.to_owned()),
+        applyno: Set(n.applyno.clone()),
+        counterpart: Set(n.counterpart.clone()),
+        interface: Set(n.interface.to_owned()),
+        after_id: Set(n.after_id.map(str::to_owned)),
+        body: Set(n.body.to_owned()),
+        body_masked: Set(n.body_masked.to_owned()),
+        state: Set(n.state),
+        attempts: Set(0),
+        last_error: Set(n.last_error.map(str::to_owned)),
+        sending_until: Set(None),
+        created_at: Set(now),
+        updated_at: Set(now),
+        delivered_at: Set(None),
+    })
+    .on_conflict(
+        OnConflict::column(notices::Column::Id)
+            .do_nothing()
+            .to_owned(),
+    )
+    .exec_without_returning(conn)
+    .await?;
+    Ok(())
+}
+
+/// A notice [`start_if_clear`] marked as sending.
+#[derive(Debug, Clone)]
+pub struct Started {
+    /// The row as marked: `attempts` counts this attempt.
+    pub row: NoticeRow,
+    /// When its application arrived (`None` if there is none).
+    pub applied_at: Option<DateTime<Utc>>,
+}
+
+/// Marks notice `id` as in an HTTP call until `until`, in one statement and
+/// without the chain lock, if nothing stands in its way: it is still on its
+/// way, no other call holds it (`sending_until` passed or unset), the
+/// notice before it lets it go (delivered or suppressed), its application
+/// is not cancelled and no cancel of it is pending. `None` if something
+/// does (the caller then finds out what under the chain lock).
+///
+/// Why no chain lock is needed here: only a claim holding the lock parks a
+/// notice behind its predecessor, and a predecessor's delivery releases
+/// what is parked under the lock too. This statement never parks; it sends
+/// only on a predecessor whose delivery is committed, so nothing can be
+/// parked behind it unseen. It is the path of almost every notice: the
+/// claim is an insert and this update instead of eight statements.
+pub async fn start_if_clear<C: ConnectionTrait>(
+    conn: &C,
+    id: &str,
+    until: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> Result<Option<Started>, DbErr> {
+    use sea_orm::{FromQueryResult, Statement, Value};
+    // Each condition on another row is a scalar subquery on its key: an
+    // `EXISTS` is turned by PostgreSQL's planner into a join or a hashed
+    // subplan over every delivered notice and every application (measured:
+    // 1 ms a claim, growing with the tables), a scalar subquery stays one
+    // index lookup.
+    const SQL: &str = "UPDATE notices SET state = $2, sending_until = $3, \
+        attempts = attempts + 1, updated_at = $4 \
+        WHERE id = $1 AND state IN ($5, $6, $7, $8) \
+        AND (sending_until IS NULL OR sending_until <= $4) \
+        AND (after_id IS NULL OR (SELECT p.state FROM notices p \
+            WHERE p.id = notices.after_id) IN ($9, $10)) \
+        AND COALESCE((SELECT a.state FROM applications a \
+            WHERE a.applyno = notices.applyno), '') <> $11 \
+        AND COALESCE((SELECT c.resolution FROM cancel_requests c \
+            WHERE c.applyno = notices.applyno), '') <> $12 \
+        RETURNING *, (SELECT a.created_at FROM applications a \
+            WHERE a.applyno = notices.applyno) AS applied_at";
+    let [open0, open1, open2, open3] = NoticeState::OPEN;
+    let values: [Value; 12] = [
+        id.into(),
+        NoticeState::Sending.into(),
+        until.into(),
+        now.into(),
+        open0.into(),
+        open1.into(),
+        open2.into(),
+        open3.into(),
+        NoticeState::Delivered.into(),
+        NoticeState::Suppressed.into(),
+        gw_lifecycle::State::Cancelled.into(),
+        gw_lifecycle::Resolution::Pending.into(),
+    ];
+    let backend = conn.get_database_backend();
+    let Some(row) = conn
+        .query_one_raw(Statement::from_sql_and_values(backend, SQL, values))
+        .await?
+    else {
+        return Ok(None);
+    };
+    Ok(Some(Started {
+        row: NoticeRow::from_query_result(&row, "")?,
+        applied_at: row.try_get("", "applied_at")?,
+    }))
+}
+
 /// Sets the state (and clears the sending lease).
 pub async fn set_state<C: ConnectionTrait>(
     conn: &C,
