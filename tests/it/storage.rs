@@ -513,42 +513,63 @@ async fn postgres_stores_file_bytes_without_compressing_them() {
     h.cleanup().await;
 }
 
-/// A notice chain's lock (PostgreSQL) holds until its transaction ends,
-/// whether the chain's row is new or already there: a second delivery of
-/// the same application waits, another application's does not.
+/// The two row locks of the storage: a notice chain's and a named one.
+#[derive(Clone, Copy, Debug)]
+enum RowLock {
+    Chain,
+    Named,
+}
+
+impl RowLock {
+    async fn take<C: gw_storage::sea_orm::ConnectionTrait>(self, conn: &C, key: &str) {
+        match self {
+            RowLock::Chain => gw_storage::notices::lock_chain(conn, &applyno(key))
+                .await
+                .unwrap(),
+            RowLock::Named => gw_storage::locks::hold(conn, key).await.unwrap(),
+        }
+    }
+}
+
+/// A notice chain's lock and a named lock (PostgreSQL) hold until their
+/// transaction ends, whether the lock's row is new or already there: a
+/// second transaction taking the same one waits, one taking another does
+/// not.
 #[tokio::test]
-async fn a_notice_chain_lock_holds_until_its_transaction_ends() {
-    use gw_storage::notices;
+async fn a_row_lock_holds_until_its_transaction_ends() {
     let ids = TestIds::new();
     let h = Harness::new(ids.clone(), settings(&ids, "http://127.0.0.1:9", &[])).await;
-    let (a, b) = (applyno("TBCHAINLOCKA01"), applyno("TBCHAINLOCKB01"));
-    for round in ["a new chain", "an existing chain"] {
-        let first = h.db.conn().begin().await.unwrap();
-        notices::lock_chain(&first, &a).await.unwrap();
-        let second = tokio::spawn({
-            let (db, a) = (h.db.clone(), a.clone());
-            async move {
-                let tx = db.conn().begin().await.unwrap();
-                notices::lock_chain(&tx, &a).await.unwrap();
-                tx.commit().await.unwrap();
-            }
-        });
-        let other = h.db.conn().begin().await.unwrap();
-        tokio::time::timeout(Duration::from_secs(2), notices::lock_chain(&other, &b))
-            .await
-            .unwrap_or_else(|_| panic!("{round}: another application waited"))
-            .unwrap();
-        other.commit().await.unwrap();
-        tokio::time::sleep(Duration::from_millis(500)).await;
-        assert!(
-            !second.is_finished(),
-            "{round}: the second took the lock the first holds"
-        );
-        first.commit().await.unwrap();
-        tokio::time::timeout(Duration::from_secs(5), second)
-            .await
-            .unwrap_or_else(|_| panic!("{round}: the second still waits after the first ended"))
-            .unwrap();
+    let (a, b) = ("TBCHAINLOCKA01", "TBCHAINLOCKB01");
+    for lock in [RowLock::Chain, RowLock::Named] {
+        for round in ["a new row", "an existing row"] {
+            let first = h.db.conn().begin().await.unwrap();
+            lock.take(&first, a).await;
+            let second = tokio::spawn({
+                let db = h.db.clone();
+                async move {
+                    let tx = db.conn().begin().await.unwrap();
+                    lock.take(&tx, a).await;
+                    tx.commit().await.unwrap();
+                }
+            });
+            let other = h.db.conn().begin().await.unwrap();
+            tokio::time::timeout(Duration::from_secs(2), lock.take(&other, b))
+                .await
+                .unwrap_or_else(|_| panic!("{lock:?}, {round}: another key waited"));
+            other.commit().await.unwrap();
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            assert!(
+                !second.is_finished(),
+                "{lock:?}, {round}: the second took the lock the first holds"
+            );
+            first.commit().await.unwrap();
+            tokio::time::timeout(Duration::from_secs(5), second)
+                .await
+                .unwrap_or_else(|_| {
+                    panic!("{lock:?}, {round}: the second still waits after the first ended")
+                })
+                .unwrap();
+        }
     }
     h.cleanup().await;
 }
@@ -798,5 +819,158 @@ async fn a_notice_is_claimed_without_the_chain_lock_only_when_nothing_stands_in_
     .unwrap();
     assert!(started.is_some());
     held.commit().await.unwrap();
+    h.cleanup().await;
+}
+
+/// A named counter on one backend: 1, 2, 3 from its first use, each name
+/// on its own.
+async fn counts(db: &Db) {
+    use gw_storage::guarantees::next_in_sequence;
+    let c = db.conn();
+    for expected in 1..=3 {
+        assert_eq!(next_in_sequence(c, "t:a").await.unwrap(), expected);
+    }
+    assert_eq!(next_in_sequence(c, "t:b").await.unwrap(), 1);
+    assert_eq!(next_in_sequence(c, "t:a").await.unwrap(), 4);
+}
+
+/// Named counters (guarantee and invoice numbers) count from 1 on
+/// PostgreSQL and SQLite, and on PostgreSQL transactions taking numbers at
+/// once, from a counter none of them found, get each a different one with
+/// no gap.
+#[tokio::test]
+async fn a_named_counter_counts_from_one_without_gaps_or_repeats() {
+    use gw_storage::guarantees::next_in_sequence;
+    let ids = TestIds::new();
+    let h = Harness::new(ids.clone(), settings(&ids, "http://127.0.0.1:9", &[])).await;
+    counts(&h.db).await;
+    let dir = std::env::temp_dir().join(format!("gw-{}", ids.prefix));
+    std::fs::create_dir_all(&dir).unwrap();
+    let sqlite = gw_tests::sqlite_db(&dir.join("gw.db"), 4).await;
+    counts(&sqlite).await;
+    sqlite.close().await;
+    std::fs::remove_dir_all(&dir).unwrap();
+
+    // Four at once: the harness's pool has five connections.
+    let start = std::sync::Arc::new(tokio::sync::Barrier::new(4));
+    let takers: Vec<_> = (0..4)
+        .map(|_| {
+            let (db, start) = (h.db.clone(), start.clone());
+            tokio::spawn(async move {
+                let tx = db.conn().begin().await.unwrap();
+                start.wait().await;
+                let n = next_in_sequence(&tx, "t:race").await.unwrap();
+                tokio::time::sleep(Duration::from_millis(20)).await;
+                tx.commit().await.unwrap();
+                n
+            })
+        })
+        .collect();
+    let mut got = Vec::new();
+    for t in takers {
+        got.push(t.await.unwrap());
+    }
+    got.sort_unstable();
+    assert_eq!(got, (1..=4).collect::<Vec<i64>>());
+    h.cleanup().await;
+}
+
+/// The delivery of a notice records it without the chain lock (PostgreSQL):
+/// a claim parking the notice after it reads it under its row lock, so the
+/// two are ordered either way. When the delivery's update comes first, the
+/// claim's read waits for it and sees it delivered; when the read comes
+/// first, the delivery waits for the claim and then finds the successor
+/// parked behind it.
+#[tokio::test]
+async fn a_delivery_and_a_successor_being_parked_are_ordered_by_the_row_lock() {
+    use gw_lifecycle::NoticeState;
+    use gw_storage::notices::{self, NewNotice};
+    let ids = TestIds::new();
+    let h = Harness::new(ids.clone(), settings(&ids, "http://127.0.0.1:9", &[])).await;
+    let app = applyno("TB-ROWLOCK");
+    let add = |id: &'static str, after: Option<&'static str>| {
+        let (db, app) = (h.db.clone(), app.clone());
+        async move {
+            notices::insert(
+                db.conn(),
+                NewNotice {
+                    id,
+                    applyno: &app,
+                    counterpart: &counterpart(),
+                    interface: "paynotice",
+                    after_id: after,
+                    body: "{}",
+                    body_masked: "{}",
+                    state: NoticeState::Sending,
+                    last_error: None,
+                },
+            )
+            .await
+            .unwrap();
+        }
+    };
+
+    // The delivery first: the claim's read waits, then sees it delivered.
+    add("r-n1", None).await;
+    let delivery = h.db.conn().begin().await.unwrap();
+    notices::set_state(&delivery, "r-n1", NoticeState::Delivered, None)
+        .await
+        .unwrap();
+    let read = tokio::spawn({
+        let db = h.db.clone();
+        async move {
+            let tx = db.conn().begin().await.unwrap();
+            let n = notices::find_for_share(&tx, "r-n1").await.unwrap().unwrap();
+            tx.commit().await.unwrap();
+            n.state
+        }
+    });
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(
+        !read.is_finished(),
+        "the read did not wait for the delivery"
+    );
+    delivery.commit().await.unwrap();
+    let seen = tokio::time::timeout(Duration::from_secs(5), read)
+        .await
+        .expect("the read still waits after the delivery committed")
+        .unwrap();
+    assert_eq!(seen, NoticeState::Delivered);
+
+    // The read first: the delivery waits, then finds the successor parked.
+    add("r-n2", None).await;
+    add("r-s2", Some("r-n2")).await;
+    let claim = h.db.conn().begin().await.unwrap();
+    let before = notices::find_for_share(&claim, "r-n2")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(before.state, NoticeState::Sending);
+    let delivery = tokio::spawn({
+        let db = h.db.clone();
+        async move {
+            let tx = db.conn().begin().await.unwrap();
+            notices::set_state(&tx, "r-n2", NoticeState::Delivered, None)
+                .await
+                .unwrap();
+            let parked = notices::waiting_behind(&tx, "r-n2").await.unwrap();
+            tx.commit().await.unwrap();
+            parked.into_iter().map(|n| n.id).collect::<Vec<_>>()
+        }
+    });
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(
+        !delivery.is_finished(),
+        "the delivery did not wait for the claim"
+    );
+    notices::set_state(&claim, "r-s2", NoticeState::Waiting, None)
+        .await
+        .unwrap();
+    claim.commit().await.unwrap();
+    let parked = tokio::time::timeout(Duration::from_secs(5), delivery)
+        .await
+        .expect("the delivery still waits after the claim ended")
+        .unwrap();
+    assert_eq!(parked, ["r-s2"], "the successor parked meanwhile is found");
     h.cleanup().await;
 }

@@ -101,8 +101,13 @@ pub async fn update<C: ConnectionTrait>(
 }
 
 /// The next value of the named counter (1, 2, ...). Atomic: concurrent
-/// callers, on any replica, never get the same value.
+/// callers, on any replica, never get the same value. One statement once
+/// the counter exists; its first use inserts it at 0 first (a concurrent
+/// first use inserts nothing more).
 pub async fn next_in_sequence<C: ConnectionTrait>(conn: &C, name: &str) -> Result<i64, DbErr> {
+    if let Some(value) = advance(conn, name).await? {
+        return Ok(value);
+    }
     sequences::Entity::insert(sequences::ActiveModel {
         name: Set(name.to_owned()),
         value: Set(0),
@@ -114,6 +119,13 @@ pub async fn next_in_sequence<C: ConnectionTrait>(conn: &C, name: &str) -> Resul
     )
     .exec_without_returning(conn)
     .await?;
+    advance(conn, name)
+        .await?
+        .ok_or_else(|| DbErr::RecordNotFound(format!("sequence {name}")))
+}
+
+/// Adds one to the counter; its new value, `None` if there is no counter.
+async fn advance<C: ConnectionTrait>(conn: &C, name: &str) -> Result<Option<i64>, DbErr> {
     let backend = conn.get_database_backend();
     let sql = match backend {
         sea_orm::DbBackend::Postgres => {
@@ -121,11 +133,10 @@ pub async fn next_in_sequence<C: ConnectionTrait>(conn: &C, name: &str) -> Resul
         }
         _ => "UPDATE sequences SET value = value + 1 WHERE name = ? RETURNING value",
     };
-    let row = conn
-        .query_one_raw(Statement::from_sql_and_values(backend, sql, [name.into()]))
+    conn.query_one_raw(Statement::from_sql_and_values(backend, sql, [name.into()]))
         .await?
-        .ok_or_else(|| DbErr::RecordNotFound(format!("sequence {name}")))?;
-    row.try_get("", "value")
+        .map(|row| row.try_get("", "value"))
+        .transpose()
 }
 
 pub async fn signing_key<C: ConnectionTrait>(

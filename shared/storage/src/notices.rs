@@ -17,26 +17,15 @@ pub use notice_attempts::Model as Attempt;
 pub use notices::Model as NoticeRow;
 
 /// Takes the lock of `applyno`'s chain until the caller's transaction ends.
-/// Concurrent deliveries of the same application's notices (on any replica)
-/// serialise here; other applications are not affected.
+/// The careful claims of the same application's notices (on any replica),
+/// their dead-lettering and an operator's re-sending serialise here; other
+/// applications are not affected.
 pub async fn lock_chain<C: ConnectionTrait>(conn: &C, applyno: &ApplyNo) -> Result<(), DbErr> {
     let row = notice_chains::ActiveModel {
         applyno: Set(applyno.to_string()),
     };
-    let mut on_conflict = OnConflict::column(notice_chains::Column::Applyno);
-    if conn.get_database_backend() == sea_orm::DbBackend::Sqlite {
-        // The insert takes the database's one write lock, held until the
-        // transaction ends: SQLite has no row locks to take as well.
-        on_conflict.do_nothing();
-    } else {
-        // An upsert whose conflict updates the row locks it as `SELECT ...
-        // FOR UPDATE` would (a second transaction waits for the first to
-        // end), in one statement instead of an insert and a select. The
-        // value does not change, so the update stays on its page (HOT).
-        on_conflict.update_column(notice_chains::Column::Applyno);
-    }
     notice_chains::Entity::insert(row)
-        .on_conflict(on_conflict)
+        .on_conflict(crate::locks::locking(conn, notice_chains::Column::Applyno))
         .exec_without_returning(conn)
         .await?;
     Ok(())
@@ -44,6 +33,22 @@ pub async fn lock_chain<C: ConnectionTrait>(conn: &C, applyno: &ApplyNo) -> Resu
 
 pub async fn find<C: ConnectionTrait>(conn: &C, id: &str) -> Result<Option<NoticeRow>, DbErr> {
     notices::Entity::find_by_id(id.to_owned()).one(conn).await
+}
+
+/// The notice, its row locked against updates until the caller's
+/// transaction ends (PostgreSQL; SQLite's one writer needs no lock): what a
+/// successor about to be parked reads of the notice before it, so that the
+/// predecessor's delivery, which updates that row, is either committed
+/// before (and seen) or waits until the successor is parked (and then
+/// finds it to send on).
+pub async fn find_for_share<C: ConnectionTrait>(
+    conn: &C,
+    id: &str,
+) -> Result<Option<NoticeRow>, DbErr> {
+    notices::Entity::find_by_id(id.to_owned())
+        .lock_shared()
+        .one(conn)
+        .await
 }
 
 /// What a new notice row holds.
