@@ -13,7 +13,9 @@
 //!    `sending`.
 //! 2. **Send**: encrypt with the counterpart's key, sign, POST. No lock is
 //!    held during the call.
-//! 3. **Record** (one transaction): the attempt row; on success the notice is
+//! 3. **Record** (one transaction, without the chain lock: the notice's
+//!    row lock orders it with a successor being parked): the attempt row;
+//!    on success the notice is
 //!    `delivered` and the notices parked behind it are sent on (through the
 //!    outbox); on failure it is `retrying` (the consumer loop puts it in a
 //!    retry tier, honouring `Retry-After`) or, when the schedule is spent,
@@ -489,9 +491,13 @@ impl NoticeHandler {
                 "another delivery of this notice is in progress",
             ));
         }
+        // The notice before it is read under its row's lock: its delivery
+        // (which updates that row without the chain lock) either committed
+        // already, and is seen, or waits for this claim to end, and then
+        // finds this notice parked behind it and sends it on.
         let blocked = match &row.after_id {
             None => false,
-            Some(before) => !notices::find(tx.conn(), before)
+            Some(before) => !notices::find_for_share(tx.conn(), before)
                 .await
                 .transient()?
                 .is_some_and(|b| b.state.lets_successors_go()),
@@ -524,10 +530,11 @@ impl NoticeHandler {
         o: &AttemptOutcome,
         last: bool,
     ) -> Result<(), Failure> {
+        // No chain lock: this transaction updates the notice's own row
+        // before it looks for notices parked behind it, which serialises it
+        // with another record of the same notice and with a claim parking a
+        // successor (that reads this row under its lock, see `claim_open`).
         let tx = self.flow.begin().await?;
-        notices::lock_chain(tx.conn(), &cmd.applyno)
-            .await
-            .transient()?;
         notices::record_attempt(
             tx.conn(),
             NewAttempt {
