@@ -5,8 +5,6 @@ use std::time::Duration;
 use gw_contract::InboundEnvelope;
 use gw_contract::queues;
 use gw_protocol::Interface;
-use gw_storage::entities::applications;
-use gw_storage::sea_orm::{ActiveModelTrait, Set};
 use gw_tests::proxy::TcpProxy;
 use gw_tests::*;
 use serde_json::{Value, json};
@@ -26,33 +24,8 @@ async fn seed_approved(h: &Harness, applyno: &str, state: &str) {
 
 /// Seeds an application in `state`, with its guarantee number once issued.
 async fn seed(h: &Harness, applyno: &str, state: &str, baohanno: Option<&str>) {
-    let now = chrono::Utc::now();
-    applications::ActiveModel {
-        applyno: Set(gw_tests::applyno(applyno)),
-        counterpart: Set(counterpart()),
-        state: Set(state.parse().unwrap()),
-        version: Set(1),
-        biddername: Set("湖南建工集团有限公司".into()),
-        biddercode: Set(samples::BIDDER_CODE.into()),
-        bzjamount_cents: Set(20_000_000),
-        jbrname: Set("张三".into()),
-        jbrphone: Set("13800138000".into()),
-        content_hash: Set("x".into()),
-        rate: Set(Some("0.0015".into())),
-        cost_cents: Set(Some(30_000)),
-        remark: Set(None),
-        cashier_token: Set(Some(format!("tok{applyno}"))),
-        paid_at: Set(None),
-        baohanno: Set(baohanno.map(|b| gw_protocol::BaohanNo::try_from(b).unwrap())),
-        last_notice_id: Set(None),
-        claimed_cents: Set(0),
-        claim_pending_cents: Set(0),
-        created_at: Set(now),
-        updated_at: Set(now),
-    }
-    .insert(h.db.conn())
-    .await
-    .unwrap();
+    let state = state.parse().unwrap();
+    seed_application(&h.db, applyno, state, baohanno, chrono::Utc::now()).await;
 }
 
 async fn assert_nothing_published(h: &Harness) {

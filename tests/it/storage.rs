@@ -574,43 +574,6 @@ async fn a_row_lock_holds_until_its_transaction_ends() {
     h.cleanup().await;
 }
 
-/// An application in `state`, arrived at `at`, as underwriting would leave it.
-async fn seed_application(
-    db: &Db,
-    applyno: &str,
-    state: gw_lifecycle::State,
-    at: chrono::DateTime<chrono::Utc>,
-) {
-    use gw_storage::entities::applications;
-    use gw_storage::sea_orm::{ActiveModelTrait, Set};
-    applications::ActiveModel {
-        applyno: Set(gw_tests::applyno(applyno)),
-        counterpart: Set(counterpart()),
-        state: Set(state),
-        version: Set(1),
-        biddername: Set("湖南建工集团有限公司".into()),
-        biddercode: Set(samples::BIDDER_CODE.into()),
-        bzjamount_cents: Set(20_000_000),
-        jbrname: Set("张三".into()),
-        jbrphone: Set("13800138000".into()),
-        content_hash: Set("x".into()),
-        rate: Set(None),
-        cost_cents: Set(None),
-        remark: Set(None),
-        cashier_token: Set(None),
-        paid_at: Set(None),
-        baohanno: Set(None),
-        last_notice_id: Set(None),
-        claimed_cents: Set(0),
-        claim_pending_cents: Set(0),
-        created_at: Set(at),
-        updated_at: Set(at),
-    }
-    .insert(db.conn())
-    .await
-    .unwrap();
-}
-
 /// What [`gw_storage::notices::start_if_clear`] decides, on one backend.
 async fn quick_claims(db: &Db) {
     use gw_lifecycle::{NoticeState, Resolution, State};
@@ -737,7 +700,7 @@ async fn quick_claims(db: &Db) {
 
     // Its application: when it arrived; a cancelled one takes no notice.
     let arrived = now - chrono::Duration::minutes(3);
-    seed_application(db, "TB-QAPP", State::Approved, arrived).await;
+    seed_application(db, "TB-QAPP", State::Approved, None, arrived).await;
     add("q-d", "TB-QAPP", None).await;
     let s = start("q-d", now)
         .await
@@ -747,12 +710,12 @@ async fn quick_claims(db: &Db) {
         (applied - arrived).num_milliseconds().abs() < 5,
         "{applied} vs {arrived}"
     );
-    seed_application(db, "TB-QCAN", State::Cancelled, arrived).await;
+    seed_application(db, "TB-QCAN", State::Cancelled, None, arrived).await;
     add("q-e", "TB-QCAN", None).await;
     assert!(start("q-e", now).await.is_none(), "a cancelled application");
 
     // A cancel not yet decided holds it; a refused one does not.
-    seed_application(db, "TB-QPEND", State::Approved, arrived).await;
+    seed_application(db, "TB-QPEND", State::Approved, None, arrived).await;
     gw_storage::cancels::request(c, &applyno("TB-QPEND"), &counterpart(), "1")
         .await
         .unwrap();

@@ -550,6 +550,45 @@ pub fn applyno(s: &str) -> gw_protocol::ApplyNo {
     gw_protocol::ApplyNo::try_from(s).unwrap()
 }
 
+/// Writes an application in `state`, arrived at `at`, as the workers
+/// would leave it once priced (its guarantee number once issued).
+pub async fn seed_application(
+    db: &Db,
+    applyno: &str,
+    state: gw_lifecycle::State,
+    baohanno: Option<&str>,
+    at: chrono::DateTime<chrono::Utc>,
+) {
+    use gw_storage::entities::applications;
+    use gw_storage::sea_orm::{ActiveModelTrait, Set};
+    applications::ActiveModel {
+        applyno: Set(self::applyno(applyno)),
+        counterpart: Set(counterpart()),
+        state: Set(state),
+        version: Set(1),
+        biddername: Set("湖南建工集团有限公司".into()),
+        biddercode: Set(samples::BIDDER_CODE.into()),
+        bzjamount_cents: Set(20_000_000),
+        jbrname: Set("张三".into()),
+        jbrphone: Set("13800138000".into()),
+        content_hash: Set("x".into()),
+        rate: Set(Some("0.0015".into())),
+        cost_cents: Set(Some(30_000)),
+        remark: Set(None),
+        cashier_token: Set(Some(format!("tok{applyno}"))),
+        paid_at: Set(None),
+        baohanno: Set(baohanno.map(|b| gw_protocol::BaohanNo::try_from(b).unwrap())),
+        last_notice_id: Set(None),
+        claimed_cents: Set(0),
+        claim_pending_cents: Set(0),
+        created_at: Set(at),
+        updated_at: Set(at),
+    }
+    .insert(db.conn())
+    .await
+    .unwrap();
+}
+
 /// Stores `bytes` as a file of `applyno` through `store`, committed.
 pub async fn store_file(
     store: &dyn gw_files::FileStore,

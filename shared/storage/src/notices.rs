@@ -65,55 +65,44 @@ pub struct NewNotice<'a> {
     pub last_error: Option<&'a str>,
 }
 
-pub async fn insert<C: ConnectionTrait>(conn: &C, n: NewNotice<'_>) -> Result<NoticeRow, DbErr> {
-    let now = Utc::now();
-    notices::ActiveModel {
-        id: Set(n.id.to_owned()),
-        applyno: Set(n.applyno.clone()),
-        counterpart: Set(n.counterpart.clone()),
-        interface: Set(n.interface.to_owned()),
-        after_id: Set(n.after_id.map(str::to_owned)),
-        body: Set(n.body.to_owned()),
-        body_masked: Set(n.body_masked.to_owned()),
-        state: Set(n.state),
-        attempts: Set(0),
-        last_error: Set(n.last_error.map(str::to_owned)),
-        sending_until: Set(None),
-        created_at: Set(now),
-        updated_at: Set(now),
-        delivered_at: Set(None),
+impl NewNotice<'_> {
+    /// The row: no attempt yet, created now.
+    fn row(&self) -> notices::ActiveModel {
+        let now = Utc::now();
+        notices::ActiveModel {
+            id: Set(self.id.to_owned()),
+            applyno: Set(self.applyno.clone()),
+            counterpart: Set(self.counterpart.clone()),
+            interface: Set(self.interface.to_owned()),
+            after_id: Set(self.after_id.map(str::to_owned)),
+            body: Set(self.body.to_owned()),
+            body_masked: Set(self.body_masked.to_owned()),
+            state: Set(self.state),
+            attempts: Set(0),
+            last_error: Set(self.last_error.map(str::to_owned)),
+            sending_until: Set(None),
+            created_at: Set(now),
+            updated_at: Set(now),
+            delivered_at: Set(None),
+        }
     }
-    .insert(conn)
-    .await
+}
+
+pub async fn insert<C: ConnectionTrait>(conn: &C, n: NewNotice<'_>) -> Result<NoticeRow, DbErr> {
+    n.row().insert(conn).await
 }
 
 /// Records the notice unless a row of its id exists (a delivery of its
 /// command again); no lock is taken on an existing row.
 pub async fn insert_if_absent<C: ConnectionTrait>(conn: &C, n: NewNotice<'_>) -> Result<(), DbErr> {
-    let now = Utc::now();
-    notices::Entity::insert(notices::ActiveModel {
-        id: Set(n.id.to_owned()),
-        applyno: Set(n.applyno.clone()),
-        counterpart: Set(n.counterpart.clone()),
-        interface: Set(n.interface.to_owned()),
-        after_id: Set(n.after_id.map(str::to_owned)),
-        body: Set(n.body.to_owned()),
-        body_masked: Set(n.body_masked.to_owned()),
-        state: Set(n.state),
-        attempts: Set(0),
-        last_error: Set(n.last_error.map(str::to_owned)),
-        sending_until: Set(None),
-        created_at: Set(now),
-        updated_at: Set(now),
-        delivered_at: Set(None),
-    })
-    .on_conflict(
-        OnConflict::column(notices::Column::Id)
-            .do_nothing()
-            .to_owned(),
-    )
-    .exec_without_returning(conn)
-    .await?;
+    notices::Entity::insert(n.row())
+        .on_conflict(
+            OnConflict::column(notices::Column::Id)
+                .do_nothing()
+                .to_owned(),
+        )
+        .exec_without_returning(conn)
+        .await?;
     Ok(())
 }
 
