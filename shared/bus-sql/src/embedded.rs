@@ -25,8 +25,8 @@ use gw_bus::{
 use sea_orm::ExprTrait;
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter,
-    QueryOrder, QuerySelect, QueryTrait, Set, TransactionTrait,
+    ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    QueryTrait, Set, TransactionTrait,
 };
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
@@ -142,7 +142,9 @@ impl EmbeddedTransport {
         message: &Message,
     ) -> Result<String, sea_orm::DbErr> {
         let (queue, key, delay) = self.placed(to);
-        row(&queue, message, key, delay).insert(conn).await?;
+        bus_messages::Entity::insert(row(&queue, message, key, delay))
+            .exec_without_returning(conn)
+            .await?;
         Ok(queue)
     }
 
@@ -232,8 +234,8 @@ impl Inner {
         key: Option<&str>,
         delay: Duration,
     ) -> Result<(), BusError> {
-        row(queue, m, key, delay)
-            .insert(self.db.conn())
+        bus_messages::Entity::insert(row(queue, m, key, delay))
+            .exec_without_returning(self.db.conn())
             .await
             .map_err(err)?;
         self.wake(queue);
@@ -727,8 +729,8 @@ impl Transport for EmbeddedTransport {
             let mut queues = std::collections::BTreeSet::new();
             for (to, message) in batch {
                 let (queue, key, delay) = self.placed(to);
-                row(&queue, message, key, delay)
-                    .insert(&txn)
+                bus_messages::Entity::insert(row(&queue, message, key, delay))
+                    .exec_without_returning(&txn)
                     .await
                     .map_err(err)?;
                 queues.insert(queue);

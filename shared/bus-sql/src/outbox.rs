@@ -26,8 +26,8 @@ use std::time::Duration;
 use gw_bus::{Bus, Destination, Message};
 use sea_orm::sea_query::{Expr, ExprTrait, LockBehavior, LockType};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbBackend, DbErr, EntityTrait, QueryFilter,
-    QueryOrder, QuerySelect, Set, TransactionSession, TransactionTrait,
+    ColumnTrait, ConnectionTrait, DbBackend, DbErr, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect, Set, TransactionSession, TransactionTrait,
 };
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
@@ -75,7 +75,9 @@ pub async fn add<C: ConnectionTrait>(
         .ok_or_else(|| DbErr::Custom(format!("the outbox does not carry {to}")))?;
     let payload = String::from_utf8(message.payload.clone())
         .map_err(|_| DbErr::Custom("outbox payloads are JSON text".into()))?;
-    outbox::ActiveModel {
+    // Without `RETURNING`: the row (its payload and headers) would come
+    // back from the database and be decoded for nothing.
+    outbox::Entity::insert(outbox::ActiveModel {
         message_id: Set(message.id.clone()),
         destination: Set(destination),
         kind: Set(message.kind.clone()),
@@ -90,8 +92,8 @@ pub async fn add<C: ConnectionTrait>(
         last_error: Set(None),
         parked_at: Set(None),
         ..Default::default()
-    }
-    .insert(conn)
+    })
+    .exec_without_returning(conn)
     .await?;
     Ok(())
 }

@@ -7,8 +7,7 @@
 
 use chrono::Utc;
 use sea_orm::{
-    ActiveModelTrait, ActiveValue, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter,
-    QuerySelect, Set,
+    ActiveValue, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QuerySelect, Set,
 };
 
 use gw_lifecycle::State;
@@ -55,7 +54,9 @@ pub async fn create<C: ConnectionTrait>(conn: &C, mut row: Changes) -> Result<()
     row.version = Set(1);
     row.created_at = Set(now);
     row.updated_at = Set(now);
-    row.insert(conn).await?;
+    applications::Entity::insert(row)
+        .exec_without_returning(conn)
+        .await?;
     Ok(())
 }
 

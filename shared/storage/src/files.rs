@@ -1,13 +1,15 @@
 //! Metadata (and, for the database store, the bytes) of stored files.
 
-use sea_orm::{ActiveModelTrait, ConnectionTrait, DbErr, EntityTrait, Set};
+use sea_orm::{ConnectionTrait, DbErr, EntityTrait, Set};
 
 use crate::entities::files;
 
 pub use files::Model as FileRow;
 
+/// Records a file. Without `RETURNING`: the row, the file's bytes with it,
+/// would come back from the database for nothing.
 pub async fn insert<C: ConnectionTrait>(conn: &C, row: FileRow) -> Result<(), DbErr> {
-    files::ActiveModel {
+    files::Entity::insert(files::ActiveModel {
         token: Set(row.token),
         kind: Set(row.kind),
         applyno: Set(row.applyno),
@@ -18,8 +20,8 @@ pub async fn insert<C: ConnectionTrait>(conn: &C, row: FileRow) -> Result<(), Db
         storage: Set(row.storage),
         bytes: Set(row.bytes),
         created_at: Set(row.created_at),
-    }
-    .insert(conn)
+    })
+    .exec_without_returning(conn)
     .await?;
     Ok(())
 }

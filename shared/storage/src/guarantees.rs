@@ -17,7 +17,9 @@ pub use guarantees::{ActiveModel as GuaranteeChanges, Model as Guarantee};
 pub use signing_keys::Model as SigningKeyRow;
 
 pub async fn insert<C: ConnectionTrait>(conn: &C, g: Guarantee) -> Result<(), DbErr> {
-    guarantees::ActiveModel::from(g).insert(conn).await?;
+    guarantees::Entity::insert(guarantees::ActiveModel::from(g))
+        .exec_without_returning(conn)
+        .await?;
     Ok(())
 }
 

@@ -294,7 +294,7 @@ pub struct NewAttempt<'a> {
 }
 
 pub async fn record_attempt<C: ConnectionTrait>(conn: &C, a: NewAttempt<'_>) -> Result<(), DbErr> {
-    notice_attempts::ActiveModel {
+    notice_attempts::Entity::insert(notice_attempts::ActiveModel {
         notice_id: Set(a.notice_id.to_owned()),
         attempt: Set(a.attempt),
         at: Set(a.at),
@@ -305,8 +305,8 @@ pub async fn record_attempt<C: ConnectionTrait>(conn: &C, a: NewAttempt<'_>) -> 
         error: Set(a.error.map(|s| s.chars().take(2000).collect())),
         delivered: Set(a.delivered),
         ..Default::default()
-    }
-    .insert(conn)
+    })
+    .exec_without_returning(conn)
     .await?;
     Ok(())
 }

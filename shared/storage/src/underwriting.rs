@@ -30,7 +30,7 @@ pub async fn record_decision<C: ConnectionTrait>(
     conn: &C,
     d: NewDecision<'_>,
 ) -> Result<(), DbErr> {
-    underwriting_decisions::ActiveModel {
+    underwriting_decisions::Entity::insert(underwriting_decisions::ActiveModel {
         applyno: Set(d.applyno.clone()),
         decision: Set(d.decision.to_owned()),
         reason: Set(d.reason.to_owned()),
@@ -41,8 +41,8 @@ pub async fn record_decision<C: ConnectionTrait>(
         decided_by: Set(d.decided_by.to_owned()),
         decided_at: Set(Utc::now()),
         ..Default::default()
-    }
-    .insert(conn)
+    })
+    .exec_without_returning(conn)
     .await?;
     Ok(())
 }
