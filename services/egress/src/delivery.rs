@@ -251,9 +251,8 @@ enum Claim {
 /// A notice claimed for sending: what recording its attempt needs, read
 /// once by the claim instead of again after the call.
 struct Sending {
-    /// Which attempt of the notice this is.
-    attempt: i32,
-    /// The notice as claimed (its id, creation and identity do not change).
+    /// The notice as claimed: `attempts` counts this attempt (its id,
+    /// creation and identity do not change).
     row: NoticeRow,
     /// When the platform's `baohanapply` arrived, for the apply-to-notice
     /// histogram.
@@ -375,8 +374,9 @@ impl NoticeHandler {
         m: &Message,
         cmd: &NoticeCommand,
         notice: &Notice,
+        body: &str,
     ) -> Result<Claim, Failure> {
-        match self.claim_clear(cmd, notice).await? {
+        match self.claim_clear(cmd, notice, body).await? {
             Some(sending) => Ok(Claim::Send(Box::new(sending))),
             None => self.claim_locked(m, cmd, notice).await,
         }
@@ -392,15 +392,13 @@ impl NoticeHandler {
         &self,
         cmd: &NoticeCommand,
         notice: &Notice,
+        body: &str,
     ) -> Result<Option<Sending>, Failure> {
         let tx = self.flow.begin().await?;
-        let (body, masked) = (
-            notice.to_json().to_string(),
-            notice.masked_json().to_string(),
-        );
+        let masked = notice.masked_json().to_string();
         notices::insert_if_absent(
             tx.conn(),
-            new_notice(cmd, &body, &masked, NoticeState::Pending, None),
+            new_notice(cmd, body, &masked, NoticeState::Pending, None),
         )
         .await
         .transient()?;
@@ -410,7 +408,6 @@ impl NoticeHandler {
                 .transient()?;
         tx.commit().await?;
         Ok(started.map(|s| Sending {
-            attempt: s.row.attempts,
             row: s.row,
             applied_at: s.applied_at,
         }))
@@ -512,7 +509,6 @@ impl NoticeHandler {
             .await
             .transient()?;
         Ok(Claim::Send(Box::new(Sending {
-            attempt,
             row: NoticeRow {
                 attempts: attempt,
                 ..row
@@ -539,7 +535,7 @@ impl NoticeHandler {
             tx.conn(),
             NewAttempt {
                 notice_id: &cmd.notice_id,
-                attempt: sending.attempt,
+                attempt: sending.row.attempts,
                 at,
                 http_status: o.http_status,
                 reply_code: o.reply_code.as_deref(),
@@ -671,7 +667,9 @@ impl Consume<NoticeCommand> for NoticeHandler {
             self.record_invalid(&cmd, &why).await?;
             return Err(Failure::permanent(anyhow::anyhow!(why)));
         };
-        let sending = match self.claim(m, &cmd, &notice).await? {
+        // The notice as sent is the notice as stored: serialised once.
+        let plaintext = notice.to_json().to_string();
+        let sending = match self.claim(m, &cmd, &notice, &plaintext).await? {
             Claim::Done => {
                 tracing::info!(notice_id = %cmd.notice_id, "already settled");
                 return Ok(());
@@ -686,14 +684,13 @@ impl Consume<NoticeCommand> for NoticeHandler {
             Claim::Send(sending) => sending,
         };
         let at = Utc::now();
-        let plaintext = notice.to_json().to_string();
         let outcome = self.sender.send(&cp, cmd.interface, &plaintext).await;
         let last = !outcome.delivered && m.attempt >= self.max_attempts;
         self.record(m, &cmd, &sending, at, &outcome, last).await?;
         tracing::info!(
             notice_id = %cmd.notice_id,
             interface = %cmd.interface,
-            attempt = sending.attempt,
+            attempt = sending.row.attempts,
             delivered = outcome.delivered,
             http_status = outcome.http_status,
             reply_code = outcome.reply_code.as_deref().unwrap_or(""),
