@@ -172,9 +172,13 @@ named_enum!(
 );
 
 impl NoticeState {
+    /// The states of a notice that let the notices parked behind it go.
+    pub const LETTING_SUCCESSORS_GO: [NoticeState; 2] =
+        [NoticeState::Delivered, NoticeState::Suppressed];
+
     /// Whether the notices parked behind this one may go.
     pub fn lets_successors_go(&self) -> bool {
-        matches!(self, NoticeState::Delivered | NoticeState::Suppressed)
+        Self::LETTING_SUCCESSORS_GO.contains(self)
     }
 
     /// Whether nothing more will happen to it without an operator.

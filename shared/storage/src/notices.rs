@@ -152,7 +152,10 @@ pub async fn start_if_clear<C: ConnectionTrait>(
             WHERE c.applyno = notices.applyno), '') <> $12 \
         RETURNING *, (SELECT a.created_at FROM applications a \
             WHERE a.applyno = notices.applyno) AS applied_at";
+    // The same sets the careful claim asks `NoticeState` and
+    // `gw_lifecycle::accepts_notices` about.
     let [open0, open1, open2, open3] = NoticeState::OPEN;
+    let [go0, go1] = NoticeState::LETTING_SUCCESSORS_GO;
     let values: [Value; 12] = [
         id.into(),
         NoticeState::Sending.into(),
@@ -162,8 +165,8 @@ pub async fn start_if_clear<C: ConnectionTrait>(
         open1.into(),
         open2.into(),
         open3.into(),
-        NoticeState::Delivered.into(),
-        NoticeState::Suppressed.into(),
+        go0.into(),
+        go1.into(),
         gw_lifecycle::State::Cancelled.into(),
         gw_lifecycle::Resolution::Pending.into(),
     ];
