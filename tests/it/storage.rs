@@ -96,18 +96,29 @@ async fn exercise(db: &Db, h: &Harness) {
     assert!(h.take(queues::PAYAPPLY).await.is_none(), "published once");
 }
 
+/// Runs `check` on a SQLite database of its own (a file under the
+/// temporary directory), then removes it.
+async fn on_sqlite<F, Fut>(ids: &TestIds, check: F)
+where
+    F: FnOnce(Db) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    let dir = std::env::temp_dir().join(format!("gw-{}", ids.prefix));
+    std::fs::create_dir_all(&dir).unwrap();
+    let sqlite = gw_tests::sqlite_db(&dir.join("gw.db"), 4).await;
+    check(sqlite.clone()).await;
+    sqlite.close().await;
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
 #[tokio::test]
 async fn postgres_and_sqlite_behave_alike() {
     let ids = TestIds::new();
     let h = Harness::new(ids.clone(), settings(&ids, "http://127.0.0.1:9", &[])).await;
     exercise(&h.db, &h).await;
 
-    let dir = std::env::temp_dir().join(format!("gw-{}", ids.prefix));
-    std::fs::create_dir_all(&dir).unwrap();
-    let sqlite = gw_tests::sqlite_db(&dir.join("gw.db"), 4).await;
-    exercise(&sqlite, &h).await;
-    sqlite.close().await;
-    std::fs::remove_dir_all(&dir).unwrap();
+    let harness = &h;
+    on_sqlite(&ids, |db| async move { exercise(&db, harness).await }).await;
     h.cleanup().await;
 }
 
@@ -741,12 +752,7 @@ async fn a_notice_is_claimed_without_the_chain_lock_only_when_nothing_stands_in_
     let h = Harness::new(ids.clone(), settings(&ids, "http://127.0.0.1:9", &[])).await;
     quick_claims(&h.db).await;
 
-    let dir = std::env::temp_dir().join(format!("gw-{}", ids.prefix));
-    std::fs::create_dir_all(&dir).unwrap();
-    let sqlite = gw_tests::sqlite_db(&dir.join("gw.db"), 4).await;
-    quick_claims(&sqlite).await;
-    sqlite.close().await;
-    std::fs::remove_dir_all(&dir).unwrap();
+    on_sqlite(&ids, |db| async move { quick_claims(&db).await }).await;
 
     let app = applyno("TB-QLOCK");
     let held = h.db.conn().begin().await.unwrap();
@@ -807,12 +813,7 @@ async fn a_named_counter_counts_from_one_without_gaps_or_repeats() {
     let ids = TestIds::new();
     let h = Harness::new(ids.clone(), settings(&ids, "http://127.0.0.1:9", &[])).await;
     counts(&h.db).await;
-    let dir = std::env::temp_dir().join(format!("gw-{}", ids.prefix));
-    std::fs::create_dir_all(&dir).unwrap();
-    let sqlite = gw_tests::sqlite_db(&dir.join("gw.db"), 4).await;
-    counts(&sqlite).await;
-    sqlite.close().await;
-    std::fs::remove_dir_all(&dir).unwrap();
+    on_sqlite(&ids, |db| async move { counts(&db).await }).await;
 
     // Four at once: the harness's pool has five connections.
     let start = std::sync::Arc::new(tokio::sync::Barrier::new(4));
