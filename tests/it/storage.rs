@@ -585,30 +585,49 @@ async fn a_row_lock_holds_until_its_transaction_ends() {
     h.cleanup().await;
 }
 
+/// Writes notice `id` of application `app` (a `paynotice`), through
+/// `insert_if_absent` as a claim does, or as a plain insert.
+async fn write_notice<C: gw_storage::sea_orm::ConnectionTrait>(
+    c: &C,
+    (id, app, after): (&str, &str, Option<&str>),
+    state: gw_lifecycle::NoticeState,
+    body: &str,
+    if_absent: bool,
+) {
+    use gw_storage::notices::{self, NewNotice};
+    let n = NewNotice {
+        id,
+        applyno: &applyno(app),
+        counterpart: &counterpart(),
+        interface: "paynotice",
+        after_id: after,
+        body,
+        body_masked: "{}",
+        state,
+        last_error: None,
+    };
+    if if_absent {
+        notices::insert_if_absent(c, n).await.unwrap();
+    } else {
+        notices::insert(c, n).await.unwrap();
+    }
+}
+
 /// What [`gw_storage::notices::start_if_clear`] decides, on one backend.
 async fn quick_claims(db: &Db) {
     use gw_lifecycle::{NoticeState, Resolution, State};
-    use gw_storage::notices::{self, NewNotice};
+    use gw_storage::notices;
     let c = db.conn();
     let now = chrono::Utc::now();
     let until = now + chrono::Duration::seconds(30);
-    let add = |id: &'static str, app: &'static str, after: Option<&'static str>| async move {
-        notices::insert_if_absent(
+    let add = |id: &'static str, app: &'static str, after: Option<&'static str>| {
+        write_notice(
             c,
-            NewNotice {
-                id,
-                applyno: &applyno(app),
-                counterpart: &counterpart(),
-                interface: "processnotice",
-                after_id: after,
-                body: r#"{"first":true}"#,
-                body_masked: "{}",
-                state: NoticeState::Pending,
-                last_error: None,
-            },
+            (id, app, after),
+            NoticeState::Pending,
+            r#"{"first":true}"#,
+            true,
         )
-        .await
-        .unwrap();
     };
     let start = |id: &'static str, at: chrono::DateTime<chrono::Utc>| async move {
         notices::start_if_clear(c, id, until, at).await.unwrap()
@@ -627,22 +646,8 @@ async fn quick_claims(db: &Db) {
     );
     assert!(s.applied_at.is_none(), "no application row");
     // Its command again: recorded once, its state kept.
-    notices::insert_if_absent(
-        c,
-        NewNotice {
-            id: "q-a",
-            applyno: &applyno("TB-QA"),
-            counterpart: &counterpart(),
-            interface: "processnotice",
-            after_id: None,
-            body: r#"{"first":false}"#,
-            body_masked: "{}",
-            state: NoticeState::Pending,
-            last_error: None,
-        },
-    )
-    .await
-    .unwrap();
+    let again = ("q-a", "TB-QA", None);
+    write_notice(c, again, NoticeState::Pending, r#"{"first":false}"#, true).await;
     let row = notices::find(c, "q-a").await.unwrap().unwrap();
     assert_eq!(
         (row.state, row.body.as_str()),
@@ -678,22 +683,14 @@ async fn quick_claims(db: &Db) {
         "its predecessor is delivered"
     );
     add("q-c", "TB-QA", Some("q-x")).await;
-    notices::insert(
+    write_notice(
         c,
-        NewNotice {
-            id: "q-x",
-            applyno: &applyno("TB-QA"),
-            counterpart: &counterpart(),
-            interface: "paynotice",
-            after_id: None,
-            body: "{}",
-            body_masked: "{}",
-            state: NoticeState::Suppressed,
-            last_error: None,
-        },
+        ("q-x", "TB-QA", None),
+        NoticeState::Suppressed,
+        "{}",
+        false,
     )
-    .await
-    .unwrap();
+    .await;
     assert!(
         start("q-c", now).await.is_some(),
         "its predecessor is suppressed"
@@ -754,25 +751,19 @@ async fn a_notice_is_claimed_without_the_chain_lock_only_when_nothing_stands_in_
 
     on_sqlite(&ids, |db| async move { quick_claims(&db).await }).await;
 
-    let app = applyno("TB-QLOCK");
     let held = h.db.conn().begin().await.unwrap();
-    notices::lock_chain(&held, &app).await.unwrap();
-    notices::insert_if_absent(
+    notices::lock_chain(&held, &applyno("TB-QLOCK"))
+        .await
+        .unwrap();
+    let pending = gw_lifecycle::NoticeState::Pending;
+    write_notice(
         h.db.conn(),
-        notices::NewNotice {
-            id: "q-lock",
-            applyno: &app,
-            counterpart: &counterpart(),
-            interface: "processnotice",
-            after_id: None,
-            body: "{}",
-            body_masked: "{}",
-            state: gw_lifecycle::NoticeState::Pending,
-            last_error: None,
-        },
+        ("q-lock", "TB-QLOCK", None),
+        pending,
+        "{}",
+        true,
     )
-    .await
-    .unwrap();
+    .await;
     let now = chrono::Utc::now();
     let started = tokio::time::timeout(
         Duration::from_secs(2),
@@ -848,30 +839,18 @@ async fn a_named_counter_counts_from_one_without_gaps_or_repeats() {
 #[tokio::test]
 async fn a_delivery_and_a_successor_being_parked_are_ordered_by_the_row_lock() {
     use gw_lifecycle::NoticeState;
-    use gw_storage::notices::{self, NewNotice};
+    use gw_storage::notices;
     let ids = TestIds::new();
     let h = Harness::new(ids.clone(), settings(&ids, "http://127.0.0.1:9", &[])).await;
-    let app = applyno("TB-ROWLOCK");
     let add = |id: &'static str, after: Option<&'static str>| {
-        let (db, app) = (h.db.clone(), app.clone());
-        async move {
-            notices::insert(
-                db.conn(),
-                NewNotice {
-                    id,
-                    applyno: &app,
-                    counterpart: &counterpart(),
-                    interface: "paynotice",
-                    after_id: after,
-                    body: "{}",
-                    body_masked: "{}",
-                    state: NoticeState::Sending,
-                    last_error: None,
-                },
-            )
-            .await
-            .unwrap();
-        }
+        let c = h.db.conn();
+        write_notice(
+            c,
+            (id, "TB-ROWLOCK", after),
+            NoticeState::Sending,
+            "{}",
+            false,
+        )
     };
 
     // The delivery first: the claim's read waits, then sees it delivered.
