@@ -94,6 +94,100 @@ async fn exercise(db: &Db, h: &Harness) {
         .unwrap();
     assert_eq!(journal.id, event.id);
     assert!(h.take(queues::PAYAPPLY).await.is_none(), "published once");
+
+    handler_transactions_write_their_outbox_rows_at_commit(db, h).await;
+}
+
+/// A handler's transaction ([`gw_workflow::Tx`]) writes its outbox rows
+/// together when it commits, in the order they were sent: none before the
+/// commit, none if it never commits, and the relay publishes them in that
+/// order. Many rows at once are written in several statements, all kept.
+async fn handler_transactions_write_their_outbox_rows_at_commit(db: &Db, h: &Harness) {
+    use gw_storage::entities::outbox as rows;
+    use gw_storage::sea_orm::{EntityTrait, QueryOrder};
+    let flow = gw_workflow::Workflow::new(
+        db.clone(),
+        gw_bus_sql::Outbox::Relayed(gw_bus_sql::RelayWaker::default()),
+    );
+    let applyno = gw_protocol::ApplyNo::try_from("TB-OUTBOX-1").unwrap();
+    let ids = |all: Vec<rows::Model>| all.into_iter().map(|r| r.message_id).collect::<Vec<_>>();
+    let stored = || async {
+        rows::Entity::find()
+            .order_by_asc(rows::Column::Id)
+            .all(db.conn())
+            .await
+            .unwrap()
+    };
+    let before = stored().await.len();
+
+    // Dropped without a commit: nothing written.
+    let tx = flow.begin().await.unwrap();
+    for n in 0..3 {
+        refuse(&tx, &applyno, n).await;
+    }
+    drop(tx);
+    assert_eq!(stored().await.len(), before, "no commit, no rows");
+
+    // Committed: three rows, in the order sent, written at the commit (the
+    // transaction itself sees none before).
+    let tx = flow.begin().await.unwrap();
+    for n in 0..3 {
+        refuse(&tx, &applyno, n).await;
+    }
+    assert_eq!(outbox::pending_count(tx.conn()).await.unwrap(), 0);
+    tx.commit().await.unwrap();
+    let written = stored().await.split_off(before);
+    assert_eq!(written.len(), 3);
+    let journal = h.topology().journal_queue();
+    let relay = outbox::Relay::new(db.clone(), h.bus.clone());
+    assert_eq!(relay.publish_batch().await.unwrap(), 3);
+    for (n, row) in written.iter().enumerate() {
+        let got = h.wait_full(&journal, Duration::from_secs(5)).await.unwrap();
+        assert_eq!(got.id, row.message_id, "published in the order sent");
+        let refused: serde_json::Value = serde_json::from_slice(&got.payload).unwrap();
+        assert_eq!(refused["details"]["applicationno"], format!("R{n}"));
+    }
+
+    // More rows than one statement carries: all written, in order.
+    let many: Vec<Message> = (0..2100)
+        .map(|n| Message::json("test.many", 1, None, &serde_json::json!({"n": n})).unwrap())
+        .collect();
+    let txn = db.conn().begin().await.unwrap();
+    let to = Destination::Queue(queues::PAYAPPLY.into());
+    outbox::insert(
+        &txn,
+        many.iter().map(|m| outbox::row(&to, m).unwrap()).collect(),
+    )
+    .await
+    .unwrap();
+    txn.commit().await.unwrap();
+    let written = ids(stored().await.split_off(before + 3));
+    assert_eq!(written, ids_of(&many));
+    rows::Entity::delete_many().exec(db.conn()).await.unwrap();
+}
+
+/// A `request.refused` event about `applyno`, numbered `n`, sent in `tx`.
+async fn refuse(tx: &gw_workflow::Tx, applyno: &gw_protocol::ApplyNo, n: usize) {
+    use gw_contract::EventKey;
+    use gw_contract::details::{Details, RequestRefused};
+    let details = Details::RequestRefused(RequestRefused {
+        interface: "cancelapply".into(),
+        applicationno: format!("R{n}"),
+        reason: "test".into(),
+    });
+    tx.emit_application(
+        EventKey::RequestRefused,
+        applyno,
+        &counterpart(),
+        gw_lifecycle::State::Approved,
+        details,
+    )
+    .await
+    .unwrap();
+}
+
+fn ids_of(messages: &[Message]) -> Vec<String> {
+    messages.iter().map(|m| m.id.clone()).collect()
 }
 
 /// Runs `check` on a SQLite database of its own (a file under the

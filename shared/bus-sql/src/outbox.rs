@@ -70,14 +70,18 @@ pub async fn add<C: ConnectionTrait>(
     to: &Destination,
     message: &Message,
 ) -> Result<(), DbErr> {
+    insert(conn, vec![row(to, message)?]).await
+}
+
+/// The outbox row of `message` for `to`, to be written by [`insert`]; an
+/// error if the outbox cannot carry it.
+pub fn row(to: &Destination, message: &Message) -> Result<outbox::ActiveModel, DbErr> {
     let destination = to
         .stored()
         .ok_or_else(|| DbErr::Custom(format!("the outbox does not carry {to}")))?;
     let payload = String::from_utf8(message.payload.clone())
         .map_err(|_| DbErr::Custom("outbox payloads are JSON text".into()))?;
-    // Without `RETURNING`: the row (its payload and headers) would come
-    // back from the database and be decoded for nothing.
-    outbox::Entity::insert(outbox::ActiveModel {
+    Ok(outbox::ActiveModel {
         message_id: Set(message.id.clone()),
         destination: Set(destination),
         kind: Set(message.kind.clone()),
@@ -93,8 +97,29 @@ pub async fn add<C: ConnectionTrait>(
         parked_at: Set(None),
         ..Default::default()
     })
-    .exec_without_returning(conn)
-    .await?;
+}
+
+/// The most rows one `INSERT` carries: 13 bound values a row, well under
+/// PostgreSQL's 65 535 parameters a statement.
+const ROWS_PER_INSERT: usize = 1000;
+
+/// Writes `rows` in the caller's transaction, in their order (ids ascend
+/// with it, the order the relay publishes in), as one multi-row `INSERT`
+/// (per [`ROWS_PER_INSERT`]): a handler's event and notice command were one
+/// statement each, the largest group of statements in a lifecycle.
+pub async fn insert<C: ConnectionTrait>(
+    conn: &C,
+    rows: Vec<outbox::ActiveModel>,
+) -> Result<(), DbErr> {
+    let mut rows = rows.into_iter().peekable();
+    while rows.peek().is_some() {
+        let chunk: Vec<_> = rows.by_ref().take(ROWS_PER_INSERT).collect();
+        // Without `RETURNING`: the rows (their payloads and headers) would
+        // come back from the database and be decoded for nothing.
+        outbox::Entity::insert_many(chunk)
+            .exec_without_returning(conn)
+            .await?;
+    }
     Ok(())
 }
 
@@ -168,6 +193,15 @@ pub enum Outbox {
     },
 }
 
+/// What [`Outbox::add`] did with a message.
+#[derive(Debug)]
+pub enum Added {
+    /// Written to this queue of the embedded bus.
+    Queued(String),
+    /// This outbox row is for the caller to write before it commits.
+    Row(Box<outbox::ActiveModel>),
+}
+
 impl Default for Outbox {
     fn default() -> Self {
         Outbox::Relayed(RelayWaker::default())
@@ -202,20 +236,22 @@ impl Outbox {
         }
     }
 
-    /// Writes `message` for `to` as part of the caller's transaction; on
-    /// the embedded bus, the queue written to, whose consumers
-    /// [`Outbox::committed`] wakes.
+    /// Takes `message` for `to` as part of the caller's transaction: on
+    /// the embedded bus, writes it to its queue now (whose consumers
+    /// [`Outbox::committed`] wakes); else makes its outbox row, which the
+    /// caller writes with the transaction's others before it commits
+    /// ([`insert`]).
     pub async fn add<C: ConnectionTrait>(
         &self,
         conn: &C,
         to: &Destination,
         message: &Message,
-    ) -> Result<Option<String>, DbErr> {
+    ) -> Result<Added, DbErr> {
         match self {
-            Outbox::Relayed(_) => add(conn, to, message).await.map(|()| None),
+            Outbox::Relayed(_) => row(to, message).map(|r| Added::Row(Box::new(r))),
             Outbox::Embedded { bus, transport, .. } => {
                 let (_span, stamped) = bus.producer_span(to, message);
-                transport.write(conn, to, &stamped).await.map(Some)
+                transport.write(conn, to, &stamped).await.map(Added::Queued)
             }
         }
     }

@@ -29,6 +29,7 @@ pub use once::{ConsumeOnce, once};
 
 use gw_bus::{Failure, Message};
 use gw_bus_sql::Outbox;
+use gw_bus_sql::outbox::Added;
 use gw_contract::events::EventPayload;
 use gw_contract::{ApplicationEvent, Contract, EventKey, NoticeCommand};
 use gw_lifecycle::{Effect, Event, Refusal, State};
@@ -37,7 +38,7 @@ use gw_storage::Db;
 use gw_storage::applications::{self, Application, Changes, SaveError};
 use gw_storage::inbox;
 use gw_storage::sea_orm::{DatabaseTransaction, Set, TransactionTrait};
-use std::sync::Arc;
+use std::sync::{Arc, PoisonError};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 /// What handlers share: the database and where their messages go (the
@@ -111,6 +112,7 @@ impl Workflow {
             txn: self.db.conn().begin().await.transient()?,
             outbox: self.outbox.clone(),
             written: std::sync::Mutex::default(),
+            rows: std::sync::Mutex::default(),
             settled: std::sync::Mutex::default(),
             _slot: permit,
             span,
@@ -202,6 +204,8 @@ pub struct Tx {
     outbox: Outbox,
     /// The embedded bus's queues written to, woken after the commit.
     written: std::sync::Mutex<Vec<String>>,
+    /// Outbox rows, written together just before the commit.
+    rows: std::sync::Mutex<Vec<gw_storage::entities::outbox::ActiveModel>>,
     /// The message this transaction deleted from the embedded bus, told to
     /// the bus after the commit ([`Tx::settle`]).
     settled: std::sync::Mutex<Option<gw_bus_sql::Settled>>,
@@ -370,11 +374,18 @@ impl Tx {
     }
 
     async fn add(&self, to: &gw_bus::Destination, m: &gw_bus::Message) -> Result<(), Failure> {
-        let queue = self.outbox.add(&self.txn, to, m).await.transient()?;
-        if let (Some(q), Ok(mut written)) = (queue, self.written.lock())
-            && !written.contains(&q)
-        {
-            written.push(q);
+        match self.outbox.add(&self.txn, to, m).await.transient()? {
+            Added::Queued(q) => {
+                let mut written = self.written.lock().unwrap_or_else(PoisonError::into_inner);
+                if !written.contains(&q) {
+                    written.push(q);
+                }
+            }
+            Added::Row(row) => self
+                .rows
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .push(*row),
         }
         Ok(())
     }
@@ -509,11 +520,19 @@ impl Tx {
         Ok(true)
     }
 
-    /// Commits, then wakes the relay (or the embedded bus's consumers) so
-    /// that what was written leaves now.
+    /// Writes the transaction's outbox rows (one statement), commits, then
+    /// wakes the relay (or the embedded bus's consumers) so that what was
+    /// written leaves now.
     pub async fn commit(self) -> Result<(), Failure> {
         let span = self.span.clone();
-        if let Err(e) = self.txn.commit().await.transient() {
+        let rows = std::mem::take(&mut *self.rows.lock().unwrap_or_else(PoisonError::into_inner));
+        let mut done = gw_bus_sql::outbox::insert(&self.txn, rows)
+            .await
+            .transient();
+        if done.is_ok() {
+            done = self.txn.commit().await.transient();
+        }
+        if let Err(e) = done {
             span.record("outcome", "failed");
             return Err(e);
         }
