@@ -107,7 +107,7 @@ async fn handler_transactions_write_their_outbox_rows_at_commit(db: &Db, h: &Har
     use gw_storage::sea_orm::{EntityTrait, QueryOrder};
     let flow = gw_workflow::Workflow::new(
         db.clone(),
-        gw_bus_sql::Outbox::Relayed(gw_bus_sql::RelayWaker::default()),
+        gw_bus_sql::Outbox::Relayed(outbox::Relay::new(db.clone(), h.bus.clone())),
     );
     let applyno = gw_protocol::ApplyNo::try_from("TB-OUTBOX-1").unwrap();
     let ids = |all: Vec<rows::Model>| all.into_iter().map(|r| r.message_id).collect::<Vec<_>>();
@@ -129,7 +129,8 @@ async fn handler_transactions_write_their_outbox_rows_at_commit(db: &Db, h: &Har
     assert_eq!(stored().await.len(), before, "no commit, no rows");
 
     // Committed: three rows, in the order sent, written at the commit (the
-    // transaction itself sees none before).
+    // transaction itself sees none before) and published by the commit
+    // itself, with no relay, in that order.
     let tx = flow.begin().await.unwrap();
     for n in 0..3 {
         refuse(&tx, &applyno, n).await;
@@ -138,15 +139,61 @@ async fn handler_transactions_write_their_outbox_rows_at_commit(db: &Db, h: &Har
     tx.commit().await.unwrap();
     let written = stored().await.split_off(before);
     assert_eq!(written.len(), 3);
+    for row in &written {
+        assert!(row.published_at.is_some(), "marked published");
+        assert_eq!((row.attempts, row.claimed_until), (1, None));
+    }
     let journal = h.topology().journal_queue();
-    let relay = outbox::Relay::new(db.clone(), h.bus.clone());
-    assert_eq!(relay.publish_batch().await.unwrap(), 3);
     for (n, row) in written.iter().enumerate() {
         let got = h.wait_full(&journal, Duration::from_secs(5)).await.unwrap();
         assert_eq!(got.id, row.message_id, "published in the order sent");
         let refused: serde_json::Value = serde_json::from_slice(&got.payload).unwrap();
         assert_eq!(refused["details"]["applicationno"], format!("R{n}"));
     }
+    let relay = outbox::Relay::new(db.clone(), h.bus.clone());
+    assert_eq!(relay.publish_batch().await.unwrap(), 0, "nothing left");
+
+    // A row the broker refuses after the commit is let go of at once for
+    // the relay, which retries it and counts its failures.
+    let ob = gw_bus_sql::Outbox::Relayed(relay.clone());
+    let lost = Message::json("test.lost", 1, None, &serde_json::json!({})).unwrap();
+    let txn = db.conn().begin().await.unwrap();
+    let to = Destination::Queue(format!("{}.nowhere", h.topology().prefix()));
+    let outbox::Added::Staged(staged) = ob.add(&txn, &to, &lost).await.unwrap() else {
+        panic!("the relayed outbox stages its rows");
+    };
+    ob.write(&txn, std::slice::from_ref(&staged)).await.unwrap();
+    txn.commit().await.unwrap();
+    ob.committed(&[], None, vec![*staged]).await;
+    let row = stored().await.pop().unwrap();
+    assert_eq!(row.message_id, lost.id);
+    assert_eq!(
+        (row.published_at, row.claimed_until, row.attempts),
+        (None, None, 0),
+        "unroutable: let go of, unpublished"
+    );
+    assert_eq!(relay.publish_batch().await.unwrap(), 0);
+    let row = stored().await.pop().unwrap();
+    assert_eq!(row.attempts, 1, "the relay tried it and counted it");
+    assert!(row.last_error.is_some());
+    rows::Entity::delete_by_id(row.id)
+        .exec(db.conn())
+        .await
+        .unwrap();
+
+    // A command-line tool's workflow (no bus) leaves its rows to a running
+    // relay.
+    let tx = gw_workflow::Workflow::deferred(db.clone())
+        .begin()
+        .await
+        .unwrap();
+    refuse(&tx, &applyno, 9).await;
+    tx.commit().await.unwrap();
+    let row = stored().await.pop().unwrap();
+    assert_eq!((row.published_at, row.claimed_until), (None, None));
+    assert_eq!(relay.publish_batch().await.unwrap(), 1);
+    let got = h.wait_full(&journal, Duration::from_secs(5)).await.unwrap();
+    assert_eq!(got.id, row.message_id);
 
     // More rows than one statement carries: all written, in order.
     let many: Vec<Message> = (0..2100)
@@ -161,7 +208,7 @@ async fn handler_transactions_write_their_outbox_rows_at_commit(db: &Db, h: &Har
     .await
     .unwrap();
     txn.commit().await.unwrap();
-    let written = ids(stored().await.split_off(before + 3));
+    let written = ids(stored().await.split_off(before + 4));
     assert_eq!(written, ids_of(&many));
     rows::Entity::delete_many().exec(db.conn()).await.unwrap();
 }

@@ -66,7 +66,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             // No relay runs here: the re-sent notice waits in the outbox for
             // the running egress's relay to publish it.
             let admin = Admin::new(
-                gw_workflow::Workflow::new(db.clone(), Default::default()),
+                gw_workflow::Workflow::deferred(db.clone()),
                 settings.egress.stuck_after(),
             );
             let r = notices(&admin, command).await;

@@ -180,8 +180,13 @@ impl std::fmt::Debug for RelayWaker {
 /// writes per message (claim, publish, mark) or its hop.
 #[derive(Clone)]
 pub enum Outbox {
-    /// Rows of `outbox`, published by the relay this wakes.
-    Relayed(RelayWaker),
+    /// Rows of `outbox`: published by the committing handler itself right
+    /// after its commit ([`Outbox::committed`]), and by this relay if that
+    /// did not happen (the process died, the broker refused).
+    Relayed(Relay),
+    /// Rows of `outbox` left to the relay of a service running elsewhere:
+    /// for a command-line tool, which has no bus.
+    Deferred,
     /// Rows of the embedded bus itself. The relay is not woken after a
     /// commit: nothing a handler writes is in the outbox table here, and a
     /// wake-up cost a transaction on the one SQLite connection for every
@@ -198,20 +203,24 @@ pub enum Outbox {
 pub enum Added {
     /// Written to this queue of the embedded bus.
     Queued(String),
-    /// This outbox row is for the caller to write before it commits.
-    Row(Box<outbox::ActiveModel>),
+    /// Staged: for the caller to write with [`Outbox::write`] before it
+    /// commits, and to hand to [`Outbox::committed`] after.
+    Staged(Box<Staged>),
 }
 
-impl Default for Outbox {
-    fn default() -> Self {
-        Outbox::Relayed(RelayWaker::default())
-    }
+/// An outbox row not written yet, and the message it carries.
+#[derive(Debug)]
+pub struct Staged {
+    row: outbox::ActiveModel,
+    to: Destination,
+    message: Message,
 }
 
 impl std::fmt::Debug for Outbox {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(match self {
             Outbox::Relayed(_) => "Outbox::Relayed",
+            Outbox::Deferred => "Outbox::Deferred",
             Outbox::Embedded { .. } => "Outbox::Embedded",
         })
     }
@@ -221,7 +230,7 @@ impl Outbox {
     /// The outbox of a process on `bus` with `relay`: the bus's own table
     /// when it is the embedded bus (which always lives in the process's
     /// database: `gw_host::connect` builds it on the same pool), else the
-    /// outbox table and the relay.
+    /// outbox table and the relay (which must publish on `bus`).
     pub fn of(bus: &Bus, relay: &Relay) -> Self {
         match bus
             .transport()
@@ -232,15 +241,15 @@ impl Outbox {
                 bus: bus.clone(),
                 transport: t.clone(),
             },
-            None => Outbox::Relayed(relay.waker()),
+            None => Outbox::Relayed(relay.clone()),
         }
     }
 
     /// Takes `message` for `to` as part of the caller's transaction: on
     /// the embedded bus, writes it to its queue now (whose consumers
-    /// [`Outbox::committed`] wakes); else makes its outbox row, which the
-    /// caller writes with the transaction's others before it commits
-    /// ([`insert`]).
+    /// [`Outbox::committed`] wakes); else stages its outbox row, which the
+    /// caller writes with the transaction's others just before it commits
+    /// ([`Outbox::write`]).
     pub async fn add<C: ConnectionTrait>(
         &self,
         conn: &C,
@@ -248,12 +257,42 @@ impl Outbox {
         message: &Message,
     ) -> Result<Added, DbErr> {
         match self {
-            Outbox::Relayed(_) => row(to, message).map(|r| Added::Row(Box::new(r))),
+            Outbox::Relayed(_) | Outbox::Deferred => Ok(Added::Staged(Box::new(Staged {
+                row: row(to, message)?,
+                to: to.clone(),
+                message: message.clone(),
+            }))),
             Outbox::Embedded { bus, transport, .. } => {
                 let (_span, stamped) = bus.producer_span(to, message);
                 transport.write(conn, to, &stamped).await.map(Added::Queued)
             }
         }
+    }
+
+    /// Writes staged rows in the caller's transaction, in one statement
+    /// ([`insert`]), claimed for the relay's claim time: the committing
+    /// handler publishes them itself after the commit, and no relay takes
+    /// them meanwhile; if it never does (it died), the claim runs out and a
+    /// relay publishes them.
+    pub async fn write<C: ConnectionTrait>(
+        &self,
+        conn: &C,
+        staged: &[Staged],
+    ) -> Result<(), DbErr> {
+        let until = match self {
+            Outbox::Relayed(relay) => Some(chrono::Utc::now() + relay.claim()),
+            Outbox::Deferred => None,
+            Outbox::Embedded { .. } => return Ok(()),
+        };
+        let rows = staged
+            .iter()
+            .map(|s| {
+                let mut row = s.row.clone();
+                row.claimed_until = Set(until);
+                row
+            })
+            .collect();
+        insert(conn, rows).await
     }
 
     /// Acks `message` as part of the caller's transaction where the bus can
@@ -268,17 +307,25 @@ impl Outbox {
         message: &Message,
     ) -> Result<Option<crate::Settled>, DbErr> {
         match self {
-            Outbox::Relayed(_) => Ok(None),
+            Outbox::Relayed(_) | Outbox::Deferred => Ok(None),
             Outbox::Embedded { transport, .. } => transport.settle(conn, message).await,
         }
     }
 
-    /// After the commit: wakes the relay, or the consumers of the queues
-    /// written to, notes the message the transaction settled (and purges
-    /// the event journal's old rows when due).
-    pub async fn committed(&self, written: &[String], settled: Option<crate::Settled>) {
+    /// After the commit: publishes the rows the transaction wrote
+    /// ([`Outbox::write`]) and marks them published, or wakes the embedded
+    /// bus's consumers of the queues written to, notes the message the
+    /// transaction settled (and purges the event journal's old rows when
+    /// due).
+    pub async fn committed(
+        &self,
+        written: &[String],
+        settled: Option<crate::Settled>,
+        staged: Vec<Staged>,
+    ) {
         match self {
-            Outbox::Relayed(relay) => relay.wake(),
+            Outbox::Relayed(relay) => relay.publish_committed(staged).await,
+            Outbox::Deferred => {}
             Outbox::Embedded { transport, .. } => {
                 if let Some(s) = settled {
                     transport.settled(s);
@@ -335,6 +382,67 @@ impl Relay {
         let publishing =
             chrono::Duration::from_std(self.bus.publish_timeout() * 2).unwrap_or(CLAIM);
         CLAIM.max(publishing)
+    }
+
+    /// Publishes rows a handler has just committed (claimed for it by
+    /// [`Outbox::write`]) as one pipelined batch, and marks what the broker
+    /// confirmed published in one statement: no relay transaction, batch
+    /// query or hop per commit. What was not confirmed is let go of (its
+    /// claim ended) for the relay, which retries it, counts its failures
+    /// and parks it if it keeps failing. A failure to mark leaves the rows
+    /// claimed: the relay publishes them again once the claim runs out,
+    /// which consumers absorb (they deduplicate).
+    pub async fn publish_committed(&self, staged: Vec<Staged>) {
+        if staged.is_empty() {
+            return;
+        }
+        let batch: Vec<(Destination, Message)> =
+            staged.into_iter().map(|s| (s.to, s.message)).collect();
+        let results = self.bus.publish_many(&batch).await;
+        let (mut confirmed, mut failed) = (Vec::new(), Vec::new());
+        let mut error = None;
+        for ((_, m), r) in batch.iter().zip(&results) {
+            match r {
+                Ok(()) => confirmed.push(m.id.clone()),
+                Err(e) => {
+                    failed.push(m.id.clone());
+                    error.get_or_insert_with(|| e.to_string());
+                }
+            }
+        }
+        if !confirmed.is_empty() {
+            let marked = outbox::Entity::update_many()
+                .col_expr(outbox::Column::PublishedAt, Expr::value(chrono::Utc::now()))
+                .col_expr(
+                    outbox::Column::Attempts,
+                    Expr::col(outbox::Column::Attempts).add(1),
+                )
+                .col_expr(
+                    outbox::Column::ClaimedUntil,
+                    Expr::value(Option::<chrono::DateTime<chrono::Utc>>::None),
+                )
+                .filter(outbox::Column::MessageId.is_in(confirmed))
+                .exec(self.db.conn())
+                .await;
+            if let Err(e) = marked {
+                tracing::warn!(error = %e, "published outbox rows not marked; the relay publishes them again once their claim runs out");
+            }
+        }
+        if let Some(e) = error {
+            tracing::warn!(rows = failed.len(), error = %e, "outbox publish after commit failed; the relay retries");
+            let released = outbox::Entity::update_many()
+                .col_expr(
+                    outbox::Column::ClaimedUntil,
+                    Expr::value(Option::<chrono::DateTime<chrono::Utc>>::None),
+                )
+                .filter(outbox::Column::MessageId.is_in(failed))
+                .exec(self.db.conn())
+                .await;
+            if let Err(e) = released {
+                tracing::warn!(error = %e, "outbox rows not let go of; the relay takes them once their claim runs out");
+            }
+            self.wake.wake();
+        }
     }
 
     /// A handle to wake the relay from elsewhere.

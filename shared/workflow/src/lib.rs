@@ -29,7 +29,7 @@ pub use once::{ConsumeOnce, once};
 
 use gw_bus::{Failure, Message};
 use gw_bus_sql::Outbox;
-use gw_bus_sql::outbox::Added;
+use gw_bus_sql::outbox::{Added, Staged};
 use gw_contract::events::EventPayload;
 use gw_contract::{ApplicationEvent, Contract, EventKey, NoticeCommand};
 use gw_lifecycle::{Effect, Event, Refusal, State};
@@ -77,6 +77,13 @@ impl Workflow {
         }
     }
 
+    /// A workflow for a command-line tool, which has no bus: what its
+    /// transactions write to the outbox waits there for the relay of a
+    /// running service.
+    pub fn deferred(db: Db) -> Self {
+        Self::new(db, Outbox::Deferred)
+    }
+
     pub fn db(&self) -> &Db {
         &self.db
     }
@@ -112,7 +119,7 @@ impl Workflow {
             txn: self.db.conn().begin().await.transient()?,
             outbox: self.outbox.clone(),
             written: std::sync::Mutex::default(),
-            rows: std::sync::Mutex::default(),
+            staged: std::sync::Mutex::default(),
             settled: std::sync::Mutex::default(),
             _slot: permit,
             span,
@@ -204,8 +211,9 @@ pub struct Tx {
     outbox: Outbox,
     /// The embedded bus's queues written to, woken after the commit.
     written: std::sync::Mutex<Vec<String>>,
-    /// Outbox rows, written together just before the commit.
-    rows: std::sync::Mutex<Vec<gw_storage::entities::outbox::ActiveModel>>,
+    /// Outbox rows, written together just before the commit and published
+    /// right after it.
+    staged: std::sync::Mutex<Vec<Staged>>,
     /// The message this transaction deleted from the embedded bus, told to
     /// the bus after the commit ([`Tx::settle`]).
     settled: std::sync::Mutex<Option<gw_bus_sql::Settled>>,
@@ -381,8 +389,8 @@ impl Tx {
                     written.push(q);
                 }
             }
-            Added::Row(row) => self
-                .rows
+            Added::Staged(row) => self
+                .staged
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner)
                 .push(*row),
@@ -520,26 +528,34 @@ impl Tx {
         Ok(true)
     }
 
-    /// Writes the transaction's outbox rows (one statement), commits, then
-    /// wakes the relay (or the embedded bus's consumers) so that what was
-    /// written leaves now.
+    /// Writes the transaction's outbox rows (one statement) and commits;
+    /// then publishes those rows (or wakes the embedded bus's consumers) so
+    /// that what was written leaves now, with the transaction's database
+    /// slot already given back.
     pub async fn commit(self) -> Result<(), Failure> {
-        let span = self.span.clone();
-        let rows = std::mem::take(&mut *self.rows.lock().unwrap_or_else(PoisonError::into_inner));
-        let mut done = gw_bus_sql::outbox::insert(&self.txn, rows)
-            .await
-            .transient();
+        let Tx {
+            txn,
+            outbox,
+            written,
+            staged,
+            settled,
+            _slot,
+            span,
+        } = self;
+        let staged = staged.into_inner().unwrap_or_else(PoisonError::into_inner);
+        let mut done = outbox.write(&txn, &staged).await.transient();
         if done.is_ok() {
-            done = self.txn.commit().await.transient();
+            done = txn.commit().await.transient();
         }
+        drop(_slot);
         if let Err(e) = done {
             span.record("outcome", "failed");
             return Err(e);
         }
         span.record("outcome", "committed");
-        let written = self.written.lock().map(|w| w.clone()).unwrap_or_default();
-        let settled = self.settled.lock().ok().and_then(|mut s| s.take());
-        self.outbox.committed(&written, settled).await;
+        let written = written.into_inner().unwrap_or_else(PoisonError::into_inner);
+        let settled = settled.into_inner().ok().flatten();
+        outbox.committed(&written, settled, staged).await;
         Ok(())
     }
 }
