@@ -58,6 +58,44 @@ fn confirmation(applyno: &str, paynumber: &str) -> PaymentConfirmation {
     .unwrap()
 }
 
+/// A bank's serial number (`paynumber`) that comes again for another
+/// application is not taken as that application's payment in silence: the
+/// confirmation is dead-lettered saying whose number it is, the first
+/// application keeps its payment and the second stays unpaid.
+#[tokio::test]
+async fn a_paynumber_reused_for_another_application_is_dead_lettered() {
+    let d = Deployment::start(Kind::Services, &[]).await;
+    let (first, second) = ("TB-PN-REUSED-1", "TB-PN-REUSED-2");
+    d.approved(first).await;
+    d.approved(second).await;
+    d.send(&confirmation(first, "PN-REUSED")).await;
+    let got = d.wait_delivered(first, 2).await;
+    assert_eq!(got[1].interface, "paynotice");
+    d.send(&confirmation(second, "PN-REUSED")).await;
+    let dead = dead_letters(&d, "payment", queues::PAYMENT_CONFIRMATIONS, 1).await;
+    assert_eq!(dead[0]["applyno"], second);
+    let error = dead[0]["error"].as_str().unwrap();
+    assert!(
+        error.contains("paynumber PN-REUSED is already recorded for application TB-PN-REUSED-1"),
+        "{error}"
+    );
+    let paid = gw_storage::payments::find(d.db.conn(), "PN-REUSED")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(paid.applyno.as_str(), first);
+    let second_app = gw_storage::applications::find(
+        d.db.conn(),
+        &gw_protocol::ApplyNo::try_from(second).unwrap(),
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    assert_eq!(second_app.state, gw_lifecycle::State::Approved, "not paid");
+    assert_eq!(d.delivered(second).len(), 1, "only its processnotice");
+    d.stop().await;
+}
+
 /// A bank's confirmation that arrives before its application runs out of
 /// attempts and dies: it is kept with why, the operator replays it once the
 /// application is there, and the payment takes effect: nothing accepted is

@@ -173,6 +173,20 @@ impl Consume<PaymentConfirmation> for Payments {
             .await
             .transient()?
         {
+            // The same payment delivered again, or a bank's serial number
+            // reused for another application: that one is not taken as paid
+            // in silence, it goes to the dead letters for an operator.
+            let recorded = payments::find(tx.conn(), p.paynumber.as_str())
+                .await
+                .transient()?;
+            if let Some(other) = recorded.filter(|r| r.applyno != p.applyno) {
+                return Err(Failure::permanent(anyhow::anyhow!(
+                    "paynumber {} is already recorded for application {}, not {}",
+                    p.paynumber,
+                    other.applyno,
+                    p.applyno
+                )));
+            }
             tracing::info!(applyno = %p.applyno, paynumber = %p.paynumber, "payment already recorded");
             return tx.commit().await;
         }
