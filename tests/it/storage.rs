@@ -105,10 +105,8 @@ async fn exercise(db: &Db, h: &Harness) {
 async fn handler_transactions_write_their_outbox_rows_at_commit(db: &Db, h: &Harness) {
     use gw_storage::entities::outbox as rows;
     use gw_storage::sea_orm::{EntityTrait, QueryOrder};
-    let flow = gw_workflow::Workflow::new(
-        db.clone(),
-        gw_bus_sql::Outbox::Relayed(outbox::Relay::new(db.clone(), h.bus.clone())),
-    );
+    let relay = outbox::Relay::new(db.clone(), h.bus.clone());
+    let flow = gw_workflow::Workflow::new(db.clone(), gw_bus_sql::Outbox::Relayed(relay.clone()));
     let applyno = gw_protocol::ApplyNo::try_from("TB-OUTBOX-1").unwrap();
     let ids = |all: Vec<rows::Model>| all.into_iter().map(|r| r.message_id).collect::<Vec<_>>();
     let stored = || async {
@@ -129,8 +127,9 @@ async fn handler_transactions_write_their_outbox_rows_at_commit(db: &Db, h: &Har
     assert_eq!(stored().await.len(), before, "no commit, no rows");
 
     // Committed: three rows, in the order sent, written at the commit (the
-    // transaction itself sees none before) and published by the commit
-    // itself, with no relay, in that order.
+    // transaction itself sees none before), claimed for this process so
+    // that no relay's batch takes them, and handed to its relay, which
+    // publishes them in that order without looking for them.
     let tx = flow.begin().await.unwrap();
     for n in 0..3 {
         refuse(&tx, &applyno, n).await;
@@ -140,6 +139,13 @@ async fn handler_transactions_write_their_outbox_rows_at_commit(db: &Db, h: &Har
     let written = stored().await.split_off(before);
     assert_eq!(written.len(), 3);
     for row in &written {
+        assert!(row.published_at.is_none() && row.claimed_until.is_some());
+    }
+    let other = outbox::Relay::new(db.clone(), h.bus.clone());
+    assert_eq!(other.publish_batch().await.unwrap(), 0, "claimed");
+    assert_eq!(relay.publish_queued().await, 3);
+    assert_eq!(relay.publish_queued().await, 0, "taken once");
+    for row in stored().await.split_off(before) {
         assert!(row.published_at.is_some(), "marked published");
         assert_eq!((row.attempts, row.claimed_until), (1, None));
     }
@@ -150,7 +156,6 @@ async fn handler_transactions_write_their_outbox_rows_at_commit(db: &Db, h: &Har
         let refused: serde_json::Value = serde_json::from_slice(&got.payload).unwrap();
         assert_eq!(refused["details"]["applicationno"], format!("R{n}"));
     }
-    let relay = outbox::Relay::new(db.clone(), h.bus.clone());
     assert_eq!(relay.publish_batch().await.unwrap(), 0, "nothing left");
 
     // A row the broker refuses after the commit is let go of at once for
@@ -165,6 +170,7 @@ async fn handler_transactions_write_their_outbox_rows_at_commit(db: &Db, h: &Har
     ob.write(&txn, std::slice::from_ref(&staged)).await.unwrap();
     txn.commit().await.unwrap();
     ob.committed(&[], None, vec![*staged]).await;
+    assert_eq!(relay.publish_queued().await, 1);
     let row = stored().await.pop().unwrap();
     assert_eq!(row.message_id, lost.id);
     assert_eq!(
@@ -195,6 +201,19 @@ async fn handler_transactions_write_their_outbox_rows_at_commit(db: &Db, h: &Har
     let got = h.wait_full(&journal, Duration::from_secs(5)).await.unwrap();
     assert_eq!(got.id, row.message_id);
 
+    // A relay told to stop publishes what handlers committed before it
+    // returns (the last step of a graceful shutdown).
+    let tx = flow.begin().await.unwrap();
+    refuse(&tx, &applyno, 7).await;
+    tx.commit().await.unwrap();
+    let stop = tokio_util::sync::CancellationToken::new();
+    stop.cancel();
+    relay.clone().run(stop).await;
+    let row = stored().await.pop().unwrap();
+    assert!(row.published_at.is_some(), "published at shutdown");
+    let got = h.wait_full(&journal, Duration::from_secs(5)).await.unwrap();
+    assert_eq!(got.id, row.message_id);
+
     // More rows than one statement carries: all written, in order.
     let many: Vec<Message> = (0..2100)
         .map(|n| Message::json("test.many", 1, None, &serde_json::json!({"n": n})).unwrap())
@@ -208,7 +227,7 @@ async fn handler_transactions_write_their_outbox_rows_at_commit(db: &Db, h: &Har
     .await
     .unwrap();
     txn.commit().await.unwrap();
-    let written = ids(stored().await.split_off(before + 4));
+    let written = ids(stored().await.split_off(before + 5));
     assert_eq!(written, ids_of(&many));
     rows::Entity::delete_many().exec(db.conn()).await.unwrap();
 }

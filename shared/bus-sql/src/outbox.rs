@@ -180,9 +180,10 @@ impl std::fmt::Debug for RelayWaker {
 /// writes per message (claim, publish, mark) or its hop.
 #[derive(Clone)]
 pub enum Outbox {
-    /// Rows of `outbox`: published by the committing handler itself right
-    /// after its commit ([`Outbox::committed`]), and by this relay if that
-    /// did not happen (the process died, the broker refused).
+    /// Rows of `outbox`: handed to this process's relay right after their
+    /// commit ([`Outbox::committed`]), which publishes them at once without
+    /// looking for them; its batches take what that missed (the process
+    /// died, the broker refused).
     Relayed(Relay),
     /// Rows of `outbox` left to the relay of a service running elsewhere:
     /// for a command-line tool, which has no bus.
@@ -270,10 +271,10 @@ impl Outbox {
     }
 
     /// Writes staged rows in the caller's transaction, in one statement
-    /// ([`insert`]), claimed for the relay's claim time: the committing
-    /// handler publishes them itself after the commit, and no relay takes
-    /// them meanwhile; if it never does (it died), the claim runs out and a
-    /// relay publishes them.
+    /// ([`insert`]), claimed for the relay's claim time: this process's
+    /// relay publishes them right after the commit, and no other relay
+    /// takes them meanwhile; if it never does (the process died), the claim
+    /// runs out and a relay's batch publishes them.
     pub async fn write<C: ConnectionTrait>(
         &self,
         conn: &C,
@@ -312,8 +313,8 @@ impl Outbox {
         }
     }
 
-    /// After the commit: publishes the rows the transaction wrote
-    /// ([`Outbox::write`]) and marks them published, or wakes the embedded
+    /// After the commit: hands the rows the transaction wrote
+    /// ([`Outbox::write`]) to the relay to publish now, or wakes the embedded
     /// bus's consumers of the queues written to, notes the message the
     /// transaction settled (and purges the event journal's old rows when
     /// due).
@@ -324,7 +325,7 @@ impl Outbox {
         staged: Vec<Staged>,
     ) {
         match self {
-            Outbox::Relayed(relay) => relay.publish_committed(staged).await,
+            Outbox::Relayed(relay) => relay.publish_committed(staged),
             Outbox::Deferred => {}
             Outbox::Embedded { transport, .. } => {
                 if let Some(s) = settled {
@@ -351,7 +352,20 @@ pub struct Relay {
     idle: Duration,
     /// Failures of one row (not of the broker) before it is parked.
     park_after: i32,
+    /// Rows handlers committed, to publish now ([`Relay::publish_committed`]).
+    committed: Arc<Committed>,
 }
+
+/// The rows handlers committed and claimed for this process, waiting for
+/// [`Relay::publish_queued`].
+#[derive(Default)]
+struct Committed {
+    queue: std::sync::Mutex<Vec<Staged>>,
+    ready: Notify,
+}
+
+/// The most committed rows one publish takes.
+const COMMITTED_BATCH: usize = 500;
 
 impl Relay {
     pub fn new(db: Db, bus: Bus) -> Self {
@@ -362,6 +376,7 @@ impl Relay {
             batch: 100,
             idle: Duration::from_millis(500),
             park_after: PARK_AFTER,
+            committed: Arc::default(),
         }
     }
 
@@ -384,18 +399,46 @@ impl Relay {
         CLAIM.max(publishing)
     }
 
-    /// Publishes rows a handler has just committed (claimed for it by
-    /// [`Outbox::write`]) as one pipelined batch, and marks what the broker
-    /// confirmed published in one statement: no relay transaction, batch
-    /// query or hop per commit. What was not confirmed is let go of (its
-    /// claim ended) for the relay, which retries it, counts its failures
-    /// and parks it if it keeps failing. A failure to mark leaves the rows
-    /// claimed: the relay publishes them again once the claim runs out,
-    /// which consumers absorb (they deduplicate).
-    pub async fn publish_committed(&self, staged: Vec<Staged>) {
+    /// Queues rows a handler has just committed (claimed for this process
+    /// by [`Outbox::write`]) for [`Relay::publish_queued`], which the
+    /// running relay calls at once: the handler acks its own message
+    /// without waiting for the broker, and the rows of commits that come
+    /// together leave together.
+    pub fn publish_committed(&self, staged: Vec<Staged>) {
         if staged.is_empty() {
             return;
         }
+        self.committed
+            .queue
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .extend(staged);
+        self.committed.ready.notify_one();
+    }
+
+    /// Publishes what handlers committed ([`Relay::publish_committed`]),
+    /// up to [`COMMITTED_BATCH`] rows, as one pipelined batch, and marks
+    /// what the broker confirmed published in one statement: no relay
+    /// transaction or batch query per commit. What was not confirmed is let
+    /// go of (its claim ended) for the relay's batches, which retry it,
+    /// count its failures and park it if it keeps failing. A failure to
+    /// mark leaves the rows claimed: the relay publishes them again once
+    /// the claim runs out, which consumers absorb (they deduplicate). How
+    /// many rows were taken.
+    pub async fn publish_queued(&self) -> usize {
+        let staged: Vec<Staged> = {
+            let mut queue = self
+                .committed
+                .queue
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            let n = queue.len().min(COMMITTED_BATCH);
+            queue.drain(..n).collect()
+        };
+        if staged.is_empty() {
+            return 0;
+        }
+        let taken = staged.len();
         let batch: Vec<(Destination, Message)> =
             staged.into_iter().map(|s| (s.to, s.message)).collect();
         let results = self.bus.publish_many(&batch).await;
@@ -443,6 +486,20 @@ impl Relay {
             }
             self.wake.wake();
         }
+        taken
+    }
+
+    /// Publishes committed rows as they are queued until `shutdown`, then
+    /// what is still queued.
+    async fn run_committed(self, shutdown: CancellationToken) {
+        loop {
+            while self.publish_queued().await > 0 {}
+            tokio::select! {
+                () = shutdown.cancelled() => break,
+                () = self.committed.ready.notified() => {}
+            }
+        }
+        while self.publish_queued().await > 0 {}
     }
 
     /// A handle to wake the relay from elsewhere.
@@ -453,6 +510,7 @@ impl Relay {
     /// Runs until `shutdown`, then publishes what is committed by then (the
     /// last work of draining consumers) and returns.
     pub async fn run(self, shutdown: CancellationToken) {
+        let committed = tokio::spawn(self.clone().run_committed(shutdown.clone()));
         loop {
             let published = match self.publish_batch().await {
                 Ok(n) => n,
@@ -477,7 +535,12 @@ impl Relay {
                 }
             }
         }
-        // Drain: whatever is left is published at the next start anyway.
+        // Drain: first what handlers committed (claimed for this process,
+        // so the batches below would not take it), then the table; whatever
+        // is left is published at the next start anyway.
+        if let Err(e) = committed.await {
+            tracing::error!(error = %e, "outbox relay: publishing committed rows failed");
+        }
         while let Ok(n) = self.publish_batch().await {
             if n == 0 {
                 break;

@@ -529,9 +529,9 @@ impl Tx {
     }
 
     /// Writes the transaction's outbox rows (one statement) and commits;
-    /// then publishes those rows (or wakes the embedded bus's consumers) so
-    /// that what was written leaves now, with the transaction's database
-    /// slot already given back.
+    /// then hands those rows to the relay to publish now (or wakes the
+    /// embedded bus's consumers), with the transaction's database slot
+    /// already given back.
     pub async fn commit(self) -> Result<(), Failure> {
         let Tx {
             txn,
