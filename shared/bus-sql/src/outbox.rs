@@ -47,16 +47,18 @@ pub const PARK_AFTER: i32 = 5;
 /// meanwhile.
 const CLAIM: chrono::Duration = chrono::Duration::seconds(10);
 
+/// `claimed_until` of a row no relay holds.
+fn no_claim() -> sea_orm::sea_query::SimpleExpr {
+    Expr::value(Option::<chrono::DateTime<chrono::Utc>>::None)
+}
+
 /// Ends every relay's claim on rows not yet published, so that a batch a
 /// dead relay had claimed goes at once rather than when its claim runs out.
 /// Only for a process alone on its database (the embedded gateway holding
 /// its lock): a live relay's batch would be published twice. How many.
 pub async fn release_claims(db: &Db) -> Result<u64, DbErr> {
     let r = outbox::Entity::update_many()
-        .col_expr(
-            outbox::Column::ClaimedUntil,
-            Expr::value(Option::<chrono::DateTime<chrono::Utc>>::None),
-        )
+        .col_expr(outbox::Column::ClaimedUntil, no_claim())
         .filter(outbox::Column::PublishedAt.is_null())
         .filter(outbox::Column::ClaimedUntil.is_not_null())
         .exec(db.conn())
@@ -460,10 +462,7 @@ impl Relay {
                     outbox::Column::Attempts,
                     Expr::col(outbox::Column::Attempts).add(1),
                 )
-                .col_expr(
-                    outbox::Column::ClaimedUntil,
-                    Expr::value(Option::<chrono::DateTime<chrono::Utc>>::None),
-                )
+                .col_expr(outbox::Column::ClaimedUntil, no_claim())
                 .filter(outbox::Column::MessageId.is_in(confirmed))
                 .exec(self.db.conn())
                 .await;
@@ -474,10 +473,7 @@ impl Relay {
         if let Some(e) = error {
             tracing::warn!(rows = failed.len(), error = %e, "outbox publish after commit failed; the relay retries");
             let released = outbox::Entity::update_many()
-                .col_expr(
-                    outbox::Column::ClaimedUntil,
-                    Expr::value(Option::<chrono::DateTime<chrono::Utc>>::None),
-                )
+                .col_expr(outbox::Column::ClaimedUntil, no_claim())
                 .filter(outbox::Column::MessageId.is_in(failed))
                 .exec(self.db.conn())
                 .await;
@@ -670,10 +666,7 @@ impl Relay {
             outbox::Entity::update_many()
                 .col_expr(outbox::Column::Attempts, Expr::value(row.attempts + 1))
                 .col_expr(outbox::Column::LastError, Expr::value(e.to_string()))
-                .col_expr(
-                    outbox::Column::ClaimedUntil,
-                    Expr::value(Option::<chrono::DateTime<chrono::Utc>>::None),
-                )
+                .col_expr(outbox::Column::ClaimedUntil, no_claim())
                 .filter(outbox::Column::Id.eq(row.id))
                 .exec(conn)
                 .await?;
@@ -682,10 +675,7 @@ impl Relay {
             tracing::warn!(rows = released.len(), error = %e, "outbox publish failed; will retry");
             outbox::Entity::update_many()
                 .col_expr(outbox::Column::LastError, Expr::value(e))
-                .col_expr(
-                    outbox::Column::ClaimedUntil,
-                    Expr::value(Option::<chrono::DateTime<chrono::Utc>>::None),
-                )
+                .col_expr(outbox::Column::ClaimedUntil, no_claim())
                 .filter(outbox::Column::Id.is_in(released))
                 .exec(conn)
                 .await?;
