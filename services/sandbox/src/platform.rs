@@ -174,6 +174,11 @@ struct Inner {
     downloads: Mutex<Vec<Download>>,
     /// Woken on every accepted notice and every download.
     arrived: tokio::sync::Notify,
+    /// Woken when a notice of this applyno is accepted, for the applynos
+    /// someone waits for ([`Platform::wait_accepted`]): with thousands
+    /// waiting (a restore burst), waking all of them on every notice, each
+    /// to copy its notices, cost more than the gateway it measured.
+    awaited: Mutex<HashMap<String, Arc<tokio::sync::Notify>>>,
     timeline: Arc<Timeline>,
     http: reqwest::Client,
 }
@@ -348,16 +353,21 @@ impl Platform {
         timeout: Duration,
     ) -> Option<Value> {
         let until = tokio::time::Instant::now() + timeout;
+        let arrived = lock(&self.inner.awaited)
+            .entry(applyno.to_owned())
+            .or_default()
+            .clone();
         loop {
-            let woken = self.inner.arrived.notified();
+            let woken = arrived.notified();
             tokio::pin!(woken);
             woken.as_mut().enable();
-            let found = self
-                .accepted_for(applyno)
-                .into_iter()
-                .find(|(i, v)| i == interface && pred(v));
-            if let Some((_, v)) = found {
-                return Some(v);
+            let found = lock(&self.inner.accepted).get(applyno).and_then(|list| {
+                list.iter()
+                    .find(|(i, v)| i == interface && pred(v))
+                    .map(|(_, v)| v.clone())
+            });
+            if found.is_some() {
+                return found;
             }
             if tokio::time::timeout_at(until, woken).await.is_err() {
                 return None;
@@ -560,6 +570,9 @@ async fn notice(
             .entry(applyno.clone())
             .or_default()
             .push((name.clone(), json.clone()));
+        if let Some(awaited) = lock(&st.awaited).get(&applyno) {
+            awaited.notify_waiters();
+        }
         st.arrived.notify_waiters();
         if st.fetch_files.load(Ordering::SeqCst) {
             for field in ["baohanurl", "invoiceurl"] {
