@@ -146,6 +146,11 @@ async fn handler_transactions_write_their_outbox_rows_at_commit(db: &Db, h: &Har
     assert_eq!(relay.publish_queued().await, 3);
     assert_eq!(relay.publish_queued().await, 0, "taken once");
     for row in stored().await.split_off(before) {
+        assert!(row.published_at.is_none(), "marked later, together");
+    }
+    assert_eq!(relay.mark_published().await, 3);
+    assert_eq!(relay.mark_published().await, 0);
+    for row in stored().await.split_off(before) {
         assert!(row.published_at.is_some(), "marked published");
         assert_eq!((row.attempts, row.claimed_until), (1, None));
     }
@@ -171,6 +176,7 @@ async fn handler_transactions_write_their_outbox_rows_at_commit(db: &Db, h: &Har
     txn.commit().await.unwrap();
     ob.committed(&[], None, vec![*staged]).await;
     assert_eq!(relay.publish_queued().await, 1);
+    assert_eq!(relay.mark_published().await, 0, "nothing confirmed");
     let row = stored().await.pop().unwrap();
     assert_eq!(row.message_id, lost.id);
     assert_eq!(

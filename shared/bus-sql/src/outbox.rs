@@ -364,7 +364,16 @@ pub struct Relay {
 struct Committed {
     queue: std::sync::Mutex<Vec<Staged>>,
     ready: Notify,
+    /// Message ids the broker confirmed, not yet marked published
+    /// ([`Relay::mark_published`]).
+    confirmed: std::sync::Mutex<Vec<String>>,
 }
+
+/// How long confirmed rows wait to be marked published together: far
+/// shorter than their claim, so no relay's batch takes them meanwhile; a
+/// crash within it publishes them again once their claim runs out, which
+/// consumers absorb.
+const MARK_EVERY: Duration = Duration::from_millis(100);
 
 /// The most committed rows one publish takes.
 const COMMITTED_BATCH: usize = 500;
@@ -419,14 +428,12 @@ impl Relay {
     }
 
     /// Publishes what handlers committed ([`Relay::publish_committed`]),
-    /// up to [`COMMITTED_BATCH`] rows, as one pipelined batch, and marks
-    /// what the broker confirmed published in one statement: no relay
+    /// up to [`COMMITTED_BATCH`] rows, as one pipelined batch, and keeps
+    /// what the broker confirmed for [`Relay::mark_published`]: no relay
     /// transaction or batch query per commit. What was not confirmed is let
     /// go of (its claim ended) for the relay's batches, which retry it,
-    /// count its failures and park it if it keeps failing. A failure to
-    /// mark leaves the rows claimed: the relay publishes them again once
-    /// the claim runs out, which consumers absorb (they deduplicate). How
-    /// many rows were taken.
+    /// count its failures and park it if it keeps failing. How many rows
+    /// were taken.
     pub async fn publish_queued(&self) -> usize {
         let staged: Vec<Staged> = {
             let mut queue = self
@@ -455,21 +462,11 @@ impl Relay {
                 }
             }
         }
-        if !confirmed.is_empty() {
-            let marked = outbox::Entity::update_many()
-                .col_expr(outbox::Column::PublishedAt, Expr::value(chrono::Utc::now()))
-                .col_expr(
-                    outbox::Column::Attempts,
-                    Expr::col(outbox::Column::Attempts).add(1),
-                )
-                .col_expr(outbox::Column::ClaimedUntil, no_claim())
-                .filter(outbox::Column::MessageId.is_in(confirmed))
-                .exec(self.db.conn())
-                .await;
-            if let Err(e) = marked {
-                tracing::warn!(error = %e, "published outbox rows not marked; the relay publishes them again once their claim runs out");
-            }
-        }
+        self.committed
+            .confirmed
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .extend(confirmed);
         if let Some(e) = error {
             tracing::warn!(rows = failed.len(), error = %e, "outbox publish after commit failed; the relay retries");
             let released = outbox::Entity::update_many()
@@ -485,17 +482,56 @@ impl Relay {
         taken
     }
 
-    /// Publishes committed rows as they are queued until `shutdown`, then
-    /// what is still queued.
+    /// Marks the rows [`Relay::publish_queued`] saw confirmed published, in
+    /// one statement (one every [`MARK_EVERY`] while the relay runs, not one
+    /// per commit); how many. A failure leaves them claimed: the relay
+    /// publishes them again once the claim runs out, which consumers absorb.
+    pub async fn mark_published(&self) -> usize {
+        let ids = std::mem::take(
+            &mut *self
+                .committed
+                .confirmed
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
+        );
+        if ids.is_empty() {
+            return 0;
+        }
+        let n = ids.len();
+        let marked = outbox::Entity::update_many()
+            .col_expr(outbox::Column::PublishedAt, Expr::value(chrono::Utc::now()))
+            .col_expr(
+                outbox::Column::Attempts,
+                Expr::col(outbox::Column::Attempts).add(1),
+            )
+            .col_expr(outbox::Column::ClaimedUntil, no_claim())
+            .filter(outbox::Column::MessageId.is_in(ids))
+            .exec(self.db.conn())
+            .await;
+        if let Err(e) = marked {
+            tracing::warn!(rows = n, error = %e, "published outbox rows not marked; the relay publishes them again once their claim runs out");
+        }
+        n
+    }
+
+    /// Publishes committed rows as they are queued, and marks them every
+    /// [`MARK_EVERY`], until `shutdown`; then publishes and marks what is
+    /// still queued.
     async fn run_committed(self, shutdown: CancellationToken) {
+        let mut mark = tokio::time::interval(MARK_EVERY);
+        mark.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             while self.publish_queued().await > 0 {}
             tokio::select! {
                 () = shutdown.cancelled() => break,
                 () = self.committed.ready.notified() => {}
+                _ = mark.tick() => {
+                    self.mark_published().await;
+                }
             }
         }
         while self.publish_queued().await > 0 {}
+        self.mark_published().await;
     }
 
     /// A handle to wake the relay from elsewhere.
