@@ -514,24 +514,32 @@ impl Relay {
         n
     }
 
-    /// Publishes committed rows as they are queued, and marks them every
-    /// [`MARK_EVERY`], until `shutdown`; then publishes and marks what is
-    /// still queued.
+    /// Publishes committed rows as they are queued until `shutdown`, then
+    /// what is still queued.
     async fn run_committed(self, shutdown: CancellationToken) {
-        let mut mark = tokio::time::interval(MARK_EVERY);
-        mark.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             while self.publish_queued().await > 0 {}
             tokio::select! {
                 () = shutdown.cancelled() => break,
                 () = self.committed.ready.notified() => {}
-                _ = mark.tick() => {
+            }
+        }
+        while self.publish_queued().await > 0 {}
+    }
+
+    /// Marks published rows every [`MARK_EVERY`] until `shutdown`, in a
+    /// task of its own so that publishing never waits for it.
+    async fn run_marks(self, shutdown: CancellationToken) {
+        let mut every = tokio::time::interval(MARK_EVERY);
+        every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                () = shutdown.cancelled() => break,
+                _ = every.tick() => {
                     self.mark_published().await;
                 }
             }
         }
-        while self.publish_queued().await > 0 {}
-        self.mark_published().await;
     }
 
     /// A handle to wake the relay from elsewhere.
@@ -543,6 +551,7 @@ impl Relay {
     /// last work of draining consumers) and returns.
     pub async fn run(self, shutdown: CancellationToken) {
         let committed = tokio::spawn(self.clone().run_committed(shutdown.clone()));
+        let marks = tokio::spawn(self.clone().run_marks(shutdown.clone()));
         loop {
             let published = match self.publish_batch().await {
                 Ok(n) => n,
@@ -570,9 +579,12 @@ impl Relay {
         // Drain: first what handlers committed (claimed for this process,
         // so the batches below would not take it), then the table; whatever
         // is left is published at the next start anyway.
-        if let Err(e) = committed.await {
-            tracing::error!(error = %e, "outbox relay: publishing committed rows failed");
+        for (task, what) in [(committed, "publishing"), (marks, "marking")] {
+            if let Err(e) = task.await {
+                tracing::error!(error = %e, "outbox relay: {what} committed rows failed");
+            }
         }
+        self.mark_published().await;
         while let Ok(n) = self.publish_batch().await {
             if n == 0 {
                 break;
