@@ -174,7 +174,7 @@ async fn handler_transactions_write_their_outbox_rows_at_commit(db: &Db, h: &Har
     };
     ob.write(&txn, std::slice::from_ref(&staged)).await.unwrap();
     txn.commit().await.unwrap();
-    ob.committed(&[], None, vec![*staged]).await;
+    ob.committed(&[], None, vec![staged]).await;
     assert_eq!(relay.publish_queued().await, 1);
     assert_eq!(relay.mark_published().await, 0, "nothing confirmed");
     let row = stored().await.pop().unwrap();

@@ -208,13 +208,13 @@ pub enum Added {
     Queued(String),
     /// Staged: for the caller to write with [`Outbox::write`] before it
     /// commits, and to hand to [`Outbox::committed`] after.
-    Staged(Box<Staged>),
+    Staged(Staged),
 }
 
-/// An outbox row not written yet, and the message it carries.
+/// A message for the outbox whose row is not written yet: the row is made
+/// from it when written ([`Outbox::write`]), and it is what is published.
 #[derive(Debug)]
 pub struct Staged {
-    row: outbox::ActiveModel,
     to: Destination,
     message: Message,
 }
@@ -250,9 +250,10 @@ impl Outbox {
 
     /// Takes `message` for `to` as part of the caller's transaction: on
     /// the embedded bus, writes it to its queue now (whose consumers
-    /// [`Outbox::committed`] wakes); else stages its outbox row, which the
-    /// caller writes with the transaction's others just before it commits
-    /// ([`Outbox::write`]).
+    /// [`Outbox::committed`] wakes); else stages it, and the caller writes
+    /// its row with the transaction's others just before it commits
+    /// ([`Outbox::write`], which refuses a destination the outbox cannot
+    /// carry).
     pub async fn add<C: ConnectionTrait>(
         &self,
         conn: &C,
@@ -260,11 +261,10 @@ impl Outbox {
         message: &Message,
     ) -> Result<Added, DbErr> {
         match self {
-            Outbox::Relayed(_) | Outbox::Deferred => Ok(Added::Staged(Box::new(Staged {
-                row: row(to, message)?,
+            Outbox::Relayed(_) | Outbox::Deferred => Ok(Added::Staged(Staged {
                 to: to.clone(),
                 message: message.clone(),
-            }))),
+            })),
             Outbox::Embedded { bus, transport, .. } => {
                 let (_span, stamped) = bus.producer_span(to, message);
                 transport.write(conn, to, &stamped).await.map(Added::Queued)
@@ -290,11 +290,11 @@ impl Outbox {
         let rows = staged
             .iter()
             .map(|s| {
-                let mut row = s.row.clone();
+                let mut row = row(&s.to, &s.message)?;
                 row.claimed_until = Set(until);
-                row
+                Ok(row)
             })
-            .collect();
+            .collect::<Result<_, DbErr>>()?;
         insert(conn, rows).await
     }
 

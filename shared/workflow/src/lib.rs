@@ -389,11 +389,11 @@ impl Tx {
                     written.push(q);
                 }
             }
-            Added::Staged(row) => self
+            Added::Staged(staged) => self
                 .staged
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner)
-                .push(*row),
+                .push(staged),
         }
         Ok(())
     }
@@ -554,7 +554,7 @@ impl Tx {
         }
         span.record("outcome", "committed");
         let written = written.into_inner().unwrap_or_else(PoisonError::into_inner);
-        let settled = settled.into_inner().ok().flatten();
+        let settled = settled.into_inner().unwrap_or_else(PoisonError::into_inner);
         outbox.committed(&written, settled, staged).await;
         Ok(())
     }
