@@ -60,6 +60,10 @@ pub struct Args {
     /// share.
     #[arg(long = "env", value_name = "NAME=VALUE")]
     environment: Vec<String>,
+    /// How long the processes idle after the load before their resident
+    /// memory is read again (the third memory figure).
+    #[arg(long, default_value = "10s", value_parser = humantime::parse_duration)]
+    settle: Duration,
     /// Instead of starting a deployment: drive the gateway whose public
     /// (ingress) address this is, e.g. `http://10.0.0.5:8080`. It must have
     /// a counterpart with `--appkey`/`--appsecret` whose `notice_base_url`
@@ -382,9 +386,17 @@ pub async fn run(a: Args) -> anyhow::Result<()> {
         }
     };
     if result.is_ok() {
-        println!("resident memory (RSS), idle before the load / after it:");
-        for ((name, i), (_, l)) in idle.iter().zip(rss(&c).iter()) {
-            println!("  {name:<14} {i:.1} MB / {l:.1} MB");
+        let after = rss(&c);
+        // What each process keeps once idle again: an allocator that gives
+        // freed memory back does so over seconds, not at once.
+        tokio::time::sleep(a.settle).await;
+        let settled = rss(&c);
+        println!(
+            "resident memory (RSS), idle before the load / right after it / {} after it:",
+            humantime::format_duration(a.settle)
+        );
+        for (((name, i), (_, l)), (_, s)) in idle.iter().zip(after.iter()).zip(settled.iter()) {
+            println!("  {name:<14} {i:.1} MB / {l:.1} MB / {s:.1} MB");
         }
     }
     c.stop(Duration::from_secs(15)).await;
