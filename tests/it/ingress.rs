@@ -486,3 +486,128 @@ async fn a_broker_outage_answers_busy_and_recovers_without_a_restart() {
     app.stop().await;
     h.cleanup().await;
 }
+
+/// Sends `request` on `conn` and reads one whole response (its head and a
+/// `content-length` body).
+async fn exchange(conn: &mut tokio::net::TcpStream, request: &[u8]) -> String {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    conn.write_all(request).await.expect("the request is sent");
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        let text = String::from_utf8_lossy(&got).to_string();
+        if let Some(end) = text.find("\r\n\r\n") {
+            let length = text[..end]
+                .lines()
+                .find_map(|l| {
+                    l.to_ascii_lowercase()
+                        .strip_prefix("content-length:")
+                        .map(|v| v.trim().parse::<usize>().expect("a length"))
+                })
+                .expect("a content-length");
+            if got.len() >= end + 4 + length {
+                return text;
+            }
+        }
+        let n = tokio::time::timeout(Duration::from_secs(10), conn.read(&mut buf))
+            .await
+            .expect("the response comes within 10 s")
+            .expect("the connection stays open for the response");
+        assert!(n > 0, "closed mid-response: {text}");
+        got.extend_from_slice(&buf[..n]);
+    }
+}
+
+/// Waits up to `within` for the server to close `conn`; what it sent first.
+async fn closed_by_server(conn: &mut tokio::net::TcpStream, within: Duration) -> String {
+    use tokio::io::AsyncReadExt as _;
+    let mut got = Vec::new();
+    // A reset counts as closed as well as an orderly end.
+    let _ = tokio::time::timeout(within, conn.read_to_end(&mut got))
+        .await
+        .unwrap_or_else(|_| panic!("the server closed the connection within {within:?}"));
+    String::from_utf8_lossy(&got).to_string()
+}
+
+/// A kept-alive connection serves request after request while it is used,
+/// and is closed once it has waited `http.idle_timeout` for the next
+/// request; a client that sends its headers too slowly is cut off the
+/// same way, so neither holds a connection (and its buffers) for ever.
+#[tokio::test]
+async fn a_connection_waiting_longer_than_the_idle_timeout_is_closed() {
+    use tokio::io::AsyncWriteExt as _;
+    let (h, app) = setup(&[("GW__HTTP__IDLE_TIMEOUT", "1s")]).await;
+    let addr = format!("127.0.0.1:{}", app.port);
+    let mut conn = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    for _ in 0..3 {
+        let reply = exchange(&mut conn, b"GET /healthz HTTP/1.1\r\nhost: gw\r\n\r\n").await;
+        assert!(reply.starts_with("HTTP/1.1 200"), "{reply}");
+        // Within the idle timeout: the same connection takes the next one.
+        tokio::time::sleep(Duration::from_millis(600)).await;
+    }
+    let after = closed_by_server(&mut conn, Duration::from_secs(5)).await;
+    assert_eq!(after, "", "an idle connection is closed without a response");
+
+    let mut slow = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    slow.write_all(b"POST /v1/gua/tb/baohanapply HTTP/1.1\r\nhost: gw\r\n")
+        .await
+        .unwrap();
+    let after = closed_by_server(&mut slow, Duration::from_secs(5)).await;
+    assert!(
+        !after.contains(" 200 "),
+        "half a request's headers are never answered as a call: {after}"
+    );
+    assert_nothing_published(&h).await;
+    app.stop().await;
+    h.cleanup().await;
+}
+
+/// On shutdown the server stops accepting, closes the connections that are
+/// idle at once (it does not wait out their idle timeout) and answers the
+/// request in hand before it stops: the call half sent when the shutdown
+/// began is accepted and published.
+#[tokio::test]
+async fn shutdown_answers_the_call_in_hand_and_closes_idle_connections() {
+    use tokio::io::AsyncWriteExt as _;
+    let (h, app) = setup(&[]).await;
+    let addr = format!("127.0.0.1:{}", app.port);
+    let mut idle = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    let reply = exchange(&mut idle, b"GET /healthz HTTP/1.1\r\nhost: gw\r\n\r\n").await;
+    assert!(reply.starts_with("HTTP/1.1 200"), "{reply}");
+
+    let body = encrypt(&samples::baohanapply("TB-IN-HAND").to_string());
+    let (first, rest) = body.as_bytes().split_at(body.len() / 2);
+    let mut busy = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    let head = format!(
+        "POST /v1/gua/tb/baohanapply HTTP/1.1\r\nhost: gw\r\nappkey: {APPKEY}\r\ncontent-length: {}\r\n\r\n",
+        body.len()
+    );
+    busy.write_all(head.as_bytes()).await.unwrap();
+    busy.write_all(first).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    app.shutdown.cancel();
+    let after = closed_by_server(&mut idle, Duration::from_secs(5)).await;
+    assert_eq!(after, "", "the idle connection is closed at shutdown");
+    assert!(
+        tokio::net::TcpStream::connect(&addr).await.is_err(),
+        "no new connection is taken once stopping"
+    );
+    let reply = exchange(&mut busy, rest).await;
+    assert!(reply.starts_with("HTTP/1.1 200"), "{reply}");
+    assert!(
+        reply.contains(r#""code":200"#),
+        "the call is accepted: {reply}"
+    );
+    tokio::time::timeout(Duration::from_secs(10), app.handle)
+        .await
+        .expect("ingress stops once its last call is answered")
+        .expect("the task ends")
+        .expect("ingress stops cleanly");
+    let m = h
+        .wait_take(queues::BAOHANAPPLY, Duration::from_secs(5))
+        .await
+        .expect("the call answered during shutdown is in its queue");
+    assert_eq!(m.correlation_id.as_deref(), Some("TB-IN-HAND"));
+    h.cleanup().await;
+}

@@ -286,6 +286,7 @@ secure_cookie = false
 
 [http]
 trusted_proxies = []
+idle_timeout = "75s"
 
 [retention]
 interval = "1h"

@@ -413,6 +413,15 @@ fn a_console_sign_in_lasts_between_a_minute_and_a_day() {
     assert!(!d.console.secure_cookie);
 }
 
+#[test]
+fn an_idle_connection_is_closed_after_at_least_a_second() {
+    refused(&[("GW__HTTP__IDLE_TIMEOUT", "0s")], "http.idle_timeout");
+    refused(&[("GW__HTTP__IDLE_TIMEOUT", "500ms")], "http.idle_timeout");
+    let s = production(&[("GW__HTTP__IDLE_TIMEOUT", "2m")]).unwrap();
+    assert_eq!(s.http.idle_timeout.as_secs(), 120);
+    assert_eq!(production(&[]).unwrap().http.idle_timeout.as_secs(), 75);
+}
+
 /// Each service is given only the secrets it uses: the platform's
 /// appsecret only where the platform is served, the SM2 key only in
 /// issuance. Those services refuse to start without them in production.

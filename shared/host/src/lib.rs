@@ -18,6 +18,7 @@ pub mod dlq;
 mod health;
 pub mod metrics;
 pub mod operations;
+mod serve;
 
 pub use connect::{connect, connect_bus, connect_db, init_telemetry, migrate_db, topology};
 pub use health::health_routes;
@@ -176,6 +177,8 @@ pub struct Application {
     /// The archiver of the consumed queues' dead letters.
     archiver: dlq::Archiver,
     retention: gw_config::RetentionSettings,
+    /// `http.idle_timeout`.
+    idle_timeout: std::time::Duration,
 }
 
 async fn bind(addr: SocketAddr, setting: &str) -> anyhow::Result<tokio::net::TcpListener> {
@@ -229,6 +232,7 @@ impl Application {
                 queues: Vec::new(),
             },
             retention: ctx.settings.retention.clone(),
+            idle_timeout: ctx.settings.http.idle_timeout,
         };
         let dead_letters = dlq::DeadLetters {
             db: ctx.db.clone(),
@@ -344,15 +348,8 @@ impl Application {
         for b in self.listeners {
             let stop = shutdown.clone();
             tracing::info!(listener = %b.name, address = ?b.listener.local_addr().ok(), "listening");
-            work.push(tokio::spawn(async move {
-                axum::serve(
-                    b.listener,
-                    b.router.into_make_service_with_connect_info::<SocketAddr>(),
-                )
-                .with_graceful_shutdown(stop.cancelled_owned())
-                .await
-                .with_context(|| format!("the {} server failed", b.name))
-            }));
+            let idle = self.idle_timeout;
+            work.push(tokio::spawn(serve::serve(b.listener, b.router, idle, stop)));
         }
         for t in self.tasks {
             work.push(tokio::spawn(t(shutdown.clone())));
