@@ -237,7 +237,10 @@ async fn a_stranded_message_is_kept_and_replayed(kind: Kind) {
 /// marks its notice dead with the reason, with an event, and an operator
 /// can re-send it; the notices behind it follow.
 async fn a_notice_whose_command_dies_is_marked_dead_and_can_be_resent(kind: Kind) {
-    let d = Deployment::start(kind, &[]).await;
+    // The notice's own schedule must not run out first (the tests' 10 s
+    // did once, on a loaded machine): then the platform's last answer, not
+    // the dead letter, would be why it died.
+    let d = Deployment::start(kind, &[("GW__EGRESS__RETRY_FOR", "10m")]).await;
     let applyno = "TB-DEADN-1";
     // The platform refuses everything for now: processnotice keeps retrying.
     d.platform.script(
