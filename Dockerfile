@@ -13,6 +13,9 @@ RUN cargo chef prepare --recipe-path recipe.json
 
 FROM chef AS build
 COPY --from=plan /src/recipe.json recipe.json
+# jemalloc's compiled-in settings (.cargo/config.toml) apply when the
+# dependencies are built.
+COPY .cargo .cargo
 RUN cargo chef cook --release --recipe-path recipe.json
 COPY . .
 RUN cargo build --release --locked \
@@ -35,7 +38,8 @@ COPY --from=build /out/ /usr/local/bin/
 # and what a burst allocated stays resident in them: with 2 arenas the
 # issuance service held 48 MB after 300 lifecycles instead of 65, the
 # embedded gateway 49 MB instead of 53-57, at the same throughput
-# (`bench lifecycle --env MALLOC_ARENA_MAX=2`).
+# (`bench lifecycle --env MALLOC_ARENA_MAX=2`). The binaries allocate with
+# jemalloc now; only C libraries (SQLite) still allocate there.
 ENV MALLOC_ARENA_MAX=2
 # Numeric, so Kubernetes can check runAsNonRoot without a passwd lookup.
 USER 10001:10001

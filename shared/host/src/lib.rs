@@ -39,6 +39,16 @@ use gw_storage::Db;
 use gw_workflow::Workflow;
 use tokio_util::sync::CancellationToken;
 
+/// Every binary that runs a service allocates with jemalloc, not glibc's
+/// malloc, because glibc kept what a burst allocated: ingress held 94 MB
+/// after 2000 restore calls at once (344 MB after 10 000) for as long as it
+/// ran, where jemalloc gives freed pages back within about a second (27
+/// MB). It costs about 1.5 MB more per idle service (smaller per-thread
+/// caches keep it at that) and takes a little less CPU under load. Its
+/// settings are compiled in from `.cargo/config.toml`; README, "Allocator".
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 pub use gw_config::Settings;
 pub use tokio_util::sync::CancellationToken as Shutdown;
 
