@@ -172,7 +172,7 @@ struct Inner {
     /// The notices accepted, by applyno, in order: (interface, body).
     accepted: Mutex<HashMap<String, Vec<(String, Value)>>>,
     downloads: Mutex<Vec<Download>>,
-    /// Woken on every accepted notice and every download.
+    /// Woken on every download ([`Platform::wait_download`]).
     arrived: tokio::sync::Notify,
     /// Woken when a notice of this applyno is accepted, for the applynos
     /// someone waits for ([`Platform::wait_accepted`]): with thousands
@@ -573,7 +573,6 @@ async fn notice(
         if let Some(awaited) = lock(&st.awaited).get(&applyno) {
             awaited.notify_waiters();
         }
-        st.arrived.notify_waiters();
         if st.fetch_files.load(Ordering::SeqCst) {
             for field in ["baohanurl", "invoiceurl"] {
                 if let Some(url) = json[field].as_str() {
