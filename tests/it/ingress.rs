@@ -562,6 +562,92 @@ async fn a_connection_waiting_longer_than_the_idle_timeout_is_closed() {
     h.cleanup().await;
 }
 
+/// One HTTP/2 frame read from `conn` within 5 s: (type, flags, stream,
+/// payload); `None` once the server closed the connection.
+async fn h2_frame(conn: &mut tokio::net::TcpStream) -> Option<(u8, u8, u32, Vec<u8>)> {
+    use tokio::io::AsyncReadExt as _;
+    let mut head = [0u8; 9];
+    let read = tokio::time::timeout(Duration::from_secs(5), conn.read_exact(&mut head))
+        .await
+        .expect("a frame or the end within 5 s");
+    if read.is_err() {
+        return None;
+    }
+    let len = usize::from(head[0]) << 16 | usize::from(head[1]) << 8 | usize::from(head[2]);
+    let stream = u32::from_be_bytes([head[5], head[6], head[7], head[8]]) & 0x7fff_ffff;
+    let mut payload = vec![0u8; len];
+    conn.read_exact(&mut payload).await.ok()?;
+    Some((head[3], head[4], stream, payload))
+}
+
+/// `GET /healthz` on HTTP/2 stream `stream` (HPACK without Huffman or the
+/// dynamic table); true once its response's head says 200.
+async fn h2_healthz(conn: &mut tokio::net::TcpStream, stream: u32) -> bool {
+    use tokio::io::AsyncWriteExt as _;
+    // :method GET, :scheme http, :path /healthz, :authority gw.
+    let block = [&[0x82, 0x86, 0x44, 8][..], b"/healthz", &[0x41, 2], b"gw"].concat();
+    let mut frame = vec![0, 0, u8::try_from(block.len()).unwrap(), 1, 0x5];
+    frame.extend_from_slice(&stream.to_be_bytes());
+    frame.extend_from_slice(&block);
+    conn.write_all(&frame).await.unwrap();
+    while let Some((kind, _, on, payload)) = h2_frame(conn).await {
+        if kind == 1 && on == stream {
+            // :status 200 is entry 8 of HPACK's static table.
+            return payload.first() == Some(&0x88);
+        }
+    }
+    false
+}
+
+/// An HTTP/2 connection (prior knowledge, as `h2c`) has no head-read timer
+/// in hyper, so it is watched for requests in hand: it serves request
+/// after request while used and is shut down (`GOAWAY`, then closed) once
+/// it has had none for `http.idle_timeout`.
+#[tokio::test]
+async fn an_http2_connection_idle_past_the_timeout_is_closed_too() {
+    use tokio::io::AsyncWriteExt as _;
+    let (h, app) = setup(&[("GW__HTTP__IDLE_TIMEOUT", "1s")]).await;
+    let mut conn = tokio::net::TcpStream::connect(format!("127.0.0.1:{}", app.port))
+        .await
+        .unwrap();
+    conn.write_all(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\0\0\0\x04\0\0\0\0\0")
+        .await
+        .unwrap();
+    loop {
+        let (kind, flags, _, _) = h2_frame(&mut conn).await.expect("the server's settings");
+        if kind == 4 && flags & 1 == 0 {
+            break;
+        }
+    }
+    conn.write_all(b"\0\0\0\x04\x01\0\0\0\0").await.unwrap();
+    for stream in [1, 3, 5] {
+        assert!(
+            h2_healthz(&mut conn, stream).await,
+            "stream {stream} answered 200"
+        );
+        // Within the idle timeout: the same connection takes the next one.
+        tokio::time::sleep(Duration::from_millis(600)).await;
+    }
+    let mut kinds = Vec::new();
+    while let Some((kind, flags, _, payload)) = h2_frame(&mut conn).await {
+        kinds.push(kind);
+        // A graceful shutdown pings between its two GOAWAYs: a live client
+        // answers.
+        if kind == 6 && flags & 1 == 0 {
+            conn.write_all(&[&[0, 0, 8, 6, 1, 0, 0, 0, 0][..], &payload].concat())
+                .await
+                .unwrap();
+        }
+    }
+    assert!(
+        kinds.contains(&7),
+        "the idle connection is sent GOAWAY before it is closed: frames {kinds:?}"
+    );
+    assert_nothing_published(&h).await;
+    app.stop().await;
+    h.cleanup().await;
+}
+
 /// On shutdown the server stops accepting, closes the connections that are
 /// idle at once (it does not wait out their idle timeout) and answers the
 /// request in hand before it stops: the call half sent when the shutdown
