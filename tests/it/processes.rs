@@ -19,6 +19,10 @@ fn exe() -> &'static Path {
     Path::new(env!("CARGO_BIN_EXE_gw-service-proc"))
 }
 
+fn proc_launcher() -> cluster::Launcher {
+    cluster::Launcher::ServiceProc(exe().to_owned())
+}
+
 /// `gw-service-proc gateway <args>` with exactly the configuration `env`;
 /// what it printed and how it ended.
 async fn gateway(env: &HashMap<String, String>, args: &[&std::ffi::OsStr]) -> std::process::Output {
@@ -163,7 +167,7 @@ async fn every_story_passes_on_separate_processes_with_workers_killed() {
         env: e,
         ..
     } = Run::start().await;
-    let mut c = Cluster::services(exe(), e.clone(), &dir).unwrap();
+    let mut c = Cluster::services(proc_launcher(), e.clone(), &dir).unwrap();
     c.start(Duration::from_secs(60)).await.unwrap();
     let workers: Vec<usize> = ["underwriting", "payment", "issuance", "invoice", "claims"]
         .iter()
@@ -188,7 +192,7 @@ async fn every_story_passes_on_the_embedded_gateway_killed_and_restarted() {
         env: e,
         ..
     } = Run::start().await;
-    let mut c = Cluster::embedded(exe(), e.clone(), &dir).unwrap();
+    let mut c = Cluster::embedded(proc_launcher(), e.clone(), &dir).unwrap();
     c.start(Duration::from_secs(60)).await.unwrap();
     let started = std::time::Instant::now();
     stories_survive(&mut c, platform, &[0, 0, 0]).await;
@@ -231,7 +235,7 @@ async fn the_compose_edge_routes_every_public_path() {
         env: e,
         ..
     } = Run::start().await;
-    let mut c = Cluster::services(exe(), e.clone(), &dir).unwrap();
+    let mut c = Cluster::services(proc_launcher(), e.clone(), &dir).unwrap();
     let port = gw_tests::stack::free_port();
     let edge = format!("http://127.0.0.1:{port}");
     c.set_env("GW__PUBLIC_BASE_URL", &edge);
@@ -327,7 +331,7 @@ async fn a_backup_taken_under_load_restores_into_a_fresh_directory() {
     } = Run::start().await;
     e.insert("GW__BACKUP__EVERY".into(), "1s".into());
     e.insert("GW__BACKUP__KEEP".into(), "2".into());
-    let mut c = Cluster::embedded(exe(), e.clone(), &dir).unwrap();
+    let mut c = Cluster::embedded(proc_launcher(), e.clone(), &dir).unwrap();
     c.start(Duration::from_secs(60)).await.unwrap();
     let out = sandbox::run(
         platform.clone(),
@@ -435,7 +439,7 @@ async fn a_backup_taken_under_load_restores_into_a_fresh_directory() {
 
     // Restored into a fresh directory, a gateway started on it.
     let fresh = dir.join("restored");
-    let mut c2 = Cluster::embedded(exe(), e, &fresh).unwrap();
+    let mut c2 = Cluster::embedded(proc_launcher(), e, &fresh).unwrap();
     let restored = gateway(
         c2.procs[0].env(),
         &["restore".as_ref(), "--from".as_ref(), backup.as_os_str()],

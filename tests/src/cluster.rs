@@ -46,7 +46,35 @@ pub struct Cluster {
     pub cashier: String,
     pub files: String,
     pub verify: String,
-    exe: PathBuf,
+    launcher: Launcher,
+}
+
+/// How a deployment's processes are started.
+#[derive(Debug, Clone)]
+pub enum Launcher {
+    /// `gw-service-proc <service>` (see [`service_exe`]).
+    ServiceProc(PathBuf),
+    /// `<dir>/<service>`: the services' own binaries, e.g. `target/dist`
+    /// as the image ships them.
+    Binaries(PathBuf),
+}
+
+impl Launcher {
+    /// `gw-service-proc`, built first (see [`service_exe`]).
+    pub fn service_proc() -> anyhow::Result<Self> {
+        Ok(Self::ServiceProc(service_exe()?))
+    }
+
+    fn command(&self, service: &str) -> Command {
+        match self {
+            Self::ServiceProc(exe) => {
+                let mut c = Command::new(exe);
+                c.arg(service);
+                c
+            }
+            Self::Binaries(dir) => Command::new(dir.join(service)),
+        }
+    }
 }
 
 fn port() -> u16 {
@@ -58,10 +86,10 @@ fn url(p: u16) -> String {
 }
 
 impl Cluster {
-    /// Every service its own process, run from `exe`; `env` is the shared
-    /// configuration.
+    /// Every service its own process, started by `launcher`; `env` is the
+    /// shared configuration.
     pub fn services(
-        exe: &Path,
+        launcher: Launcher,
         mut env: HashMap<String, String>,
         logs: &Path,
     ) -> anyhow::Result<Self> {
@@ -119,13 +147,14 @@ impl Cluster {
             cashier: url(p["pay"]),
             files: url(p["egress1"]),
             verify: url(p["iss"]),
-            exe: exe.to_owned(),
+            launcher: launcher.clone(),
         })
     }
 
-    /// The single-process gateway on SQLite in `dir`, run from `exe`.
+    /// The single-process gateway on SQLite in `dir`, started by
+    /// `launcher`.
     pub fn embedded(
-        exe: &Path,
+        launcher: Launcher,
         mut env: HashMap<String, String>,
         dir: &Path,
     ) -> anyhow::Result<Self> {
@@ -151,7 +180,7 @@ impl Cluster {
             cashier: url(p),
             files: url(p),
             verify: url(p),
-            exe: exe.to_owned(),
+            launcher: launcher.clone(),
         })
     }
 
@@ -168,8 +197,18 @@ impl Cluster {
             .create(true)
             .append(true)
             .open(&p.log)?;
-        let child = Command::new(&self.exe)
-            .arg(p.service)
+        if let Launcher::Binaries(dir) = &self.launcher {
+            let bin = dir.join(p.service);
+            anyhow::ensure!(
+                bin.is_file(),
+                "{} is missing: build it first (e.g. cargo build --profile dist -p {})",
+                bin.display(),
+                p.service
+            );
+        }
+        let child = self
+            .launcher
+            .command(p.service)
             .env_clear()
             .env("PATH", std::env::var("PATH").unwrap_or_default())
             .envs(&p.env)

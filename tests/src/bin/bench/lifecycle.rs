@@ -60,6 +60,13 @@ pub struct Args {
     /// share.
     #[arg(long = "env", value_name = "NAME=VALUE")]
     environment: Vec<String>,
+    /// Run every gateway process from the services' own binaries in this
+    /// directory (e.g. `target/dist` after `cargo build --profile dist -p
+    /// gateway`, or `-p ingress -p egress ...` for the services deployment)
+    /// instead of the bench's `gw-service-proc`: to measure the binaries
+    /// the image ships.
+    #[arg(long, value_name = "DIR")]
+    binaries: Option<std::path::PathBuf>,
     /// How long the processes idle after the load before their resident
     /// memory is read again (the third memory figure).
     #[arg(long, default_value = "10s", value_parser = humantime::parse_duration)]
@@ -334,10 +341,13 @@ pub async fn run(a: Args) -> anyhow::Result<()> {
     }
     let dir = std::env::temp_dir().join(format!("gw-bench-{}", ids.prefix));
     std::fs::create_dir_all(&dir)?;
-    let exe = cluster::service_exe()?;
+    let launcher = match &a.binaries {
+        Some(dir) => cluster::Launcher::Binaries(dir.clone()),
+        None => cluster::Launcher::service_proc()?,
+    };
     let mut c = match a.deployment.as_str() {
-        "services" => Cluster::services(&exe, env.clone(), &dir)?,
-        "embedded" => Cluster::embedded(&exe, env.clone(), &dir)?,
+        "services" => Cluster::services(launcher, env.clone(), &dir)?,
+        "embedded" => Cluster::embedded(launcher, env.clone(), &dir)?,
         other => anyhow::bail!("--deployment {other}: services or embedded"),
     };
     c.start(Duration::from_secs(120)).await?;

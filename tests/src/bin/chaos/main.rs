@@ -114,9 +114,9 @@ async fn run_fault(fault: Fault, a: &Args, baseline: Option<f64>) -> anyhow::Res
     let dir = std::env::temp_dir().join(format!("gw-chaos-{}", ids.prefix));
     std::fs::create_dir_all(&dir)?;
     let mut cluster = if fault.embedded() {
-        Cluster::embedded(&cluster::service_exe()?, env.clone(), &dir)?
+        Cluster::embedded(cluster::Launcher::service_proc()?, env.clone(), &dir)?
     } else {
-        Cluster::services(&cluster::service_exe()?, env.clone(), &dir)?
+        Cluster::services(cluster::Launcher::service_proc()?, env.clone(), &dir)?
     };
     if fault.embedded() {
         env = cluster_env_embedded(&env, &dir);
