@@ -65,15 +65,25 @@ impl Launcher {
         Ok(Self::ServiceProc(service_exe()?))
     }
 
-    fn command(&self, service: &str) -> Command {
-        match self {
+    /// The command that runs `service`; a binary missing from the
+    /// directory is named with how to build it.
+    fn command(&self, service: &str) -> anyhow::Result<Command> {
+        Ok(match self {
             Self::ServiceProc(exe) => {
                 let mut c = Command::new(exe);
                 c.arg(service);
                 c
             }
-            Self::Binaries(dir) => Command::new(dir.join(service)),
-        }
+            Self::Binaries(dir) => {
+                let bin = dir.join(service);
+                anyhow::ensure!(
+                    bin.is_file(),
+                    "{} is missing: build it first (e.g. cargo build --profile dist -p {service})",
+                    bin.display()
+                );
+                Command::new(bin)
+            }
+        })
     }
 }
 
@@ -147,7 +157,7 @@ impl Cluster {
             cashier: url(p["pay"]),
             files: url(p["egress1"]),
             verify: url(p["iss"]),
-            launcher: launcher.clone(),
+            launcher,
         })
     }
 
@@ -180,7 +190,7 @@ impl Cluster {
             cashier: url(p),
             files: url(p),
             verify: url(p),
-            launcher: launcher.clone(),
+            launcher,
         })
     }
 
@@ -197,18 +207,9 @@ impl Cluster {
             .create(true)
             .append(true)
             .open(&p.log)?;
-        if let Launcher::Binaries(dir) = &self.launcher {
-            let bin = dir.join(p.service);
-            anyhow::ensure!(
-                bin.is_file(),
-                "{} is missing: build it first (e.g. cargo build --profile dist -p {})",
-                bin.display(),
-                p.service
-            );
-        }
         let child = self
             .launcher
-            .command(p.service)
+            .command(p.service)?
             .env_clear()
             .env("PATH", std::env::var("PATH").unwrap_or_default())
             .envs(&p.env)
