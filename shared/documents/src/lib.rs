@@ -116,10 +116,10 @@ impl Canvas<'_, '_> {
     /// `text` as glyphs placed by their advances alone, each mapped back to
     /// its character (the PDF's ToUnicode map: the text stays searchable).
     ///
-    /// The documents are Chinese and digits set left to right, which need
-    /// nothing from a shaper; krilla's `draw_text` ran rustybuzz (parsing
-    /// the 5 MB font's tables again) for every line, a tenth of a
-    /// guarantee's rendering. Placing by advances also draws every line
+    /// The documents set Chinese, digits and Latin letters left to right,
+    /// which need nothing from a shaper beyond the character map; krilla's
+    /// `draw_text` ran rustybuzz (parsing the 5 MB font's tables again) for
+    /// every line, about a tenth of a guarantee's rendering. Placing by advances also draws every line
     /// exactly as wide as [`Canvas::width`] measured it for wrapping and
     /// centring (the shaper applied the font's kerning, which the
     /// measurement did not).
