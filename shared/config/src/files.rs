@@ -26,6 +26,10 @@ pub struct FilesSettings {
     pub fetch_timeout: Duration,
     /// Attempts of a platform file download before it is reported failed.
     pub fetch_attempts: u32,
+    /// How much lower than the process's other threads its CPU-bound file
+    /// work (rendering, signing, SM4 over downloads) runs: a nice value,
+    /// 0 (the same) to 19. The first value a process sets is its own.
+    pub cpu_nice: i32,
     #[serde(default)]
     pub s3: Option<S3Settings>,
 }
@@ -72,6 +76,9 @@ impl FilesSettings {
                 "files.fetch_attempts and files.max_fetch_bytes",
                 "must be at least 1",
             );
+        }
+        if !(0..=19).contains(&self.cpu_nice) {
+            p.push("files.cpu_nice", "must be a nice value from 0 to 19");
         }
         if self.store == FileStoreKind::S3 && self.s3.as_ref().is_none_or(|s| s.bucket.is_empty()) {
             p.push("files.s3.bucket", "required when files.store = \"s3\"");

@@ -311,6 +311,7 @@ store = "database"
 max_fetch_bytes = 20971520
 fetch_timeout = "30s"
 fetch_attempts = 3
+cpu_nice = 10
 
 [telemetry]
 log_filter = "info"

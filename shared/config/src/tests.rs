@@ -760,3 +760,24 @@ fn the_recovery_deadline_defaults_to_15s_and_must_be_at_least_a_second() {
     .to_string();
     assert!(err.contains("amqp.recovery_deadline"), "{err}");
 }
+
+#[test]
+fn file_work_runs_at_nice_10_by_default_and_only_at_a_nice_value() {
+    let f = file(HUNAN);
+    let s = Settings::load_from(Some(f.path()), env(&[])).unwrap();
+    assert_eq!(s.files.cpu_nice, 10);
+    for ok in [0, 19] {
+        let s = Settings::load_from(
+            Some(f.path()),
+            env(&[("GW__FILES__CPU_NICE", &ok.to_string())]),
+        )
+        .unwrap();
+        assert_eq!(s.files.cpu_nice, ok);
+    }
+    for bad in ["-1", "20"] {
+        let err = Settings::load_from(Some(f.path()), env(&[("GW__FILES__CPU_NICE", bad)]))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("files.cpu_nice"), "{bad}: {err}");
+    }
+}

@@ -8,7 +8,8 @@
 //! * [`fetch::Fetcher`]: downloads a platform's file (`filelist[].fileurl`)
 //!   from the counterpart's configured hosts only, decrypts and stores it.
 //! * [`cpu::run`]: CPU-bound work on files (rendering, signing, SM4), at
-//!   most a core's worth at once per core.
+//!   most a core's worth at once per core, below the priority of the
+//!   process's other threads.
 
 pub mod cpu;
 pub mod fetch;
@@ -286,8 +287,11 @@ impl FileStore for S3FileStore {
     }
 }
 
-/// The store `files.store` selects.
+/// The store `files.store` selects. Every service that works on files
+/// opens its store here, which also gives the CPU threads their nice value
+/// (`files.cpu_nice`, [`cpu::set_nice`]).
 pub fn from_settings(settings: &FilesSettings, db: Db) -> Result<Arc<dyn FileStore>, FileError> {
+    cpu::set_nice(settings.cpu_nice);
     match settings.store {
         FileStoreKind::Database => Ok(Arc::new(DbFileStore::new(db))),
         FileStoreKind::S3 => {
