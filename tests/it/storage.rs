@@ -288,15 +288,15 @@ async fn postgres_and_sqlite_behave_alike() {
     h.cleanup().await;
 }
 
-/// Every SQLite connection is in WAL mode with foreign keys on, and its
+/// Every SQLite connection is in WAL mode with foreign keys on, its
 /// commits wait for the disk unless `database.sqlite_synchronous` says
-/// `normal`.
+/// `normal`, and its page cache is `database.sqlite_cache_kib`.
 #[tokio::test]
 async fn sqlite_connections_carry_their_pragmas() {
     use gw_storage::sea_orm::{ConnectionTrait, Statement};
     let dir = std::env::temp_dir().join(format!("gw-pragma-{}", uuid::Uuid::new_v4().simple()));
     std::fs::create_dir_all(&dir).unwrap();
-    for (full, expected) in [(true, 2), (false, 1)] {
+    for (full, expected, cache) in [(true, 2, 512), (false, 1, 2048)] {
         let db = Db::connect(&DbOptions {
             url: format!(
                 "sqlite://{}?mode=rwc",
@@ -307,6 +307,7 @@ async fn sqlite_connections_carry_their_pragmas() {
             schema: None,
             migrate: true,
             sqlite_full_sync: full,
+            sqlite_cache_kib: cache,
         })
         .await
         .unwrap();
@@ -327,6 +328,7 @@ async fn sqlite_connections_carry_their_pragmas() {
             expected.to_string(),
             "full = {full}"
         );
+        assert_eq!(pragma("cache_size").await, format!("-{cache}"));
         db.close().await;
     }
     std::fs::remove_dir_all(&dir).unwrap();

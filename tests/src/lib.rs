@@ -701,6 +701,7 @@ pub async fn sqlite_db(file: &std::path::Path, max_connections: u32) -> gw_stora
         schema: None,
         migrate: true,
         sqlite_full_sync: true,
+        sqlite_cache_kib: 512,
     })
     .await
     .expect("a SQLite database in the temporary directory")

@@ -29,6 +29,10 @@ pub struct DatabaseSettings {
     /// the machine itself crashes; commits no longer wait for the disk.
     #[serde(default)]
     pub sqlite_synchronous: SqliteSynchronous,
+    /// SQLite only: the connection's page cache, in KiB (`PRAGMA
+    /// cache_size`). Small by default: what it does not hold, the
+    /// operating system's file cache serves, outside the process's memory.
+    pub sqlite_cache_kib: u32,
 }
 
 /// `database.sqlite_synchronous`.
@@ -64,6 +68,9 @@ impl DatabaseSettings {
                 "database.url",
                 "must start with postgres://, postgresql:// or sqlite:",
             );
+        }
+        if self.sqlite_cache_kib < 64 {
+            p.push("database.sqlite_cache_kib", "must be at least 64");
         }
         if self.max_connections == 0 {
             p.push("database.max_connections", "must be at least 1");

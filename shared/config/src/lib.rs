@@ -202,6 +202,7 @@ max_connections = 10
 connect_timeout = "5s"
 migrate_on_start = true
 sqlite_synchronous = "full"
+sqlite_cache_kib = 512
 
 [amqp]
 url = "amqp://guest:guest@127.0.0.1:5672/%2f"

@@ -781,3 +781,23 @@ fn file_work_runs_at_nice_10_by_default_and_only_at_a_nice_value() {
         assert!(err.contains("files.cpu_nice"), "{bad}: {err}");
     }
 }
+
+#[test]
+fn the_sqlite_page_cache_is_512_kib_unless_set_and_at_least_64() {
+    let f = file(HUNAN);
+    let s = Settings::load_from(Some(f.path()), env(&[])).unwrap();
+    assert_eq!(s.database.sqlite_cache_kib, 512);
+    let s = Settings::load_from(
+        Some(f.path()),
+        env(&[("GW__DATABASE__SQLITE_CACHE_KIB", "4096")]),
+    )
+    .unwrap();
+    assert_eq!(s.database.sqlite_cache_kib, 4096);
+    let err = Settings::load_from(
+        Some(f.path()),
+        env(&[("GW__DATABASE__SQLITE_CACHE_KIB", "32")]),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains("database.sqlite_cache_kib"), "{err}");
+}

@@ -92,6 +92,7 @@ async fn open_db(settings: &Settings, migrate: bool) -> anyhow::Result<Db> {
         schema: settings.database.schema.clone(),
         migrate,
         sqlite_full_sync: settings.database.sqlite_synchronous.full(),
+        sqlite_cache_kib: settings.database.sqlite_cache_kib,
     };
     Db::connect(&options)
         .await

@@ -53,6 +53,8 @@ pub struct DbOptions {
     /// else `NORMAL` (in WAL mode safe against the process dying, not
     /// against the machine crashing). Ignored on PostgreSQL.
     pub sqlite_full_sync: bool,
+    /// SQLite: the connection's page cache in KiB. Ignored on PostgreSQL.
+    pub sqlite_cache_kib: u32,
 }
 
 impl std::fmt::Debug for DbOptions {
@@ -116,8 +118,9 @@ impl Db {
             // On every connection the pool opens (a connection it replaces
             // must not come back without foreign keys): WAL lets readers
             // work beside the single writer; commits wait for the disk
-            // unless told otherwise.
+            // unless told otherwise; the page cache is as configured.
             let full = options.sqlite_full_sync;
+            let cache = format!("-{}", options.sqlite_cache_kib);
             o.map_sqlx_sqlite_opts(move |s| {
                 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
                 s.journal_mode(SqliteJournalMode::Wal)
@@ -128,6 +131,7 @@ impl Db {
                     })
                     .foreign_keys(true)
                     .busy_timeout(Duration::from_secs(5))
+                    .pragma("cache_size", cache.clone())
             });
         }
         let conn = Database::connect(o)
