@@ -31,9 +31,18 @@ pub struct Args {
     /// Whole lifecycles to run.
     #[arg(long, default_value_t = 300)]
     lifecycles: usize,
-    /// Lifecycles at once.
+    /// Lifecycles at once (with `--rate`: at most).
     #[arg(long, default_value_t = 32)]
     concurrency: usize,
+    /// Start this many lifecycles a second, each at its own time, whether
+    /// or not the ones before have finished (an open load, as a bid
+    /// deadline brings it), instead of starting the next one as soon as
+    /// one finishes. Below saturation the hops then show the latency at
+    /// that load; a lifecycle that has to wait for one of the
+    /// `--concurrency` slots starts late, and the count of late ones says
+    /// the gateway did not keep up.
+    #[arg(long, value_name = "PER_SECOND", value_parser = positive_rate)]
+    rate: Option<f64>,
     /// Bidders (credit codes) the lifecycles take turns at; default: as
     /// many as `--concurrency`, a bidder per lifecycle in flight. A
     /// bidder's applications are underwritten one at a time (its open
@@ -305,7 +314,7 @@ async fn against_url(a: Args, url: String) -> anyhow::Result<()> {
     let driver = Driver::new(&a, url, cashier, a.appkey.clone(), key, &platform, run)?;
     let result = match a.restore_burst {
         Some(n) => burst(&driver, n, a.concurrency).await,
-        None => steady(&driver, a.lifecycles, a.concurrency).await,
+        None => steady(&driver, a.lifecycles, a.concurrency, a.rate).await,
     };
     result.and(verdict(&platform))
 }
@@ -381,7 +390,7 @@ pub async fn run(a: Args) -> anyhow::Result<()> {
         Some(n) => burst(&driver, n, a.concurrency).await,
         None => {
             let before = cpu(&c);
-            let r = steady(&driver, a.lifecycles, a.concurrency).await;
+            let r = steady(&driver, a.lifecycles, a.concurrency, a.rate).await;
             let after = cpu(&c);
             if r.is_ok() {
                 println!("CPU seconds per lifecycle, per process:");
@@ -458,12 +467,43 @@ where
     Ok(all)
 }
 
-async fn steady(d: &Arc<Driver>, n: usize, concurrency: usize) -> anyhow::Result<()> {
+/// `--rate`: lifecycles a second, more than none and at most a million
+/// (checked before anything starts).
+fn positive_rate(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(r) if r > 0.0 && r <= 1e6 => Ok(r),
+        _ => Err(format!(
+            "{s:?}: lifecycles a second, more than 0 and at most 1000000"
+        )),
+    }
+}
+
+/// A lifecycle that starts this much after its time counts as late.
+const LATE: Duration = Duration::from_millis(10);
+
+async fn steady(
+    d: &Arc<Driver>,
+    n: usize,
+    concurrency: usize,
+    rate: Option<f64>,
+) -> anyhow::Result<()> {
+    let interval = rate.map(|r| Duration::from_secs_f64(1.0 / r));
     let started = Instant::now();
-    let d2 = d.clone();
+    let late = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let (d2, late2) = (d.clone(), late.clone());
     let lifecycles = in_parallel(n, concurrency, move |i| {
-        let d = d2.clone();
-        async move { d.lifecycle(i).await }
+        let (d, late) = (d2.clone(), late2.clone());
+        async move {
+            if let Some(every) = interval {
+                // Lifecycle i's time: i intervals after the start.
+                let at = started + every.mul_f64(i as f64);
+                if Instant::now() > at + LATE {
+                    late.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                }
+                tokio::time::sleep_until(at.into()).await;
+            }
+            d.lifecycle(i).await
+        }
     })
     .await?;
     let mut hops: Vec<Latencies> = HOPS.iter().map(|_| Latencies::new()).collect();
@@ -473,8 +513,16 @@ async fn steady(d: &Arc<Driver>, n: usize, concurrency: usize) -> anyhow::Result
         }
     }
     let took = started.elapsed();
+    let load = match rate {
+        Some(r) => format!(
+            "started at {r}/s, at most {concurrency} at once ({} of them more than {} ms late)",
+            late.load(std::sync::atomic::Ordering::Relaxed),
+            LATE.as_millis()
+        ),
+        None => format!("{concurrency} at once"),
+    };
     println!(
-        "{n} lifecycles, {concurrency} at once, {} bidders, in {:.1} s: {:.1} lifecycles/s",
+        "{n} lifecycles, {load}, {} bidders, in {:.1} s: {:.1} lifecycles/s",
         d.bidders,
         took.as_secs_f64(),
         n as f64 / took.as_secs_f64()
