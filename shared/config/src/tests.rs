@@ -730,21 +730,42 @@ fn sqlite_commits_wait_for_the_disk_unless_told_otherwise() {
     assert!(err.contains("sqlite_synchronous"), "{err}");
 }
 
-#[test]
-fn the_amqp_frame_max_defaults_to_16_kib_and_stays_within_amqp_bounds() {
+/// With the deployment file: `default` without `env_key`; every value of
+/// `ok` read back as given (`read`); every value of `bad` refused, naming
+/// `key`.
+fn bounded(
+    env_key: &str,
+    key: &str,
+    read: fn(&Settings) -> String,
+    default: &str,
+    ok: &[&str],
+    bad: &[&str],
+) {
     let f = file(HUNAN);
     let s = Settings::load_from(Some(f.path()), env(&[])).unwrap();
-    assert_eq!(s.amqp.frame_max, 16384);
-    for ok in ["4096", "131072"] {
-        let s = Settings::load_from(Some(f.path()), env(&[("GW__AMQP__FRAME_MAX", ok)])).unwrap();
-        assert_eq!(s.amqp.frame_max.to_string(), ok);
+    assert_eq!(read(&s), default, "{key}'s default");
+    for v in ok {
+        let s = Settings::load_from(Some(f.path()), env(&[(env_key, v)])).unwrap();
+        assert_eq!(read(&s), *v, "{key} = {v}");
     }
-    for bad in ["4095", "2000000"] {
-        let err = Settings::load_from(Some(f.path()), env(&[("GW__AMQP__FRAME_MAX", bad)]))
+    for v in bad {
+        let err = Settings::load_from(Some(f.path()), env(&[(env_key, v)]))
             .unwrap_err()
             .to_string();
-        assert!(err.contains("amqp.frame_max"), "{bad}: {err}");
+        assert!(err.contains(key), "{v}: {err}");
     }
+}
+
+#[test]
+fn the_amqp_frame_max_defaults_to_16_kib_and_stays_within_amqp_bounds() {
+    bounded(
+        "GW__AMQP__FRAME_MAX",
+        "amqp.frame_max",
+        |s| s.amqp.frame_max.to_string(),
+        "16384",
+        &["4096", "131072"],
+        &["4095", "2000000"],
+    );
 }
 
 #[test]
@@ -763,41 +784,24 @@ fn the_recovery_deadline_defaults_to_15s_and_must_be_at_least_a_second() {
 
 #[test]
 fn file_work_runs_at_nice_10_by_default_and_only_at_a_nice_value() {
-    let f = file(HUNAN);
-    let s = Settings::load_from(Some(f.path()), env(&[])).unwrap();
-    assert_eq!(s.files.cpu_nice, 10);
-    for ok in [0, 19] {
-        let s = Settings::load_from(
-            Some(f.path()),
-            env(&[("GW__FILES__CPU_NICE", &ok.to_string())]),
-        )
-        .unwrap();
-        assert_eq!(s.files.cpu_nice, ok);
-    }
-    for bad in ["-1", "20"] {
-        let err = Settings::load_from(Some(f.path()), env(&[("GW__FILES__CPU_NICE", bad)]))
-            .unwrap_err()
-            .to_string();
-        assert!(err.contains("files.cpu_nice"), "{bad}: {err}");
-    }
+    bounded(
+        "GW__FILES__CPU_NICE",
+        "files.cpu_nice",
+        |s| s.files.cpu_nice.to_string(),
+        "10",
+        &["0", "19"],
+        &["-1", "20"],
+    );
 }
 
 #[test]
 fn the_sqlite_page_cache_is_512_kib_unless_set_and_at_least_64() {
-    let f = file(HUNAN);
-    let s = Settings::load_from(Some(f.path()), env(&[])).unwrap();
-    assert_eq!(s.database.sqlite_cache_kib, 512);
-    let s = Settings::load_from(
-        Some(f.path()),
-        env(&[("GW__DATABASE__SQLITE_CACHE_KIB", "4096")]),
-    )
-    .unwrap();
-    assert_eq!(s.database.sqlite_cache_kib, 4096);
-    let err = Settings::load_from(
-        Some(f.path()),
-        env(&[("GW__DATABASE__SQLITE_CACHE_KIB", "32")]),
-    )
-    .unwrap_err()
-    .to_string();
-    assert!(err.contains("database.sqlite_cache_kib"), "{err}");
+    bounded(
+        "GW__DATABASE__SQLITE_CACHE_KIB",
+        "database.sqlite_cache_kib",
+        |s| s.database.sqlite_cache_kib.to_string(),
+        "512",
+        &["4096"],
+        &["32"],
+    );
 }

@@ -119,10 +119,10 @@ impl Canvas<'_, '_> {
     /// The documents set Chinese, digits and Latin letters left to right,
     /// which need nothing from a shaper beyond the character map; krilla's
     /// `draw_text` ran rustybuzz (parsing the 5 MB font's tables again) for
-    /// every line, about a tenth of a guarantee's rendering. Placing by advances also draws every line
-    /// exactly as wide as [`Canvas::width`] measured it for wrapping and
-    /// centring (the shaper applied the font's kerning, which the
-    /// measurement did not).
+    /// every line, about a tenth of a guarantee's rendering. Placing by
+    /// advances also draws every line exactly as wide as
+    /// [`Canvas::width`] measured it for wrapping and centring (the shaper
+    /// applied the font's kerning, which the measurement did not).
     fn glyphs(&self, text: &str) -> Vec<KrillaGlyph> {
         let upem = f32::from(self.face.units_per_em());
         text.char_indices()
