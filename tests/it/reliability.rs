@@ -22,6 +22,7 @@ use tokio_util::sync::CancellationToken;
 on_both!(
     a_stranded_message_is_kept_and_replayed,
     a_notice_whose_command_dies_is_marked_dead_and_can_be_resent,
+    a_notice_that_dies_during_its_call_stays_dead,
 );
 
 /// Waits for the open dead letters of `queue`, through `service`'s admin API.
@@ -256,47 +257,8 @@ async fn a_notice_whose_command_dies_is_marked_dead_and_can_be_resent(kind: Kind
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
-    // Its command dies as the broker's delivery limit would kill it.
-    let cmd = gw_contract::NoticeCommand {
-        notice_id: notice.id.clone(),
-        counterpart: notice.counterpart.clone(),
-        interface: gw_protocol::Interface::ProcessNotice,
-        applyno: notice.applyno.clone(),
-        after: notice.after_id.clone(),
-        body: serde_json::from_str(&notice.body).unwrap(),
-    };
-    let (_, mut m) = gw_contract::message(&cmd).unwrap();
-    m.headers
-        .insert(headers::DEAD_LETTERED_BY.into(), "broker".into());
-    m.headers.insert(
-        headers::ERROR.into(),
-        "the broker's delivery limit was reached".into(),
-    );
-    d.bus
-        .dead_letter(
-            queues::NOTICES,
-            &m,
-            "the broker's delivery limit was reached",
-        )
-        .await
-        .unwrap();
-
-    let until = tokio::time::Instant::now() + Duration::from_secs(20);
-    let dead = loop {
-        let row = gw_storage::notices::find(d.db.conn(), &notice.id)
-            .await
-            .unwrap()
-            .unwrap();
-        if row.state == gw_lifecycle::NoticeState::Dead {
-            break row;
-        }
-        assert!(
-            tokio::time::Instant::now() < until,
-            "the notice is {}, not dead",
-            row.state
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
+    kill_command(&d, &notice).await;
+    let dead = wait_dead(&d, &notice.id).await;
     assert!(
         dead.last_error
             .as_deref()
@@ -331,6 +293,126 @@ async fn a_notice_whose_command_dies_is_marked_dead_and_can_be_resent(kind: Kind
     );
     let got = d.wait_delivered(applyno, 1).await;
     assert_eq!(got[0].interface, "processnotice");
+    d.stop().await;
+}
+
+/// Dead-letters `notice`'s command as the broker does at its delivery limit.
+async fn kill_command(d: &Deployment, notice: &gw_storage::notices::NoticeRow) {
+    let cmd = gw_contract::NoticeCommand {
+        notice_id: notice.id.clone(),
+        counterpart: notice.counterpart.clone(),
+        interface: gw_protocol::Interface::ProcessNotice,
+        applyno: notice.applyno.clone(),
+        after: notice.after_id.clone(),
+        body: serde_json::from_str(&notice.body).unwrap(),
+    };
+    let (_, mut m) = gw_contract::message(&cmd).unwrap();
+    m.headers
+        .insert(headers::DEAD_LETTERED_BY.into(), "broker".into());
+    m.headers.insert(
+        headers::ERROR.into(),
+        "the broker's delivery limit was reached".into(),
+    );
+    d.bus
+        .dead_letter(
+            queues::NOTICES,
+            &m,
+            "the broker's delivery limit was reached",
+        )
+        .await
+        .unwrap();
+}
+
+/// Waits (20 s at most) for the notice to be dead.
+async fn wait_dead(d: &Deployment, id: &str) -> gw_storage::notices::NoticeRow {
+    let until = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let row = gw_storage::notices::find(d.db.conn(), id)
+            .await
+            .unwrap()
+            .unwrap();
+        if row.state == gw_lifecycle::NoticeState::Dead {
+            return row;
+        }
+        assert!(
+            tokio::time::Instant::now() < until,
+            "the notice is {}, not dead",
+            row.state
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// A notice whose command dies while its HTTP call is under way stays dead
+/// when that call fails afterwards: the late failure used to put it back
+/// to `retrying`, and its retries went on (here: until the platform took
+/// it) while operators had been told it was dead.
+async fn a_notice_that_dies_during_its_call_stays_dead(kind: Kind) {
+    let d = Deployment::start(
+        kind,
+        &[
+            ("GW__EGRESS__RETRY_FOR", "10m"),
+            ("GW__EGRESS__HTTP_TIMEOUT", "5s"),
+        ],
+    )
+    .await;
+    let applyno = "TB-DEADN-2";
+    // The first call gets no answer within egress's 5 s; the platform
+    // takes every later one.
+    d.platform.script(
+        applyno,
+        [gw_tests::platform::Reply::Hang(Duration::from_secs(30))],
+    );
+    d.call_ok("baohanapply", &samples::baohanapply(applyno))
+        .await;
+    let notice = loop {
+        let rows = d.notice_rows(applyno).await;
+        if let Some(r) = rows
+            .into_iter()
+            .find(|r| r.state == gw_lifecycle::NoticeState::Sending)
+        {
+            break r;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    kill_command(&d, &notice).await;
+    wait_dead(&d, &notice.id).await;
+    let attempts = |d: &Deployment| {
+        let (conn, id) = (d.db.conn().clone(), notice.id.clone());
+        async move { gw_storage::notices::attempts(&conn, &id).await.unwrap() }
+    };
+    assert!(
+        attempts(&d).await.is_empty(),
+        "the call ended before the notice died: this test needs it to die within egress's 5 s timeout"
+    );
+    // The call times out and its failure is recorded...
+    let until = tokio::time::Instant::now() + Duration::from_secs(20);
+    while attempts(&d).await.is_empty() {
+        assert!(
+            tokio::time::Instant::now() < until,
+            "the timed-out attempt was never recorded"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // ... and the notice is still dead, for why it died, and is not sent
+    // again (the tests' retry schedule is 1 s).
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let row = gw_storage::notices::find(d.db.conn(), &notice.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(row.state, gw_lifecycle::NoticeState::Dead);
+    assert!(
+        row.last_error
+            .as_deref()
+            .unwrap_or("")
+            .contains("delivery limit"),
+        "{:?}",
+        row.last_error
+    );
+    assert_eq!(attempts(&d).await.len(), 1);
+    assert_eq!(d.platform.received_for(applyno).len(), 1);
+    assert!(d.platform.accepted_for(applyno).is_empty());
     d.stop().await;
 }
 

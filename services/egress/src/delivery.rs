@@ -19,7 +19,10 @@
 //!    `delivered` and the notices parked behind it are sent on (through the
 //!    outbox); on failure it is `retrying` (the consumer loop puts it in a
 //!    retry tier, honouring `Retry-After`) or, when the schedule is spent,
-//!    `dead` with an event, and the consumer dead-letters it.
+//!    `dead` with an event, and the consumer dead-letters it. A failure
+//!    leaves alone a notice settled while the call was under way (marked
+//!    dead by its command's dead letter, suppressed by a cancellation,
+//!    delivered by another sender): the command is then done.
 //!
 //! A crash anywhere loses nothing: the unacknowledged command comes back, the
 //! lease makes the second delivery wait for the first to be over, and at
@@ -525,7 +528,7 @@ impl NoticeHandler {
         at: chrono::DateTime<Utc>,
         o: &AttemptOutcome,
         last: bool,
-    ) -> Result<(), Failure> {
+    ) -> Result<bool, Failure> {
         // No chain lock: this transaction updates the notice's own row
         // before it looks for notices parked behind it, which serialises it
         // with another record of the same notice and with a claim parking a
@@ -555,9 +558,18 @@ impl NoticeHandler {
         } else {
             (NoticeState::Retrying, None)
         };
-        notices::set_state(tx.conn(), &row.id, state, o.error.as_deref())
-            .await
-            .transient()?;
+        // A delivery is the truth whatever happened meanwhile; a failure
+        // only moves a notice still open (see `set_state_if_open`).
+        let open = if o.delivered {
+            notices::set_state(tx.conn(), &row.id, state, o.error.as_deref())
+                .await
+                .transient()?;
+            true
+        } else {
+            notices::set_state_if_open(tx.conn(), &row.id, state, o.error.as_deref())
+                .await
+                .transient()?
+        };
         let interface = cmd.interface.name();
         metrics::counter!("gw_notice_attempts_total", "interface" => interface, "outcome" => state.to_string())
             .increment(1);
@@ -586,14 +598,15 @@ impl NoticeHandler {
                     .await?;
             }
         }
-        if let Some(key) = event {
+        if let Some(key) = event.filter(|_| open) {
             emit(&tx, key, row, state, o.error.as_deref()).await?;
         }
         if o.delivered {
             // Delivered: this commit is the message's ack.
             tx.settle(m).await?;
         }
-        tx.commit().await
+        tx.commit().await?;
+        Ok(open)
     }
 }
 
@@ -686,7 +699,7 @@ impl Consume<NoticeCommand> for NoticeHandler {
         let at = Utc::now();
         let outcome = self.sender.send(&cp, cmd.interface, &plaintext).await;
         let last = !outcome.delivered && m.attempt >= self.max_attempts;
-        self.record(m, &cmd, &sending, at, &outcome, last).await?;
+        let open = self.record(m, &cmd, &sending, at, &outcome, last).await?;
         tracing::info!(
             notice_id = %cmd.notice_id,
             interface = %cmd.interface,
@@ -698,6 +711,12 @@ impl Consume<NoticeCommand> for NoticeHandler {
             "notice attempt"
         );
         if outcome.delivered {
+            return Ok(());
+        }
+        if !open {
+            // Dead-lettered, suppressed or delivered by another sender while
+            // this call was under way: nothing is left for this command.
+            tracing::info!(notice_id = %cmd.notice_id, "settled while its attempt was under way");
             return Ok(());
         }
         let why = anyhow::anyhow!("{}", outcome.error.unwrap_or_else(|| "failed".to_owned()));

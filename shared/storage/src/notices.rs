@@ -190,6 +190,34 @@ pub async fn set_state<C: ConnectionTrait>(
     state: NoticeState,
     last_error: Option<&str>,
 ) -> Result<(), DbErr> {
+    update_state(conn, id, state, last_error, false).await?;
+    Ok(())
+}
+
+/// Sets the state of a notice still open (pending, waiting, retrying or
+/// sending) and clears its sending lease; whether it was open. What a failed
+/// attempt records: while its HTTP call was under way the notice may have
+/// been settled by someone else (marked dead when its command was
+/// dead-lettered, suppressed by a cancellation, delivered by another
+/// sender), and a late failure must not bring it back to life. On
+/// PostgreSQL the condition is checked again on the row as committed by a
+/// concurrent update.
+pub async fn set_state_if_open<C: ConnectionTrait>(
+    conn: &C,
+    id: &str,
+    state: NoticeState,
+    last_error: Option<&str>,
+) -> Result<bool, DbErr> {
+    Ok(update_state(conn, id, state, last_error, true).await? > 0)
+}
+
+async fn update_state<C: ConnectionTrait>(
+    conn: &C,
+    id: &str,
+    state: NoticeState,
+    last_error: Option<&str>,
+    only_open: bool,
+) -> Result<u64, DbErr> {
     let now = Utc::now();
     let mut q = notices::Entity::update_many()
         .col_expr(notices::Column::State, Expr::value(state))
@@ -205,8 +233,11 @@ pub async fn set_state<C: ConnectionTrait>(
     if state == NoticeState::Delivered {
         q = q.col_expr(notices::Column::DeliveredAt, Expr::value(now));
     }
-    q.filter(notices::Column::Id.eq(id)).exec(conn).await?;
-    Ok(())
+    q = q.filter(notices::Column::Id.eq(id));
+    if only_open {
+        q = q.filter(notices::Column::State.is_in(NoticeState::OPEN));
+    }
+    Ok(q.exec(conn).await?.rows_affected)
 }
 
 /// Marks the notice as in an HTTP call until `until`; returns the attempt number.
