@@ -258,7 +258,7 @@ async fn a_notice_whose_command_dies_is_marked_dead_and_can_be_resent(kind: Kind
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
     kill_command(&d, &notice).await;
-    let dead = wait_dead(&d, &notice.id).await;
+    let dead = wait_notice_state(&d.db, &notice.id, "dead", Duration::from_secs(20)).await;
     assert!(
         dead.last_error
             .as_deref()
@@ -323,26 +323,6 @@ async fn kill_command(d: &Deployment, notice: &gw_storage::notices::NoticeRow) {
         .unwrap();
 }
 
-/// Waits (20 s at most) for the notice to be dead.
-async fn wait_dead(d: &Deployment, id: &str) -> gw_storage::notices::NoticeRow {
-    let until = tokio::time::Instant::now() + Duration::from_secs(20);
-    loop {
-        let row = gw_storage::notices::find(d.db.conn(), id)
-            .await
-            .unwrap()
-            .unwrap();
-        if row.state == gw_lifecycle::NoticeState::Dead {
-            return row;
-        }
-        assert!(
-            tokio::time::Instant::now() < until,
-            "the notice is {}, not dead",
-            row.state
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
 /// A notice whose command dies while its HTTP call is under way stays dead
 /// when that call fails afterwards: the late failure used to put it back
 /// to `retrying`, and its retries went on (here: until the platform took
@@ -376,7 +356,7 @@ async fn a_notice_that_dies_during_its_call_stays_dead(kind: Kind) {
         tokio::time::sleep(Duration::from_millis(50)).await;
     };
     kill_command(&d, &notice).await;
-    wait_dead(&d, &notice.id).await;
+    wait_notice_state(&d.db, &notice.id, "dead", Duration::from_secs(20)).await;
     let attempts = |d: &Deployment| {
         let (conn, id) = (d.db.conn().clone(), notice.id.clone());
         async move { gw_storage::notices::attempts(&conn, &id).await.unwrap() }

@@ -503,21 +503,7 @@ impl Harness {
         state: &str,
         timeout: Duration,
     ) -> gw_storage::notices::NoticeRow {
-        let until = tokio::time::Instant::now() + timeout;
-        loop {
-            let row = self.notice(id).await;
-            if let Some(r) = &row
-                && r.state == state
-            {
-                return r.clone();
-            }
-            assert!(
-                tokio::time::Instant::now() < until,
-                "notice {id} not {state} within {timeout:?}: {:?}",
-                row.map(|r| (r.state, r.attempts, r.last_error))
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        wait_notice_state(&self.db, id, state, timeout).await
     }
 
     /// Takes every message in the event journal.
@@ -705,4 +691,28 @@ pub async fn sqlite_db(file: &std::path::Path, max_connections: u32) -> gw_stora
     })
     .await
     .expect("a SQLite database in the temporary directory")
+}
+
+/// Waits until egress's record of the notice `id` in `db` is in `state`.
+pub async fn wait_notice_state(
+    db: &gw_storage::Db,
+    id: &str,
+    state: &str,
+    timeout: Duration,
+) -> gw_storage::notices::NoticeRow {
+    let until = tokio::time::Instant::now() + timeout;
+    loop {
+        let row = gw_storage::notices::find(db.conn(), id).await.unwrap();
+        if let Some(r) = &row
+            && r.state == state
+        {
+            return r.clone();
+        }
+        assert!(
+            tokio::time::Instant::now() < until,
+            "notice {id} not {state} within {timeout:?}: {:?}",
+            row.map(|r| (r.state, r.attempts, r.last_error))
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
