@@ -7,8 +7,9 @@
 //! baohannotice (the platform stand-in downloads and reads the PDF) →
 //! revertapply → revertnotice.
 //!
-//! Prints lifecycles per second, p50/p99 of every hop, and the CPU seconds
-//! each gateway process spent per lifecycle. `--restore-burst N` first
+//! Prints lifecycles per second, p50/p99 of every hop, the CPU seconds
+//! each gateway process spent per lifecycle, and the whole machine's CPU
+//! per lifecycle by part (the gateway, PostgreSQL, RabbitMQ, the bench). `--restore-burst N` first
 //! issues N guarantees, then sends N `revertapply` at once and measures
 //! until every `revertnotice` is delivered.
 
@@ -389,17 +390,20 @@ pub async fn run(a: Args) -> anyhow::Result<()> {
     let result = match a.restore_burst {
         Some(n) => burst(&driver, n, a.concurrency).await,
         None => {
-            let before = cpu(&c);
+            let (before, machine) = (cpu(&c), crate::machine::Sample::take(tick));
             let r = steady(&driver, a.lifecycles, a.concurrency, a.rate).await;
-            let after = cpu(&c);
+            let (after, machine_after) = (cpu(&c), crate::machine::Sample::take(tick));
             if r.is_ok() {
                 println!("CPU seconds per lifecycle, per process:");
+                let mut gateway = 0.0;
                 for ((name, b), (_, e)) in before.iter().zip(after.iter()) {
+                    gateway += e - b;
                     println!(
                         "  {name:<14} {:.2} ms",
                         (e - b) * 1000.0 / a.lifecycles as f64
                     );
                 }
+                crate::machine::report(machine, machine_after, gateway, a.lifecycles);
             }
             r
         }

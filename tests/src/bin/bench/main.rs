@@ -19,6 +19,7 @@ mod egress;
 mod ingress;
 mod issuance;
 mod lifecycle;
+mod machine;
 mod stats;
 
 use clap::{Parser, Subcommand};
