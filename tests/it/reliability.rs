@@ -904,12 +904,104 @@ async fn embedded_bus(
     gw_storage::Db,
     gw_bus_sql::EmbeddedTransport,
 ) {
+    embedded_bus_polling(lease, Duration::from_millis(250)).await
+}
+
+/// [`embedded_bus`] whose idle consumers look at their queue every `poll`.
+async fn embedded_bus_polling(
+    lease: Duration,
+    poll: Duration,
+) -> (
+    std::path::PathBuf,
+    gw_storage::Db,
+    gw_bus_sql::EmbeddedTransport,
+) {
     let dir = std::env::temp_dir().join(format!("gw-bus-{}", uuid::Uuid::new_v4().simple()));
     std::fs::create_dir_all(&dir).unwrap();
     let db = gw_tests::sqlite_db(&dir.join("bus.db"), 1).await;
     let topology = gw_bus::Topology::new("t", [Duration::from_secs(1)]);
-    let t = gw_bus_sql::EmbeddedTransport::with_lease(db.clone(), &topology, lease);
+    let t = gw_bus_sql::EmbeddedTransport::with_timing(db.clone(), &topology, lease, poll);
     (dir, db, t)
+}
+
+/// A consumer whose claim took fewer messages than it asked for found its
+/// queue drained: it does not ask the database again until something is
+/// written to the queue (or its poll), where it asked again at once and
+/// found nothing, for about every message delivered. A row that appears
+/// without a wake-up (here moved into the queue behind the bus's back, as
+/// a retry tier's row becomes visible) waits for the poll; a publish
+/// wakes the consumer, which then takes both, oldest first.
+#[tokio::test]
+async fn embedded_bus_a_drained_queue_waits_for_a_write() {
+    use gw_bus::Transport;
+    use gw_storage::entities::bus_messages;
+    use gw_storage::sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+    // A poll far beyond the test: only a wake-up makes the consumer look.
+    let (dir, db, t) =
+        embedded_bus_polling(Duration::from_secs(60), Duration::from_secs(3600)).await;
+    let q = gw_bus::Destination::Queue("q".into());
+    let publish = |i: i32| {
+        let t = t.clone();
+        let q = q.clone();
+        async move {
+            let m = Message::json("test.drained", 1, None, &json!({ "i": i })).unwrap();
+            t.publish(&q, &m).await.unwrap();
+            m.id
+        }
+    };
+    let (first, second) = (publish(1).await, publish(2).await);
+    let mut sub = t.subscribe("q", 4).await.unwrap();
+    let got = [sub.next().await.unwrap(), sub.next().await.unwrap()];
+    assert_eq!(
+        [got[0].message().id.as_str(), got[1].message().id.as_str()],
+        [first.as_str(), second.as_str()],
+        "one claim took both"
+    );
+
+    // A message reaches the queue without a wake-up.
+    let m = Message::json("test.drained", 1, None, &json!({ "i": 3 })).unwrap();
+    t.publish(&gw_bus::Destination::Queue("elsewhere".into()), &m)
+        .await
+        .unwrap();
+    sql(
+        &db,
+        "UPDATE bus_messages SET queue = 'q' WHERE queue = 'elsewhere'",
+    )
+    .await;
+    let waiting = tokio::spawn(async move {
+        let d = sub.next().await.unwrap();
+        (d.message().id.clone(), sub, d)
+    });
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let unclaimed = bus_messages::Entity::find()
+        .filter(bus_messages::Column::MessageId.eq(m.id.clone()))
+        .one(db.conn())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        unclaimed.lease.is_none() && unclaimed.deliveries == 0,
+        "the drained consumer looked again without a wake-up: {unclaimed:?}"
+    );
+    assert!(!waiting.is_finished(), "nothing was handed out");
+
+    // A publish wakes it: the older row first, then the new one.
+    let fourth = publish(4).await;
+    let (id, mut sub, third) = tokio::time::timeout(Duration::from_secs(10), waiting)
+        .await
+        .expect("a publish wakes the consumer")
+        .unwrap();
+    assert_eq!(id, m.id);
+    let next = tokio::time::timeout(Duration::from_secs(10), sub.next())
+        .await
+        .expect("the new message was claimed with the older one")
+        .unwrap();
+    assert_eq!(next.message().id, fourth);
+    for d in got.iter().chain([&third, &next]) {
+        d.ack().await.unwrap();
+    }
+    db.close().await;
+    let _ = std::fs::remove_dir_all(dir);
 }
 
 /// The embedded bus claims a queue's messages in batches (oldest first,

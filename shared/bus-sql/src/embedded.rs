@@ -41,18 +41,24 @@ const JOURNAL_DAYS: i64 = 7;
 /// them to its handlers as they free up, so a batch bigger than the free
 /// handlers only holds messages another consumer of the queue could take.
 const MAX_CLAIM: u16 = 8;
+/// How often an idle consumer looks at its queue without a wake-up, by
+/// default: for rows that become visible later (retry tiers) or whose
+/// lease ran out.
+const POLL: Duration = Duration::from_millis(250);
 
 struct Inner {
     db: Db,
     /// One wake-up per queue: a publish wakes only the consumers of the
     /// queue it wrote to (waking every consumer of every queue made each of
     /// them query the one SQLite connection for nothing).
-    wakes: std::sync::Mutex<BTreeMap<String, Arc<Notify>>>,
+    wakes: std::sync::Mutex<BTreeMap<String, Arc<Wake>>>,
     /// When old journal rows were last purged (at most once a minute, not
     /// on every event).
     purged: std::sync::Mutex<Option<std::time::Instant>>,
     /// How long a claimed message is held before it is delivered again.
     lease: Duration,
+    /// How often an idle consumer looks at its queue without a wake-up.
+    poll: Duration,
     delivery_limit: i32,
     prefix: String,
     /// Acks waiting to be written together, and the one writing them.
@@ -64,6 +70,21 @@ struct Inner {
     /// DELETE that found nothing and a SELECT to tell gone from held, on the
     /// one SQLite connection, for most messages of a lifecycle).
     settled: std::sync::Mutex<std::collections::HashSet<Settled>>,
+}
+
+/// The wake-up of one queue's consumers: a notification, and a count of
+/// the wake-ups so far, by which a consumer that found the queue drained
+/// knows whether anything was written to it since it looked.
+#[derive(Default)]
+struct Wake {
+    notify: Notify,
+    epoch: std::sync::atomic::AtomicU64,
+}
+
+impl Wake {
+    fn epoch(&self) -> u64 {
+        self.epoch.load(std::sync::atomic::Ordering::SeqCst)
+    }
 }
 
 /// A message a transaction deleted from the bus ([`EmbeddedTransport::settle`]):
@@ -115,12 +136,20 @@ impl EmbeddedTransport {
     /// With a lease of this length (renewed every third of it while the
     /// handler runs; a consumer that dies lets it run out).
     pub fn with_lease(db: Db, topology: &Topology, lease: Duration) -> Self {
+        Self::with_timing(db, topology, lease, POLL)
+    }
+
+    /// With a lease of this length, and an idle consumer looking at its
+    /// queue every `poll` without a wake-up (for rows that become visible
+    /// later: retry tiers, leases that ran out).
+    pub fn with_timing(db: Db, topology: &Topology, lease: Duration, poll: Duration) -> Self {
         Self {
             inner: Arc::new(Inner {
                 db,
                 wakes: std::sync::Mutex::default(),
                 purged: std::sync::Mutex::default(),
                 lease,
+                poll,
                 delivery_limit: i32::try_from(topology.delivery_limit).unwrap_or(10),
                 prefix: topology.prefix().to_owned(),
                 acks: std::sync::Mutex::default(),
@@ -215,16 +244,20 @@ impl EmbeddedTransport {
 
 impl Inner {
     /// The wake-up of `queue`'s consumers.
-    fn wake_of(&self, queue: &str) -> Arc<Notify> {
+    fn wake_of(&self, queue: &str) -> Arc<Wake> {
         match self.wakes.lock() {
             Ok(mut m) => m.entry(queue.to_owned()).or_default().clone(),
-            // A poisoned map: a fresh Notify still works, the poll finds the row.
-            Err(_) => Arc::new(Notify::new()),
+            // A poisoned map: a fresh one still works, the poll finds the row.
+            Err(_) => Arc::default(),
         }
     }
 
     fn wake(&self, queue: &str) {
-        self.wake_of(queue).notify_waiters();
+        let wake = self.wake_of(queue);
+        // Counted before the notification: a consumer that reads the count
+        // after registering for the notification misses neither.
+        wake.epoch.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        wake.notify.notify_waiters();
     }
 
     async fn insert(
@@ -638,11 +671,17 @@ impl Delivery for EmbeddedDelivery {
 struct EmbeddedSubscription {
     inner: Arc<Inner>,
     queue: String,
-    wake: Arc<Notify>,
+    wake: Arc<Wake>,
     /// How many messages one claim takes (the consumer's prefetch).
     batch: u64,
     /// Claimed, their leases renewed, not yet handed out.
     claimed: std::collections::VecDeque<EmbeddedDelivery>,
+    /// The queue's wake-up count read before the last claim, if that claim
+    /// took fewer messages than it asked for: the queue held no more then,
+    /// so the next claim waits for a wake-up after that count (or the
+    /// poll) instead of asking the one connection again at once, which
+    /// found nothing for about every message delivered.
+    drained_at: Option<u64>,
     cancelled: bool,
 }
 
@@ -657,11 +696,25 @@ impl Subscription for EmbeddedSubscription {
                 return Some(Box::new(d));
             }
             // Register for wake-ups before looking, so a publish in between is not missed.
-            let woken = self.wake.notified();
+            let woken = self.wake.notify.notified();
             tokio::pin!(woken);
             woken.as_mut().enable();
+            if let Some(drained) = self.drained_at.take()
+                && self.wake.epoch() == drained
+            {
+                // Nothing written to the queue since it was found drained.
+                tokio::select! {
+                    () = &mut woken => {}
+                    () = tokio::time::sleep(self.inner.poll) => {}
+                }
+                continue;
+            }
+            let epoch = self.wake.epoch();
             match self.inner.claim(&self.queue, self.batch).await {
                 Ok(rows) if !rows.is_empty() => {
+                    if (rows.len() as u64) < self.batch {
+                        self.drained_at = Some(epoch);
+                    }
                     self.claimed.extend(
                         rows.into_iter()
                             .map(|row| EmbeddedDelivery::new(self.inner.clone(), row)),
@@ -671,7 +724,7 @@ impl Subscription for EmbeddedSubscription {
                     // Rows made visible later (retry tiers) are found by the poll.
                     tokio::select! {
                         () = &mut woken => {}
-                        () = tokio::time::sleep(Duration::from_millis(250)) => {}
+                        () = tokio::time::sleep(self.inner.poll) => {}
                     }
                 }
                 Err(e) => {
@@ -768,6 +821,7 @@ impl Transport for EmbeddedTransport {
             queue,
             batch: u64::from(prefetch.clamp(1, MAX_CLAIM)),
             claimed: std::collections::VecDeque::new(),
+            drained_at: None,
             cancelled: false,
         }))
     }
