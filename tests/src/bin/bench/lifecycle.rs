@@ -240,6 +240,22 @@ impl Driver {
     }
 }
 
+/// The CPU seconds of each gateway process and of the machine by part, at
+/// one moment.
+type Snapshot = (Vec<(String, f64)>, crate::machine::Sample);
+
+/// Prints the CPU each gateway process and the whole machine spent per
+/// `unit` (a lifecycle, a restore) between two snapshots, `count` of them.
+fn print_cpu(before: &Snapshot, after: &Snapshot, count: usize, unit: &str) {
+    println!("CPU seconds per {unit}, per process:");
+    let mut gateway = 0.0;
+    for ((name, b), (_, e)) in before.0.iter().zip(after.0.iter()) {
+        gateway += e - b;
+        println!("  {name:<14} {:.2} ms", (e - b) * 1000.0 / count as f64);
+    }
+    crate::machine::report(before.1, after.1, gateway, count, unit);
+}
+
 /// CPU seconds (user + system) a process has used, from /proc.
 fn cpu_seconds(pid: u32, tick: f64) -> Option<f64> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
@@ -314,7 +330,7 @@ async fn against_url(a: Args, url: String) -> anyhow::Result<()> {
     let run = gw_tests::TestIds::new().prefix[1..7].to_owned();
     let driver = Driver::new(&a, url, cashier, a.appkey.clone(), key, &platform, run)?;
     let result = match a.restore_burst {
-        Some(n) => burst(&driver, n, a.concurrency).await,
+        Some(n) => burst(&driver, n, a.concurrency, None).await,
         None => steady(&driver, a.lifecycles, a.concurrency, a.rate).await,
     };
     result.and(verdict(&platform))
@@ -387,23 +403,14 @@ pub async fn run(a: Args) -> anyhow::Result<()> {
     };
     // Idle: started and ready, nothing asked yet.
     let idle = rss(&c);
+    let snapshot = || (cpu(&c), crate::machine::Sample::take(tick));
     let result = match a.restore_burst {
-        Some(n) => burst(&driver, n, a.concurrency).await,
+        Some(n) => burst(&driver, n, a.concurrency, Some(&snapshot)).await,
         None => {
-            let (before, machine) = (cpu(&c), crate::machine::Sample::take(tick));
+            let before = snapshot();
             let r = steady(&driver, a.lifecycles, a.concurrency, a.rate).await;
-            let (after, machine_after) = (cpu(&c), crate::machine::Sample::take(tick));
             if r.is_ok() {
-                println!("CPU seconds per lifecycle, per process:");
-                let mut gateway = 0.0;
-                for ((name, b), (_, e)) in before.iter().zip(after.iter()) {
-                    gateway += e - b;
-                    println!(
-                        "  {name:<14} {:.2} ms",
-                        (e - b) * 1000.0 / a.lifecycles as f64
-                    );
-                }
-                crate::machine::report(machine, machine_after, gateway, a.lifecycles);
+                print_cpu(&before, &snapshot(), a.lifecycles, "lifecycle");
             }
             r
         }
@@ -541,7 +548,14 @@ async fn steady(
     Ok(())
 }
 
-async fn burst(d: &Arc<Driver>, n: usize, concurrency: usize) -> anyhow::Result<()> {
+/// `measure`: the processes to measure during the burst itself (none with
+/// `--url`).
+async fn burst(
+    d: &Arc<Driver>,
+    n: usize,
+    concurrency: usize,
+    measure: Option<&dyn Fn() -> Snapshot>,
+) -> anyhow::Result<()> {
     // Issue n guarantees, `concurrency` at a time.
     let d2 = d.clone();
     let issued = in_parallel(n, concurrency, move |i| {
@@ -554,6 +568,7 @@ async fn burst(d: &Arc<Driver>, n: usize, concurrency: usize) -> anyhow::Result<
     })
     .await?;
     println!("{n} guarantees issued; now {n} revertapply at once");
+    let before = measure.map(|m| m());
     let started = Instant::now();
     let restores: Vec<_> = issued
         .into_iter()
@@ -574,5 +589,8 @@ async fn burst(d: &Arc<Driver>, n: usize, concurrency: usize) -> anyhow::Result<
         lat.ms(0.99),
         lat.ms(1.0)
     );
+    if let (Some(m), Some(before)) = (measure, before) {
+        print_cpu(&before, &m(), n, "restore");
+    }
     Ok(())
 }

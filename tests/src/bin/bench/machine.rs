@@ -84,11 +84,11 @@ impl Sample {
     }
 }
 
-/// Prints the machine's CPU per lifecycle between two samples, by part,
-/// given the gateway's processes' own share (which the caller measured per
-/// process) in seconds.
-pub fn report(before: Sample, after: Sample, gateway: f64, lifecycles: usize) {
-    let per = |secs: f64| secs * 1000.0 / lifecycles as f64;
+/// Prints the machine's CPU per `unit` (a lifecycle, a restore) between two
+/// samples, by part, given the gateway's processes' own share (which the
+/// caller measured per process) in seconds; `count` units were done.
+pub fn report(before: Sample, after: Sample, gateway: f64, count: usize, unit: &str) {
+    let per = |secs: f64| secs * 1000.0 / count as f64;
     let busy = after.busy - before.busy;
     let idle = after.idle - before.idle;
     let postgres = after.postgres - before.postgres;
@@ -96,7 +96,7 @@ pub fn report(before: Sample, after: Sample, gateway: f64, lifecycles: usize) {
     let bench = after.bench - before.bench;
     let rest = busy - gateway - postgres - rabbitmq - bench;
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    println!("CPU per lifecycle, the whole machine ({cores} cores, /proc):");
+    println!("CPU per {unit}, the whole machine ({cores} cores, /proc):");
     println!("  {:<30} {:.2} ms", "the gateway's processes", per(gateway));
     println!("  {:<30} {:.2} ms", "PostgreSQL", per(postgres));
     println!("  {:<30} {:.2} ms", "RabbitMQ", per(rabbitmq));
@@ -111,10 +111,10 @@ pub fn report(before: Sample, after: Sample, gateway: f64, lifecycles: usize) {
         per(rest.max(0.0))
     );
     println!(
-        "  {:<30} {:.2} ms: at this cost {cores} cores run at most {:.0} lifecycles/s ({:.0} % of the machine was idle)",
+        "  {:<30} {:.2} ms: at this cost {cores} cores do at most {:.0} a second ({:.0} % of the machine was idle)",
         "busy in all",
         per(busy),
-        cores as f64 * lifecycles as f64 / busy.max(f64::MIN_POSITIVE),
+        cores as f64 * count as f64 / busy.max(f64::MIN_POSITIVE),
         100.0 * idle / (busy + idle).max(f64::MIN_POSITIVE)
     );
 }
