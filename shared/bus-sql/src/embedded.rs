@@ -159,22 +159,36 @@ impl EmbeddedTransport {
         }
     }
 
-    /// Writes `message` for `to` as part of the caller's transaction (on
-    /// the database this bus lives in): the outbox of a process on the
-    /// embedded bus is the bus itself. Returns the queue written to, whose
-    /// consumers [`EmbeddedTransport::wake`] wakes once the transaction
-    /// has committed.
-    pub async fn write<C: sea_orm::ConnectionTrait>(
+    /// Writes `messages` to their queues as part of the caller's
+    /// transaction (on the database this bus lives in), in one statement
+    /// (per hundred): the outbox of a process on the embedded bus is the
+    /// bus itself. Once the transaction has committed,
+    /// [`EmbeddedTransport::wake`] wakes the consumers of each message's
+    /// queue ([`EmbeddedTransport::queue_of`]).
+    pub async fn write<'a, C: sea_orm::ConnectionTrait>(
         &self,
         conn: &C,
-        to: &Destination,
-        message: &Message,
-    ) -> Result<String, sea_orm::DbErr> {
-        let (queue, key, delay) = self.placed(to);
-        bus_messages::Entity::insert(row(&queue, message, key, delay))
-            .exec_without_returning(conn)
-            .await?;
-        Ok(queue)
+        messages: impl IntoIterator<Item = (&'a Destination, &'a Message)>,
+    ) -> Result<(), sea_orm::DbErr> {
+        let rows: Vec<bus_messages::ActiveModel> = messages
+            .into_iter()
+            .map(|(to, message)| {
+                let (queue, key, delay) = self.placed(to);
+                row(&queue, message, key, delay)
+            })
+            .collect();
+        // Well below SQLite's limit on a statement's parameters.
+        for chunk in rows.chunks(100) {
+            bus_messages::Entity::insert_many(chunk.to_vec())
+                .exec_without_returning(conn)
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// The queue a message for `to` is written to (whose consumers to wake).
+    pub fn queue_of(&self, to: &Destination) -> String {
+        self.placed(to).0
     }
 
     /// Acks `m`, a message this bus delivered, as part of the caller's

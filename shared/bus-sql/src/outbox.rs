@@ -177,7 +177,8 @@ impl std::fmt::Debug for RelayWaker {
 /// On RabbitMQ that is the outbox table, and the [`Relay`] publishes the
 /// rows after the commit. On the embedded bus the queues are rows of the
 /// same database, so the messages are written straight into the bus's
-/// table in the handler's transaction: as safe as the outbox (they exist
+/// table in the handler's transaction (all of them in one statement just
+/// before it commits, as the outbox rows are): as safe as the outbox (they exist
 /// exactly when the state change does), without the relay's three further
 /// writes per message (claim, publish, mark) or its hop.
 #[derive(Clone)]
@@ -199,16 +200,6 @@ pub enum Outbox {
         bus: Bus,
         transport: crate::EmbeddedTransport,
     },
-}
-
-/// What [`Outbox::add`] did with a message.
-#[derive(Debug)]
-pub enum Added {
-    /// Written to this queue of the embedded bus.
-    Queued(String),
-    /// Staged: for the caller to write with [`Outbox::write`] before it
-    /// commits, and to hand to [`Outbox::committed`] after.
-    Staged(Staged),
 }
 
 /// A message for the outbox whose row is not written yet: the row is made
@@ -248,27 +239,20 @@ impl Outbox {
         }
     }
 
-    /// Takes `message` for `to` as part of the caller's transaction: on
-    /// the embedded bus, writes it to its queue now (whose consumers
-    /// [`Outbox::committed`] wakes); else stages it, and the caller writes
-    /// its row with the transaction's others just before it commits
-    /// ([`Outbox::write`], which refuses a destination the outbox cannot
-    /// carry).
-    pub async fn add<C: ConnectionTrait>(
-        &self,
-        conn: &C,
-        to: &Destination,
-        message: &Message,
-    ) -> Result<Added, DbErr> {
-        match self {
-            Outbox::Relayed(_) | Outbox::Deferred => Ok(Added::Staged(Staged {
-                to: to.clone(),
-                message: message.clone(),
-            })),
-            Outbox::Embedded { bus, transport, .. } => {
-                let (_span, stamped) = bus.producer_span(to, message);
-                transport.write(conn, to, &stamped).await.map(Added::Queued)
-            }
+    /// Stages `message` for `to` as part of the caller's transaction: the
+    /// caller writes its row with the transaction's others just before it
+    /// commits ([`Outbox::write`], which refuses a destination the outbox
+    /// cannot carry), and hands it to [`Outbox::committed`] after. On the
+    /// embedded bus the row is the message in its queue, stamped with its
+    /// producer's trace now.
+    pub fn add(&self, to: &Destination, message: &Message) -> Staged {
+        let message = match self {
+            Outbox::Relayed(_) | Outbox::Deferred => message.clone(),
+            Outbox::Embedded { bus, .. } => bus.producer_span(to, message).1,
+        };
+        Staged {
+            to: to.clone(),
+            message,
         }
     }
 
@@ -276,7 +260,9 @@ impl Outbox {
     /// ([`insert`]), claimed for the relay's claim time: this process's
     /// relay publishes them right after the commit, and no other relay
     /// takes them meanwhile; if it never does (the process died), the claim
-    /// runs out and a relay's batch publishes them.
+    /// runs out and a relay's batch publishes them. On the embedded bus,
+    /// into their queues, in one statement too (one round trip to the one
+    /// SQLite connection, where a statement per message was one each).
     pub async fn write<C: ConnectionTrait>(
         &self,
         conn: &C,
@@ -285,7 +271,11 @@ impl Outbox {
         let until = match self {
             Outbox::Relayed(relay) => Some(chrono::Utc::now() + relay.claim()),
             Outbox::Deferred => None,
-            Outbox::Embedded { .. } => return Ok(()),
+            Outbox::Embedded { transport, .. } => {
+                return transport
+                    .write(conn, staged.iter().map(|s| (&s.to, &s.message)))
+                    .await;
+            }
         };
         let rows = staged
             .iter()
@@ -320,12 +310,7 @@ impl Outbox {
     /// bus's consumers of the queues written to, notes the message the
     /// transaction settled (and purges the event journal's old rows when
     /// due).
-    pub async fn committed(
-        &self,
-        written: &[String],
-        settled: Option<crate::Settled>,
-        staged: Vec<Staged>,
-    ) {
+    pub async fn committed(&self, settled: Option<crate::Settled>, staged: Vec<Staged>) {
         match self {
             Outbox::Relayed(relay) => relay.publish_committed(staged),
             Outbox::Deferred => {}
@@ -333,10 +318,12 @@ impl Outbox {
                 if let Some(s) = settled {
                     transport.settled(s);
                 }
-                for q in written {
+                let written: std::collections::BTreeSet<String> =
+                    staged.iter().map(|s| transport.queue_of(&s.to)).collect();
+                for q in &written {
                     transport.wake(q);
                 }
-                if written.iter().any(|q| q == crate::embedded::JOURNAL) {
+                if written.contains(crate::embedded::JOURNAL) {
                     transport.purge_journal().await;
                 }
             }

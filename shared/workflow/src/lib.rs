@@ -29,7 +29,7 @@ pub use once::{ConsumeOnce, once};
 
 use gw_bus::{Failure, Message};
 use gw_bus_sql::Outbox;
-use gw_bus_sql::outbox::{Added, Staged};
+use gw_bus_sql::outbox::Staged;
 use gw_contract::events::EventPayload;
 use gw_contract::{ApplicationEvent, Contract, EventKey, NoticeCommand};
 use gw_lifecycle::{Effect, Event, Refusal, State};
@@ -118,7 +118,6 @@ impl Workflow {
         Ok(Tx {
             txn: self.db.conn().begin().await.transient()?,
             outbox: self.outbox.clone(),
-            written: std::sync::Mutex::default(),
             staged: std::sync::Mutex::default(),
             settled: std::sync::Mutex::default(),
             _slot: permit,
@@ -209,8 +208,6 @@ impl Outcome {
 pub struct Tx {
     txn: DatabaseTransaction,
     outbox: Outbox,
-    /// The embedded bus's queues written to, woken after the commit.
-    written: std::sync::Mutex<Vec<String>>,
     /// Outbox rows, written together just before the commit and published
     /// right after it.
     staged: std::sync::Mutex<Vec<Staged>>,
@@ -382,19 +379,11 @@ impl Tx {
     }
 
     async fn add(&self, to: &gw_bus::Destination, m: &gw_bus::Message) -> Result<(), Failure> {
-        match self.outbox.add(&self.txn, to, m).await.transient()? {
-            Added::Queued(q) => {
-                let mut written = self.written.lock().unwrap_or_else(PoisonError::into_inner);
-                if !written.contains(&q) {
-                    written.push(q);
-                }
-            }
-            Added::Staged(staged) => self
-                .staged
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .push(staged),
-        }
+        let staged = self.outbox.add(to, m);
+        self.staged
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(staged);
         Ok(())
     }
 
@@ -536,7 +525,6 @@ impl Tx {
         let Tx {
             txn,
             outbox,
-            written,
             staged,
             settled,
             _slot,
@@ -553,9 +541,8 @@ impl Tx {
             return Err(e);
         }
         span.record("outcome", "committed");
-        let written = written.into_inner().unwrap_or_else(PoisonError::into_inner);
         let settled = settled.into_inner().unwrap_or_else(PoisonError::into_inner);
-        outbox.committed(&written, settled, staged).await;
+        outbox.committed(settled, staged).await;
         Ok(())
     }
 }
