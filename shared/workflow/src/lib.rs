@@ -355,13 +355,15 @@ impl Tx {
     /// Writes a command for another service to the outbox.
     pub async fn send<C: Contract>(&self, command: &C) -> Result<(), Failure> {
         let (to, m) = gw_contract::message(command).map_err(Failure::permanent)?;
-        self.add(&to, &m).await
+        self.add(&to, &m);
+        Ok(())
     }
 
     /// Writes a domain event to the outbox.
     pub async fn emit<E: EventPayload>(&self, key: EventKey, payload: &E) -> Result<(), Failure> {
         let (to, m) = gw_contract::events::message(key, payload).map_err(Failure::permanent)?;
-        self.add(&to, &m).await
+        self.add(&to, &m);
+        Ok(())
     }
 
     /// Acks `m` in this transaction where the bus allows it (the embedded
@@ -378,13 +380,13 @@ impl Tx {
         Ok(())
     }
 
-    async fn add(&self, to: &gw_bus::Destination, m: &gw_bus::Message) -> Result<(), Failure> {
+    /// Stages a message, written with the others just before the commit.
+    fn add(&self, to: &gw_bus::Destination, m: &gw_bus::Message) {
         let staged = self.outbox.add(to, m);
         self.staged
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .push(staged);
-        Ok(())
     }
 
     /// Writes an [`ApplicationEvent`] about an application now in `state`,

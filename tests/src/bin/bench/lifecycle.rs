@@ -256,17 +256,6 @@ fn print_cpu(before: &Snapshot, after: &Snapshot, count: usize, unit: &str) {
     crate::machine::report(before.1, after.1, gateway, count, unit);
 }
 
-/// CPU seconds (user + system) a process has used, from /proc.
-fn cpu_seconds(pid: u32, tick: f64) -> Option<f64> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // The fields after the command name (which may hold spaces).
-    let rest = stat.rsplit_once(')')?.1;
-    let f: Vec<&str> = rest.split_whitespace().collect();
-    let utime: f64 = f.get(11)?.parse().ok()?;
-    let stime: f64 = f.get(12)?.parse().ok()?;
-    Some((utime + stime) / tick)
-}
-
 /// Resident memory of a process in MB, from /proc.
 fn rss_mb(pid: u32) -> Option<f64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
@@ -278,16 +267,6 @@ fn rss_mb(pid: u32) -> Option<f64> {
         .parse()
         .ok()?;
     Some(kb / 1024.0)
-}
-
-fn clock_ticks() -> f64 {
-    std::process::Command::new("getconf")
-        .arg("CLK_TCK")
-        .output()
-        .ok()
-        .and_then(|o| String::from_utf8(o.stdout).ok())
-        .and_then(|s| s.trim().parse().ok())
-        .unwrap_or(100.0)
 }
 
 /// Fails if the platform stand-in found a problem in anything it received.
@@ -388,11 +367,11 @@ pub async fn run(a: Args) -> anyhow::Result<()> {
         &platform,
         ids.prefix[1..7].to_owned(),
     )?;
-    let tick = clock_ticks();
+    let tick = crate::machine::clock_ticks();
     let cpu = |c: &Cluster| -> Vec<(String, f64)> {
         c.procs
             .iter()
-            .filter_map(|p| Some((p.name.clone(), cpu_seconds(p.pid()?, tick)?)))
+            .filter_map(|p| Some((p.name.clone(), crate::machine::cpu_seconds(p.pid()?, tick)?)))
             .collect()
     };
     let rss = |c: &Cluster| -> Vec<(String, f64)> {

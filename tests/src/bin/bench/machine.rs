@@ -20,16 +20,54 @@ pub struct Sample {
     bench: f64,
 }
 
-/// The fields of `/proc/PID/stat` after the command name, and the name.
-fn stat(path: &str) -> Option<(String, Vec<u64>)> {
-    let s = std::fs::read_to_string(path).ok()?;
-    let (head, rest) = s.rsplit_once(')')?;
-    let comm = head.split_once('(')?.1.to_owned();
-    let f = rest
-        .split_whitespace()
-        .map(|x| x.parse().unwrap_or(0))
-        .collect();
-    Some((comm, f))
+/// One process's line of `/proc/PID/stat`: its command name, and the
+/// fields after it (the name may hold spaces).
+struct ProcStat {
+    comm: String,
+    fields: Vec<u64>,
+}
+
+impl ProcStat {
+    fn read(path: &str) -> Option<Self> {
+        let s = std::fs::read_to_string(path).ok()?;
+        let (head, rest) = s.rsplit_once(')')?;
+        Some(Self {
+            comm: head.split_once('(')?.1.to_owned(),
+            fields: rest
+                .split_whitespace()
+                .map(|x| x.parse().unwrap_or(0))
+                .collect(),
+        })
+    }
+
+    /// CPU seconds (user + system; with the children it waited for, if
+    /// asked). utime and stime are fields 14 and 15 of the line, 11 and 12
+    /// after the name; cutime and cstime 13 and 14.
+    fn seconds(&self, tick: f64, with_children: bool) -> f64 {
+        let at = |i: usize| self.fields.get(i).copied().unwrap_or(0) as f64 / tick;
+        let own = at(11) + at(12);
+        if with_children {
+            own + at(13) + at(14)
+        } else {
+            own
+        }
+    }
+}
+
+/// CPU seconds (user + system) process `pid` has used.
+pub fn cpu_seconds(pid: u32, tick: f64) -> Option<f64> {
+    Some(ProcStat::read(&format!("/proc/{pid}/stat"))?.seconds(tick, false))
+}
+
+/// The kernel's clock ticks a second, in which `/proc` counts CPU time.
+pub fn clock_ticks() -> f64 {
+    std::process::Command::new("getconf")
+        .arg("CLK_TCK")
+        .output()
+        .ok()
+        .and_then(|o| String::from_utf8(o.stdout).ok())
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or(100.0)
 }
 
 impl Sample {
@@ -51,8 +89,6 @@ impl Sample {
                 s.busy = (v[0] + v[1] + v[2] + v[5] + v[6] + v[7]) / tick;
             }
         }
-        // utime and stime are fields 14 and 15 of the line: 11 and 12 after
-        // the name; cutime and cstime (waited-for children) 13 and 14.
         let Ok(dir) = std::fs::read_dir("/proc") else {
             return s;
         };
@@ -64,21 +100,19 @@ impl Sample {
             else {
                 continue;
             };
-            let Some((comm, f)) = stat(&format!("/proc/{pid}/stat")) else {
+            let Some(p) = ProcStat::read(&format!("/proc/{pid}/stat")) else {
                 continue;
             };
-            let own = |i: usize| f.get(i).copied().unwrap_or(0) as f64 / tick;
-            match comm.as_str() {
-                "postgres" => s.postgres += own(11) + own(12),
+            match p.comm.as_str() {
+                "postgres" => s.postgres += p.seconds(tick, false),
                 "beam.smp" | "erl_child_setup" | "epmd" | "inet_gethost" => {
-                    s.rabbitmq += own(11) + own(12)
+                    s.rabbitmq += p.seconds(tick, false)
                 }
                 _ => {}
             }
         }
-        if let Some((_, f)) = stat("/proc/self/stat") {
-            let own = |i: usize| f.get(i).copied().unwrap_or(0) as f64 / tick;
-            s.bench = own(11) + own(12) + own(13) + own(14);
+        if let Some(p) = ProcStat::read("/proc/self/stat") {
+            s.bench = p.seconds(tick, true);
         }
         s
     }
